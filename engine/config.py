@@ -1,0 +1,149 @@
+"""Settings as frozen dataclasses: `Credentials` (RC_* variables) and `JobOptions`."""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+from dataclasses import dataclass, fields
+from typing import Literal
+from urllib.parse import urlsplit
+
+from .errors import ConfigError
+
+__all__ = [
+    "DEFAULT_MAX_BATCH_BYTES",
+    "DEFAULT_SERVER_URL",
+    "MAX_BODY_BYTES",
+    "Credentials",
+    "JobOptions",
+    "check_server_url",
+]
+
+DEFAULT_SERVER_URL = "https://platform.ringcentral.com"
+# The spec's `x-request-max-body-size: 50m`; read as 50 MiB.
+MAX_BODY_BYTES = 50 * 1024 * 1024
+# Under both readings of "50m" (50 MiB and 50,000,000 bytes) with 1 MiB to spare.
+DEFAULT_MAX_BATCH_BYTES = 50_000_000 - 1_048_576
+
+ENV_VARS = ("RC_SERVER_URL", "RC_APP_CLIENT_ID", "RC_APP_CLIENT_SECRET", "RC_USER_JWT")
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def check_server_url(url: str) -> str:
+    """Refuse plain http except on loopback; returns the URL without a trailing slash."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ConfigError(f"server URL must be http(s)://host[:port], got {url!r}")
+    if parts.scheme == "http" and not _is_loopback(parts.hostname):
+        raise ConfigError(
+            f"refusing plain http to {parts.hostname}: use https (http is only for loopback)"
+        )
+    return url.rstrip("/")
+
+
+@dataclass(frozen=True, slots=True)
+class Credentials:
+    """A RingCentral app's JWT credentials. Secrets never appear in the repr."""
+
+    server_url: str
+    client_id: str
+    client_secret: str
+    jwt: str
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "server_url", check_server_url(self.server_url))
+        for name in ("client_id", "client_secret", "jwt"):
+            if not getattr(self, name):
+                raise ConfigError(f"credentials: {name} is empty")
+
+    def __repr__(self) -> str:
+        return (
+            f"Credentials(server_url={self.server_url!r}, client_id='***', "
+            "client_secret='***', jwt='***')"
+        )
+
+    __str__ = __repr__
+
+    @property
+    def secrets(self) -> tuple[str, ...]:
+        """The values a log filter must redact."""
+        return (self.client_id, self.client_secret, self.jwt)
+
+    @classmethod
+    def from_env(cls, environ: dict[str, str] | None = None) -> Credentials | None:
+        """Credentials from RC_* variables; None when none of them is set.
+
+        Some but not all set is a usage error, so a typo never silently
+        falls back to the emulator.
+        """
+        env = os.environ if environ is None else environ
+        values = {name: env.get(name, "").strip() for name in ENV_VARS}
+        if not any(values[n] for n in ENV_VARS[1:]):
+            return None
+        missing = [n for n in ENV_VARS[1:] if not values[n]]
+        if missing:
+            raise ConfigError(f"incomplete credentials: {', '.join(missing)} not set")
+        return cls(
+            server_url=values["RC_SERVER_URL"] or DEFAULT_SERVER_URL,
+            client_id=values["RC_APP_CLIENT_ID"],
+            client_secret=values["RC_APP_CLIENT_SECRET"],
+            jwt=values["RC_USER_JWT"],
+        )
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class JobOptions:
+    """How a job reads, cleans, packs and sends. All keyword-only and checked."""
+
+    to_column: str = "to"
+    text_column: str = "text"
+    encoding: str = "utf-8"
+    max_batch_bytes: int = DEFAULT_MAX_BATCH_BYTES
+    max_batch_messages: int | None = None
+    concurrency: int = 4
+    # hygiene
+    region: str = "US"
+    validate: Literal["possible", "strict"] = "possible"
+    dedupe: bool = True
+    suppress: str | None = None
+    fetch_opt_outs: bool = True
+    empty_variables: Literal["send", "drop"] = "drop"
+    price_per_segment: float = 0.007
+    # network
+    request_timeout: float = 120.0
+    connect_timeout: float = 10.0
+    max_retries: int = 6
+    poll_interval: float = 2.0
+    max_poll_interval: float = 60.0
+    fetch_delivery: bool = True
+    drain_timeout: float = 30.0
+    # Uncertain POSTs: how long the server gets to show a batch before we resend.
+    reconcile_after: float = 5.0
+
+    def __post_init__(self) -> None:
+        if self.max_batch_bytes < 1024:
+            raise ConfigError("max_batch_bytes must be at least 1024")
+        if self.max_batch_bytes > MAX_BODY_BYTES:
+            raise ConfigError(f"max_batch_bytes must be at most {MAX_BODY_BYTES} (the API's 50 MB)")
+        if self.max_batch_messages is not None and self.max_batch_messages < 1:
+            raise ConfigError("max_batch_messages must be at least 1")
+        if not 1 <= self.concurrency <= 64:
+            raise ConfigError("concurrency must be between 1 and 64")
+        if self.validate not in ("possible", "strict"):
+            raise ConfigError("validate must be 'possible' or 'strict'")
+        if self.empty_variables not in ("send", "drop"):
+            raise ConfigError("empty_variables must be 'send' or 'drop'")
+        for name in ("request_timeout", "connect_timeout", "poll_interval", "max_poll_interval"):
+            if getattr(self, name) <= 0:
+                raise ConfigError(f"{name} must be positive")
+
+    def to_dict(self) -> dict[str, object]:
+        return {f.name: getattr(self, f.name) for f in fields(self)}

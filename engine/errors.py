@@ -1,0 +1,133 @@
+"""One exception tree for hvsms; every error the library raises is a `HvsmsError`.
+
+Third-party errors (aiohttp, sqlite3, OS) are mapped to these at the boundary
+where they happen, so callers catch one root. No exception ever carries request
+headers, tokens or secrets.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "ApiError",
+    "AuthError",
+    "ConfigError",
+    "HvsmsError",
+    "InputError",
+    "JobFailed",
+    "JournalError",
+    "NetworkError",
+    "OutcomeUnknown",
+    "RateLimited",
+    "SenderError",
+    "ServerError",
+]
+
+
+class HvsmsError(Exception):
+    """Root of every error hvsms raises."""
+
+
+class ConfigError(HvsmsError):
+    """Bad options or credentials given by the caller (usage error)."""
+
+
+class InputError(HvsmsError):
+    """A problem with the input file, with where it is when known.
+
+    `line` and `column` are 1-based; `offset` is a byte offset into the file.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        path: str | None = None,
+        line: int | None = None,
+        column: int | None = None,
+        offset: int | None = None,
+        hint: str | None = None,
+    ) -> None:
+        self.message = message
+        self.path = path
+        self.line = line
+        self.column = column
+        self.offset = offset
+        self.hint = hint
+        super().__init__(str(self))
+
+    def __str__(self) -> str:
+        where = self.path or ""
+        if self.line is not None:
+            where += f":{self.line}"
+            if self.column is not None:
+                where += f":{self.column}"
+        text = f"{where}: {self.message}" if where else self.message
+        if self.offset is not None and self.line is None:
+            text += f" (byte offset {self.offset})"
+        if self.hint:
+            text += f"\n  hint: {self.hint}"
+        return text
+
+
+class SenderError(ConfigError):
+    """The `from` number is not E.164 or is not an A2P sender of the account."""
+
+
+class JournalError(HvsmsError):
+    """The journal cannot be used: wrong schema, changed input file, corrupt."""
+
+
+class NetworkError(HvsmsError):
+    """The server could not be reached (DNS, refused, reset before sending)."""
+
+
+class OutcomeUnknown(NetworkError):
+    """The request may have reached the server but no answer came back.
+
+    For a POST this means the batch may or may not exist: never resend blindly.
+    """
+
+
+class ApiError(HvsmsError):
+    """The API answered with an error status."""
+
+    def __init__(
+        self,
+        status: int,
+        error_code: str | None = None,
+        message: str = "",
+        *,
+        endpoint: str = "",
+    ) -> None:
+        self.status = status
+        self.error_code = error_code
+        self.message = message
+        self.endpoint = endpoint
+        detail = f"{error_code}: {message}" if error_code else message
+        super().__init__(f"HTTP {status} from {endpoint or 'the API'}: {detail}".rstrip(": "))
+
+
+class AuthError(ApiError):
+    """Authentication failed or the session cannot be renewed."""
+
+
+class RateLimited(ApiError):
+    """429: the rate-limit group is in its penalty interval."""
+
+    def __init__(self, retry_after: float, group: str | None, *, endpoint: str = "") -> None:
+        self.retry_after = retry_after
+        self.group = group
+        super().__init__(429, "CMN-301", f"rate limited, retry after {retry_after:g}s",
+                         endpoint=endpoint)
+
+
+class ServerError(ApiError):
+    """5xx or an answer that is not the expected JSON."""
+
+
+class JobFailed(HvsmsError):
+    """The job stopped before finishing; the journal (if any) can resume it."""
+
+    def __init__(self, message: str, *, resumable: bool = False) -> None:
+        self.resumable = resumable
+        super().__init__(message)
