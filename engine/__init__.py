@@ -1,7 +1,23 @@
-"""hvsms: an async bulk-sending engine for RingCentral's High Volume (A2P) SMS API."""
+"""hvsms: an async bulk-sending engine for RingCentral's High Volume (A2P) SMS API.
+
+    report = await engine.send_bulk("recipients.csv", text="Hi {name}")
+"""
 
 from .config import Credentials, JobOptions
-from .errors import HvsmsError
+from .errors import ConfigError, HvsmsError, InputError, JournalError
+from .job import Progress, resume, send_bulk
+from .report import JobReport
 
-__all__ = ("Credentials", "HvsmsError", "JobOptions")
+__all__ = (
+    "ConfigError",
+    "Credentials",
+    "HvsmsError",
+    "InputError",
+    "JobOptions",
+    "JobReport",
+    "JournalError",
+    "Progress",
+    "resume",
+    "send_bulk",
+)
 __version__ = "0.1.0"

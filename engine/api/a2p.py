@@ -1,0 +1,160 @@
+"""Typed calls to the High Volume SMS endpoints (paths and fields as in the spec)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+from typing import Any
+
+from ..errors import ServerError
+from .http import ApiClient, StreamBody
+
+__all__ = ["A2P", "BatchInfo", "Rejection"]
+
+ACCOUNT = "/restapi/v1.0/account/~"
+A2P_SENDER = "A2PSmsSender"
+MAX_PER_PAGE = 1000
+
+
+@dataclass(frozen=True, slots=True)
+class Rejection:
+    index: int  # 1-based position in the batch's messages
+    to: str
+    error_code: str
+    description: str
+
+
+@dataclass(frozen=True, slots=True)
+class BatchInfo:
+    id: str
+    sender: str
+    batch_size: int
+    processed: int
+    status: str
+    creation_time: str
+    cost: float | None
+    rejected: tuple[Rejection, ...] = ()
+
+    @property
+    def completed(self) -> bool:
+        return self.status == "Completed"
+
+    @classmethod
+    def parse(cls, data: Any, endpoint: str) -> BatchInfo:
+        try:
+            rejected = tuple(
+                Rejection(
+                    index=int(r["index"]),
+                    to=str((r.get("to") or [""])[0]),
+                    error_code=str(r.get("errorCode", "")),
+                    description=str(r.get("description", "")),
+                )
+                for r in data.get("rejected") or ()
+            )
+            cost = data.get("cost")
+            return cls(
+                id=str(data["id"]),
+                sender=str(data.get("from", "")),
+                batch_size=int(data.get("batchSize", 0)),
+                processed=int(data.get("processedCount", 0)),
+                status=str(data.get("status", "")),
+                creation_time=str(data.get("creationTime", "")),
+                cost=float(cost) if cost is not None else None,
+                rejected=rejected,
+            )
+        except (KeyError, TypeError, ValueError, AttributeError):
+            raise ServerError(200, None, "unexpected batch object", endpoint=endpoint) from None
+
+
+class A2P:
+    """The account's A2P SMS API over an authenticated `ApiClient`."""
+
+    def __init__(self, client: ApiClient) -> None:
+        self.client = client
+
+    async def a2p_senders(self) -> list[str]:
+        """The account's numbers with the A2PSmsSender feature, all pages."""
+        senders: list[str] = []
+        page = 1
+        while True:
+            resp = await self.client.request(
+                "GET", f"{ACCOUNT}/extension/~/phone-number", endpoint="listExtensionPhoneNumbers",
+                params={"perPage": "1000", "page": str(page)},
+            )
+            data = resp.data or {}
+            for rec in data.get("records") or ():
+                if A2P_SENDER in (rec.get("features") or ()) and rec.get("phoneNumber"):
+                    senders.append(str(rec["phoneNumber"]))
+            paging = data.get("paging") or {}
+            if int(paging.get("totalPages") or page) <= page:
+                return senders
+            page += 1
+
+    async def create_batch(self, body: Callable[[], StreamBody]) -> BatchInfo:
+        resp = await self.client.request(
+            "POST", f"{ACCOUNT}/a2p-sms/batches", endpoint="createA2PSMS", body=body
+        )
+        return BatchInfo.parse(resp.data, "createA2PSMS")
+
+    async def get_batch(self, batch_id: str) -> BatchInfo:
+        resp = await self.client.request(
+            "GET", f"{ACCOUNT}/a2p-sms/batches/{batch_id}", endpoint="readA2PBatch"
+        )
+        return BatchInfo.parse(resp.data, "readA2PBatch")
+
+    async def list_batches(
+        self, *, sender: str, date_from: str, statuses: tuple[str, ...] = ()
+    ) -> AsyncIterator[BatchInfo]:
+        params = [("from", sender), ("dateFrom", date_from), ("perPage", str(MAX_PER_PAGE))]
+        params += [("status", s) for s in statuses]
+        async for rec in self._pages(f"{ACCOUNT}/a2p-sms/batches", params, "listA2PBatches"):
+            yield BatchInfo.parse(rec, "listA2PBatches")
+
+    async def list_messages(
+        self, *, batch_id: str, date_from: str | None = None, per_page: int = MAX_PER_PAGE,
+        max_pages: int | None = None, phone_number: str | None = None,
+    ) -> AsyncIterator[dict[str, Any]]:
+        params = [("batchId", batch_id), ("perPage", str(per_page))]
+        if phone_number:
+            params.append(("phoneNumber", phone_number))
+        if date_from:
+            params.append(("dateFrom", date_from))
+        async for rec in self._pages(
+            f"{ACCOUNT}/a2p-sms/messages", params, "listA2PSMS", max_pages=max_pages
+        ):
+            yield rec
+
+    async def statuses(self, *, batch_id: str, date_from: str | None = None) -> dict[str, Any]:
+        params = {"batchId": batch_id}
+        if date_from:
+            params["dateFrom"] = date_from
+        resp = await self.client.request(
+            "GET", f"{ACCOUNT}/a2p-sms/statuses", endpoint="aggregateA2PSMSStatuses", params=params
+        )
+        return resp.data if isinstance(resp.data, dict) else {}
+
+    async def opt_outs(self, *, sender: str) -> AsyncIterator[str]:
+        params = [("from", sender), ("status", "optout"), ("perPage", str(MAX_PER_PAGE))]
+        async for rec in self._pages(f"{ACCOUNT}/a2p-sms/opt-outs", params, "readA2PSMSOptOuts"):
+            to = rec.get("to")
+            if isinstance(to, list):
+                to = to[0] if to else None
+            if to:
+                yield str(to)
+
+    async def _pages(
+        self, path: str, params: list[tuple[str, str]], endpoint: str,
+        max_pages: int | None = None,
+    ) -> AsyncIterator[dict[str, Any]]:
+        token: str | None = None
+        pages = 0
+        while True:
+            query = params + ([("pageToken", token)] if token else [])
+            resp = await self.client.request("GET", path, endpoint=endpoint, params=query)
+            data = resp.data or {}
+            for rec in data.get("records") or ():
+                yield rec
+            pages += 1
+            token = (data.get("paging") or {}).get("nextPageToken")
+            if not token or (max_pages is not None and pages >= max_pages):
+                return

@@ -1,0 +1,85 @@
+"""Rate governor: one per rate-limit group, shared by every task of a job.
+
+RingCentral limits requests per (user, app) per group (Light: 50 per 60 s by
+default) and answers 429 with a penalty that restarts with every request sent
+during it. The governor keeps its own sliding log of send times so the limit
+is never reached, learns the real limit and window from `X-Rate-Limit-*`
+headers, and holds every request of its group while a penalty runs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import time
+from collections.abc import Callable, Mapping
+
+__all__ = ["Governor"]
+
+# Arrival times at the server jitter by network delay; count a little wider.
+_WINDOW_SLACK = 1.0
+
+
+class Governor:
+    def __init__(
+        self,
+        group: str,
+        *,
+        limit: int = 50,
+        window: float = 60.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.group = group
+        self.limit = limit
+        self.window = window
+        self._clock = clock
+        self._sent: collections.deque[float] = collections.deque()
+        self._hold_until = 0.0
+        self._lock = asyncio.Lock()
+        self.penalties = 0
+        self.waited = 0.0
+
+    def __repr__(self) -> str:
+        return f"<Governor {self.group} {len(self._sent)}/{self.limit} per {self.window:g}s>"
+
+    def delay(self) -> float:
+        """Seconds to wait before the next request may go (pure, no side effects)."""
+        now = self._clock()
+        wait = max(0.0, self._hold_until - now)
+        horizon = now - self.window - _WINDOW_SLACK
+        while self._sent and self._sent[0] <= horizon:
+            self._sent.popleft()
+        if len(self._sent) >= self.limit:
+            oldest = self._sent[len(self._sent) - self.limit]
+            wait = max(wait, oldest + self.window + _WINDOW_SLACK - now)
+        return wait
+
+    async def acquire(self) -> None:
+        """Wait for a slot and take it. Slots are granted in order of arrival."""
+        async with self._lock:
+            while (wait := self.delay()) > 0:
+                self.waited += wait
+                await asyncio.sleep(wait)
+            self._sent.append(self._clock())
+
+    def observe(self, headers: Mapping[str, str]) -> None:
+        """Learn the limit and window from a response's `X-Rate-Limit-*` headers."""
+        try:
+            limit = int(headers.get("X-Rate-Limit-Limit", ""))
+            window = float(headers.get("X-Rate-Limit-Window", ""))
+        except ValueError:
+            return
+        if limit > 0 and window > 0:
+            self.limit, self.window = limit, window
+        remaining = headers.get("X-Rate-Limit-Remaining")
+        if remaining is not None and remaining.strip() == "0" and len(self._sent) < self.limit:
+            # Someone else shares these credentials: our log undercounts.
+            self.hold(self.window)
+
+    def hold(self, seconds: float) -> None:
+        """Send nothing in this group for `seconds` (a penalty or a 503 hint)."""
+        self._hold_until = max(self._hold_until, self._clock() + seconds)
+
+    def penalize(self, retry_after: float) -> None:
+        self.penalties += 1
+        self.hold(retry_after)

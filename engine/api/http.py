@@ -1,0 +1,352 @@
+"""The HTTP layer: one aiohttp session, rate governors, retries, error mapping.
+
+Every request goes through `ApiClient.request`, which waits on the group's
+governor, adds the bearer token, maps aiohttp's exceptions to the hvsms tree
+(never carrying headers), and decides what may be retried:
+
+- GETs are idempotent: retried on network errors, 429, 5xx.
+- A POST is retried only when the server cannot have acted on it: refused
+  before the body was fully written, or answered 429/503. A POST whose body
+  was written but whose answer never came raises `OutcomeUnknown`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections import Counter
+from collections.abc import AsyncIterable, AsyncIterator, Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import aiohttp
+import backoff
+import orjson
+from aiohttp.payload import AsyncIterablePayload
+
+from ..errors import (
+    ApiError,
+    AuthError,
+    HvsmsError,
+    NetworkError,
+    OutcomeUnknown,
+    RateLimited,
+    ServerError,
+)
+from .governor import Governor
+
+__all__ = ["ApiClient", "RequestStats", "Response", "StreamBody"]
+
+log = logging.getLogger("engine.api")
+
+MAX_RESPONSE_BYTES = 64 << 20
+# RingCentral: "If Retry-After is not returned, retry in 30 seconds or later."
+DEFAULT_RETRY_AFTER = 30.0
+_GROUPS = {"light": 50, "auth": 5}
+
+
+@dataclass(slots=True)
+class RequestStats:
+    """What the job asked of the API; goes into the report."""
+
+    requests: Counter[str] = field(default_factory=Counter)
+    statuses: Counter[int] = field(default_factory=Counter)
+    retries: int = 0
+    rate_limited: int = 0
+    unknown_outcomes: int = 0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "requests": dict(self.requests),
+            "total_requests": sum(self.requests.values()),
+            "statuses": {str(k): v for k, v in sorted(self.statuses.items())},
+            "retries": self.retries,
+            "rate_limited": self.rate_limited,
+            "unknown_outcomes": self.unknown_outcomes,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Response:
+    status: int
+    data: Any
+
+
+class StreamBody(AsyncIterablePayload):
+    """A JSON body produced piece by piece, whose exact size is known up front.
+
+    Tracks how much was handed to the connection: a body that was not fully
+    written cannot have been accepted by the server (Content-Length unmet).
+    """
+
+    def __init__(self, pieces: AsyncIterable[bytes], size: int) -> None:
+        self.written = 0
+        self.expected = size
+        super().__init__(self._count(pieces), content_type="application/json")
+        self._size = size
+
+    async def _count(self, pieces: AsyncIterable[bytes]) -> AsyncIterator[bytes]:
+        async for piece in pieces:
+            self.written += len(piece)
+            if self.written > self.expected:
+                raise HvsmsError("body is larger than planned; the input changed")
+            yield piece
+        if self.written != self.expected:
+            raise HvsmsError("body is smaller than planned; the input changed")
+
+    @property
+    def complete(self) -> bool:
+        return self.written >= self.expected
+
+
+class _Retry(Exception):
+    """Internal: this attempt failed in a way that is safe to try again."""
+
+    def __init__(self, error: HvsmsError, wait: float | None = None) -> None:
+        self.error = error
+        self.wait = wait
+
+
+class ApiClient:
+    """An authenticated session with the RingCentral platform."""
+
+    def __init__(
+        self,
+        server_url: str,
+        *,
+        token: Callable[[], Any] | None = None,
+        request_timeout: float = 120.0,
+        connect_timeout: float = 10.0,
+        max_retries: int = 6,
+        stats: RequestStats | None = None,
+        limit: int = 16,
+    ) -> None:
+        self.server_url = server_url
+        self.request_timeout = request_timeout
+        self.connect_timeout = connect_timeout
+        self.max_retries = max_retries
+        self.stats = stats or RequestStats()
+        self.governors = {g: Governor(g, limit=n) for g, n in _GROUPS.items()}
+        self._limit = limit
+        self._session: aiohttp.ClientSession | None = None
+        self.auth: Any = None  # set by Auth.attach: has `token()` and `renew(token)`
+
+    async def __aenter__(self) -> ApiClient:
+        timeout = aiohttp.ClientTimeout(
+            total=None, sock_connect=self.connect_timeout, sock_read=self.request_timeout
+        )
+        connector = aiohttp.TCPConnector(limit=self._limit, enable_cleanup_closed=True)
+        self._session = aiohttp.ClientSession(
+            timeout=timeout, connector=connector, raise_for_status=False,
+            headers={"User-Agent": "hvsms/0.1 (+aiohttp)"},
+        )
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
+
+    @property
+    def session(self) -> aiohttp.ClientSession:
+        if self._session is None:
+            raise RuntimeError("ApiClient used outside `async with`")
+        return self._session
+
+    async def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        endpoint: str,
+        params: Mapping[str, Any] | list[tuple[str, str]] | None = None,
+        json: Any = None,
+        body: Callable[[], StreamBody] | None = None,
+        form: Mapping[str, str] | None = None,
+        headers: Mapping[str, str] | None = None,
+        group: str = "light",
+        authorized: bool = True,
+        idempotent: bool | None = None,
+    ) -> Response:
+        """Send one API request with retries; returns the parsed JSON answer."""
+        if idempotent is None:
+            idempotent = method == "GET"
+        wait_gen = backoff.expo(base=2, factor=0.5, max_value=60)
+        next(wait_gen)  # prime the generator (backoff yields None first)
+        renewed = False
+        attempt = 0
+        while True:
+            attempt += 1
+            token = await self.auth.token() if authorized else None
+            try:
+                return await self._once(
+                    method, path, endpoint=endpoint, params=params, json=json, body=body,
+                    form=form, headers=headers, group=group, token=token,
+                    idempotent=idempotent,
+                )
+            except AuthError as exc:
+                if not authorized or renewed or exc.status != 401:
+                    raise
+                renewed = True  # one renewal per request; never loop on the Auth group
+                await self.auth.renew(token)
+            except _Retry as retry:
+                if attempt > self.max_retries:
+                    raise retry.error from None
+                self.stats.retries += 1
+                delay = retry.wait if retry.wait is not None else backoff.full_jitter(
+                    next(wait_gen)
+                )
+                log.info("%s %s: %s; retry %d in %.1fs", method, endpoint, retry.error,
+                         attempt, delay)
+                await asyncio.sleep(delay)
+
+    async def _once(
+        self,
+        method: str,
+        path: str,
+        *,
+        endpoint: str,
+        params: Mapping[str, Any] | list[tuple[str, str]] | None,
+        json: Any,
+        body: Callable[[], StreamBody] | None,
+        form: Mapping[str, str] | None,
+        headers: Mapping[str, str] | None,
+        group: str,
+        token: str | None,
+        idempotent: bool,
+    ) -> Response:
+        governor = self.governors[group]
+        await governor.acquire()
+        self.stats.requests[endpoint] += 1
+        hdrs = {"Accept": "application/json", **(headers or {})}
+        if token is not None:
+            hdrs["Authorization"] = f"Bearer {token}"
+        payload: Any = None
+        stream: StreamBody | None = None
+        if body is not None:
+            payload = stream = body()
+        elif json is not None:
+            payload = orjson.dumps(json)
+            hdrs["Content-Type"] = "application/json"
+        elif form is not None:
+            payload = aiohttp.FormData(dict(form))
+        url = self.server_url + path
+        started = time.monotonic()
+        try:
+            async with self.session.request(
+                method, url, params=params, data=payload, headers=hdrs, allow_redirects=False
+            ) as resp:
+                governor.observe(resp.headers)
+                status = resp.status
+                self.stats.statuses[status] += 1
+                if resp.content_length is not None and resp.content_length > MAX_RESPONSE_BYTES:
+                    raise ServerError(status, None, "answer too large", endpoint=endpoint)
+                raw = await resp.content.read(MAX_RESPONSE_BYTES + 1)
+                if len(raw) > MAX_RESPONSE_BYTES:
+                    raise ServerError(status, None, "answer too large", endpoint=endpoint)
+                retry_after = _seconds(resp.headers.get("Retry-After"))
+                location = resp.headers.get("Location", "")
+        except (TimeoutError, aiohttp.ClientError, OSError) as exc:
+            sent_fully = stream is None or stream.complete
+            if isinstance(exc, aiohttp.ClientConnectorError) or not sent_fully:
+                err = NetworkError(f"cannot reach {self.server_url}: {_describe(exc)}")
+                raise _Retry(err) from None
+            if idempotent:
+                raise _Retry(NetworkError(f"{endpoint}: {_describe(exc)}")) from None
+            self.stats.unknown_outcomes += 1
+            raise OutcomeUnknown(
+                f"{endpoint}: no answer after {time.monotonic() - started:.1f}s "
+                f"({_describe(exc)}); the request may have been processed"
+            ) from None
+        except HvsmsError as exc:
+            # Our body generator failed (input changed): nothing complete was sent.
+            raise exc from None
+        return self._classify(
+            status, raw, retry_after, location, endpoint=endpoint, idempotent=idempotent,
+            governor=governor,
+        )
+
+    def _classify(
+        self,
+        status: int,
+        raw: bytes,
+        retry_after: float | None,
+        location: str,
+        *,
+        endpoint: str,
+        idempotent: bool,
+        governor: Governor,
+    ) -> Response:
+        if 200 <= status < 300:
+            try:
+                return Response(status, orjson.loads(raw) if raw else None)
+            except orjson.JSONDecodeError:
+                if not idempotent:
+                    self.stats.unknown_outcomes += 1
+                    raise OutcomeUnknown(
+                        f"{endpoint}: HTTP {status} with a body that is not JSON"
+                    ) from None
+                raise _Retry(ServerError(status, None, "answer is not JSON",
+                                         endpoint=endpoint)) from None
+        code, message = _error_body(raw)
+        if 300 <= status < 400:
+            raise ServerError(status, code, f"refused to follow a redirect to {location!r}",
+                              endpoint=endpoint)
+        if status == 401:
+            raise AuthError(status, code, message or "unauthorized", endpoint=endpoint)
+        if status == 429:
+            self.stats.rate_limited += 1
+            wait = retry_after if retry_after is not None else DEFAULT_RETRY_AFTER
+            governor.penalize(wait)
+            raise _Retry(RateLimited(wait, governor.group, endpoint=endpoint), wait=0.0)
+        if status == 503:
+            if retry_after is not None:
+                governor.hold(retry_after)
+            raise _Retry(ServerError(status, code, message or "service unavailable",
+                                     endpoint=endpoint),
+                         wait=0.0 if retry_after is not None else None)
+        if status >= 500:
+            err = ServerError(status, code, message or _snippet(raw), endpoint=endpoint)
+            if idempotent:
+                raise _Retry(err)
+            self.stats.unknown_outcomes += 1
+            raise OutcomeUnknown(f"{endpoint}: {err}; the request may have been processed")
+        raise ApiError(status, code, message or _snippet(raw), endpoint=endpoint)
+
+
+def _seconds(value: str | None) -> float | None:
+    if value is None:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        return None
+
+
+def _error_body(raw: bytes) -> tuple[str | None, str]:
+    """(errorCode, message) from an ASGErrorResponse or an OAuth error body."""
+    try:
+        data = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        return None, ""
+    if not isinstance(data, dict):
+        return None, ""
+    code = data.get("errorCode")
+    message = data.get("message") or data.get("error_description") or ""
+    errors = data.get("errors")
+    if not code and isinstance(errors, list) and errors and isinstance(errors[0], dict):
+        code = errors[0].get("errorCode")
+        message = message or errors[0].get("message", "")
+    return (str(code) if code else None), str(message)
+
+
+def _snippet(raw: bytes) -> str:
+    text = raw[:200].decode("utf-8", "replace").strip()
+    return " ".join(text.split()) or "(empty body)"
+
+
+def _describe(exc: BaseException) -> str:
+    # aiohttp messages can include the URL but never headers; keep them short.
+    text = str(exc) or type(exc).__name__
+    return f"{type(exc).__name__}: {text}" if str(exc) else text

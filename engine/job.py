@@ -1,0 +1,585 @@
+"""A job: the stages wired in one TaskGroup, its shutdown, and its report.
+
+    planner --queue--> submitters (N) --track--> poller
+       \\____________ journal (every state change) ____________/
+
+`send_bulk` and `resume` are thin wrappers around `Job`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dt
+import logging
+import os
+import shutil
+import tempfile
+import time
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from .api.a2p import A2P
+from .api.auth import Auth
+from .api.http import ApiClient
+from .chunker import Chunker, body_header
+from .config import Credentials, JobOptions
+from .errors import ConfigError, HvsmsError, InputError, JobFailed, JournalError, SenderError
+from .hygiene import Blocklist, Hygiene
+from .journal import (
+    COMPLETED,
+    FAILED,
+    PLANNED,
+    SUBMITTED,
+    SUBMITTING,
+    UNCERTAIN,
+    BatchRecord,
+    Journal,
+    fingerprint,
+)
+from .numberset import NumberSet, Seen, load_suppression
+from .phones import Normalizer, is_e164
+from .planner import BodyBuilder, Planner, PlanStats
+from .poller import Poller
+from .reader import CsvSource
+from .report import BatchReport, DroppedRow, FailedRow, JobReport
+from .segments import MAX_TEXT_CHARS
+from .submitter import Submitter
+from .templates import Template
+
+__all__ = ["Job", "Progress", "resume", "send_bulk"]
+
+log = logging.getLogger("engine.job")
+
+# A placeholder sender for a dry run with no account: same length as a US number.
+_DRY_RUN_SENDER = "+10000000000"
+_FETCH_FAILED_MAX = 10_000  # list failed messages only for batches up to this size
+_EMULATOR_NOTE = "no RC_* credentials: running on the built-in emulator; nothing leaves this machine"
+
+
+@dataclass(slots=True)
+class Progress:
+    """A snapshot handed to the `progress` callback."""
+
+    rows_read: int = 0
+    batches_planned: int = 0
+    batches_submitted: int = 0
+    batches_completed: int = 0
+    accepted: int = 0
+    processed: int = 0
+    retries: int = 0
+    rate_limited: int = 0
+    elapsed: float = 0.0
+    planning_done: bool = False
+
+
+ProgressCallback = Callable[[Progress], None]
+
+
+async def send_bulk(
+    source: str | os.PathLike[str],
+    *,
+    text: str | None = None,
+    sender: str | None = None,
+    credentials: Credentials | None = None,
+    journal: str | os.PathLike[str] | None = None,
+    options: JobOptions | None = None,
+    progress: ProgressCallback | None = None,
+    dry_run: bool = False,
+) -> JobReport:
+    """Send one SMS to every row of a CSV file; returns what happened to each row.
+
+    With an existing `journal`, the job recorded there is resumed.
+    """
+    job = Job(
+        os.fspath(source), text=text, sender=sender, credentials=credentials,
+        journal=os.fspath(journal) if journal is not None else None,
+        options=options, progress=progress, dry_run=dry_run,
+    )
+    return await job.run()
+
+
+async def resume(
+    journal: str | os.PathLike[str],
+    *,
+    credentials: Credentials | None = None,
+    progress: ProgressCallback | None = None,
+) -> JobReport:
+    """Continue the job recorded in `journal` (poll only, if everything was sent)."""
+    path = os.fspath(journal)
+    j = Journal.open(path)
+    try:
+        inputs = j.inputs
+    finally:
+        j.close()
+    return await Job.from_inputs(inputs, journal=path, credentials=credentials,
+                                 progress=progress).run()
+
+
+class Job:
+    def __init__(
+        self,
+        source: str,
+        *,
+        text: str | None,
+        sender: str | None,
+        credentials: Credentials | None,
+        journal: str | None,
+        options: JobOptions | None,
+        progress: ProgressCallback | None,
+        dry_run: bool = False,
+    ) -> None:
+        self.source_path = source
+        self.text = text
+        self.sender = sender
+        self.credentials = credentials
+        self.journal_path = journal
+        self.options = options or JobOptions()
+        self.progress_cb = progress
+        self.dry_run = dry_run
+        self.report = JobReport(source=source, dry_run=dry_run)
+        self.progress = Progress()
+        self._stop = asyncio.Event()
+        self._started = time.monotonic()
+        self._temp_dir: str | None = None
+        self._client: ApiClient | None = None
+
+    @classmethod
+    def from_inputs(
+        cls, inputs: dict[str, Any], *, journal: str, credentials: Credentials | None,
+        progress: ProgressCallback | None,
+    ) -> Job:
+        opts = dict(inputs.get("options") or {})
+        return cls(
+            str(inputs["source"]), text=inputs.get("text"), sender=inputs.get("sender"),
+            credentials=credentials, journal=journal, options=JobOptions(**opts),
+            progress=progress,
+        )
+
+    def stop(self) -> None:
+        """Ask the job to stop: no new batches; in-flight POSTs finish, then it returns."""
+        self._stop.set()
+
+    # --- the run ------------------------------------------------------------------
+
+    async def run(self) -> JobReport:
+        report = self.report
+        try:
+            async with contextlib.AsyncExitStack() as stack:
+                await self._run(stack)
+        except (InputError, ConfigError, JournalError):
+            raise
+        except HvsmsError as exc:
+            report.status, report.message = "failed", str(exc)
+        except BaseExceptionGroup as group:
+            errors = _flatten(group)
+            for exc in errors:
+                if isinstance(exc, (InputError, ConfigError, JournalError)):
+                    raise exc from None
+            if not all(isinstance(e, HvsmsError) for e in errors):
+                raise
+            report.status = "failed"
+            report.message = "; ".join(dict.fromkeys(str(e) for e in errors))
+        finally:
+            report.elapsed = time.monotonic() - self._started
+        self._finish_journal()
+        return report
+
+    async def _run(self, stack: contextlib.AsyncExitStack) -> None:
+        opts, report = self.options, self.report
+        source = CsvSource(self.source_path, encoding=opts.encoding)
+        header = await source.header()
+        to_idx = header.index(opts.to_column, path=source.path)
+        text_idx = header.index(opts.text_column, path=source.path, required=False)
+        template = Template(self.text) if self.text is not None else None
+        default_text: str | None = self.text
+        bound = None
+        if template is not None and not template.is_static:
+            bound = template.bind(header.columns)
+            default_text = None
+        elif template is not None:
+            default_text = template.bind(header.columns).render(())  # unescapes {{ }}
+        if default_text is not None and len(default_text) > MAX_TEXT_CHARS:
+            raise ConfigError(
+                f"the default text is {len(default_text)} characters; the API's limit is "
+                f"{MAX_TEXT_CHARS}"
+            )
+        if self.text is None and text_idx is None:
+            raise ConfigError(
+                f"no text: give a default text (--text) or a {opts.text_column!r} column"
+            )
+        select = [to_idx] + ([text_idx] if text_idx is not None else [])
+        if bound is not None:
+            select += [header.columns.index(f) for f in bound.fields]
+
+        journal = self._open_journal()
+        stack.callback(journal.close)
+        known = {b.seq: b for b in journal.batches()}
+
+        sender = self.sender
+        a2p: A2P | None = None
+        if not self.dry_run:
+            a2p, sender = await self._connect(stack, sender)
+        elif sender is None:
+            sender = _DRY_RUN_SENDER
+            report.warnings.append("dry run without a sender: sized with a 12-character number")
+        elif not is_e164(sender):
+            raise SenderError(f"sender {sender!r} is not an E.164 number (+15551234567)")
+        assert sender is not None
+        report.sender = sender
+        self._check_inputs(journal, sender)
+
+        normalizer = Normalizer(opts.region, strict=opts.validate == "strict")
+        blocklists: list[Blocklist] = []
+        if a2p is not None and opts.fetch_opt_outs:
+            opted = [n async for n in a2p.opt_outs(sender=sender)]
+            blocklists.append(Blocklist(NumberSet.from_numbers(opted), "opted_out",
+                                        f"opted out of messages from {sender}"))
+        elif self.dry_run and opts.fetch_opt_outs:
+            report.warnings.append("dry run: the sender's opt-out list was not fetched")
+        if opts.suppress:
+            numbers, unusable = load_suppression(opts.suppress, normalizer)
+            blocklists.append(Blocklist(numbers, "suppressed", f"suppressed by {opts.suppress}"))
+            for line, value, why in unusable:
+                report.warnings.append(f"{opts.suppress}:{line}: {value!r} ignored ({why})")
+
+        head = body_header(sender, default_text)
+        chunker = Chunker(header_size=len(head), max_bytes=opts.max_batch_bytes,
+                          max_messages=opts.max_batch_messages)
+        hygiene = Hygiene(
+            normalizer=normalizer, default_text=default_text, template=bound,
+            has_text_column=text_idx is not None, seen=Seen() if opts.dedupe else None,
+            blocklists=blocklists, empty_variables=opts.empty_variables,
+            max_message_size=chunker.room,
+        )
+        file_size = os.path.getsize(source.path)
+        planner = Planner(source=source, header=header, select=select, hygiene=hygiene,
+                          chunker=chunker, file_size=file_size)
+        replay_hygiene = Hygiene(
+            normalizer=normalizer, default_text=default_text, template=bound,
+            has_text_column=text_idx is not None, seen=None, blocklists=(),
+            empty_variables=opts.empty_variables, max_message_size=chunker.room,
+        )
+        builder = BodyBuilder(source=source, header=header, select=select,
+                              hygiene=replay_hygiene, head=head)
+        if a2p is None:
+            await self._plan_only(planner, journal, known)
+        else:
+            await self._send(planner, builder, journal, known, a2p, sender)
+        self._summarise(journal)
+
+    async def _connect(
+        self, stack: contextlib.AsyncExitStack, sender: str | None
+    ) -> tuple[A2P, str]:
+        opts, report = self.options, self.report
+        creds = self.credentials or Credentials.from_env()
+        if creds is None:
+            from .emulator import Emulator  # only when needed: keeps the import light
+
+            emu = await stack.enter_async_context(Emulator())
+            creds = emu.credentials
+            report.emulator = True
+            report.warnings.append(_EMULATOR_NOTE)
+            log.warning(_EMULATOR_NOTE)
+        report.server = creds.server_url
+        client = ApiClient(
+            creds.server_url, request_timeout=opts.request_timeout,
+            connect_timeout=opts.connect_timeout, max_retries=opts.max_retries,
+            limit=opts.concurrency + 2,
+        )
+        self._client = client
+        await stack.enter_async_context(client)
+        auth = Auth(client, creds)
+        stack.push_async_callback(auth.revoke)
+        a2p = A2P(client)
+        if sender is not None and not is_e164(sender):
+            raise SenderError(f"sender {sender!r} is not an E.164 number (+15551234567)")
+        senders = await a2p.a2p_senders()
+        if sender is None:
+            if not senders:
+                raise SenderError("the account has no number with the A2PSmsSender feature")
+            sender = senders[0]
+        elif sender not in senders:
+            have = ", ".join(senders) or "none"
+            raise SenderError(f"{sender} is not an A2P SMS sender of this account (A2P senders: {have})")
+        return a2p, sender
+
+    def _open_journal(self) -> Journal:
+        path = self.journal_path
+        if path is None:
+            self._temp_dir = tempfile.mkdtemp(prefix="hvsms-")
+            path = os.path.join(self._temp_dir, "job.journal")
+        self.report.journal = path
+        if os.path.exists(path):
+            journal = Journal.open(path)
+            inputs = journal.inputs
+            if os.path.abspath(str(inputs.get("source"))) != os.path.abspath(self.source_path):
+                journal.close()
+                raise JournalError(f"{path} is the journal of {inputs.get('source')}, "
+                                   f"not of {self.source_path}")
+            return journal
+        st = os.stat(self.source_path)
+        return Journal.create(path, {
+            "source": os.path.abspath(self.source_path),
+            "text": self.text,
+            "sender": self.sender,
+            "options": self.options.to_dict(),
+            "size": st.st_size,
+            "mtime": st.st_mtime,
+            "fingerprint": None,
+            "started": dt.datetime.now(dt.UTC).isoformat(timespec="seconds").replace("+00:00", "Z"),
+        })
+
+    def _check_inputs(self, journal: Journal, sender: str) -> None:
+        """Refuse a file that changed since the job began; record its fingerprint."""
+        st = os.stat(self.source_path)
+        digest = fingerprint(self.source_path)
+        recorded = journal.meta("fingerprint")
+        if recorded is None:
+            journal.set_meta("fingerprint", digest)
+            journal.set_meta("sender", sender)
+            return
+        inputs = journal.inputs
+        if recorded != digest or inputs.get("size") != st.st_size:
+            raise JournalError(
+                f"{self.source_path} changed since the job began (size or content differs); "
+                "refusing to resume: nothing was sent"
+            )
+        if journal.meta("sender") not in (None, sender):
+            raise JournalError(f"the job was sending from {journal.meta('sender')}, not {sender}")
+
+    def _since(self, journal: Journal) -> str:
+        started = str(journal.inputs.get("started") or "")
+        try:
+            t = dt.datetime.fromisoformat(started.replace("Z", "+00:00"))
+        except ValueError:
+            t = dt.datetime.now(dt.UTC)
+        return (t - dt.timedelta(minutes=5)).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+    async def _plan_only(self, planner: Planner, journal: Journal,
+                         known: dict[int, BatchRecord]) -> None:
+        async def emit(rec: BatchRecord, dropped: list[tuple[DroppedRow, str]]) -> None:
+            if rec.seq not in known:
+                journal.add_batch(rec, dropped)
+            self.progress.batches_planned = rec.seq
+            self._tick()
+
+        stats = await planner.run(emit, journal.add_dropped, self._on_block, self._stop.is_set)
+        self._planned(journal, stats)
+
+    async def _send(
+        self, planner: Planner, builder: BodyBuilder, journal: Journal,
+        known: dict[int, BatchRecord], a2p: A2P, sender: str,
+    ) -> None:
+        opts = self.options
+        since = self._since(journal)
+        queue: asyncio.Queue[BatchRecord | None] = asyncio.Queue(maxsize=opts.concurrency)
+        poller = Poller(a2p=a2p, journal=journal, sender=sender, since=since,
+                        base=opts.poll_interval, cap=opts.max_poll_interval,
+                        on_update=self._on_update)
+        submitter = Submitter(a2p=a2p, journal=journal, builder=builder, sender=sender,
+                              since=since, reconcile_after=opts.reconcile_after,
+                              on_submitted=lambda rec: self._on_submitted(rec, poller))
+        self._submitter = submitter
+        for rec in known.values():
+            if rec.state == SUBMITTED:
+                poller.track(rec)
+                self.progress.batches_submitted += 1
+                self.progress.accepted += rec.accepted or 0
+        planned_all = journal.meta("planned") == "complete"
+        todo = [r for r in known.values() if r.state in (PLANNED, SUBMITTING, UNCERTAIN)]
+
+        async def emit(rec: BatchRecord, dropped: list[tuple[DroppedRow, str]]) -> None:
+            old = known.get(rec.seq)
+            if old is None:
+                journal.add_batch(rec, dropped)
+            elif (old.start, old.stop, old.messages, old.bytes) != (
+                rec.start, rec.stop, rec.messages, rec.bytes
+            ):
+                raise JournalError(
+                    f"batch {rec.seq} plans differently than when the job began "
+                    "(input or options changed); refusing to resume"
+                )
+            else:
+                rec = old
+            self.progress.batches_planned = rec.seq
+            if rec.state in (PLANNED, SUBMITTING, UNCERTAIN):
+                await queue.put(rec)
+
+        async def plan() -> None:
+            try:
+                if planned_all:
+                    for rec in todo:
+                        await queue.put(rec)
+                    self.progress.planning_done = True
+                else:
+                    stats = await planner.run(emit, journal.add_dropped, self._on_block, self._stop.is_set)
+                    self._planned(journal, stats)
+            finally:
+                for _ in range(opts.concurrency):
+                    await queue.put(None)
+
+        async def submit() -> None:
+            while (rec := await queue.get()) is not None:
+                if self._stop.is_set():
+                    continue
+                await submitter.submit(rec)
+
+        async def submit_all() -> None:
+            async with asyncio.TaskGroup() as tg:
+                for _ in range(opts.concurrency):
+                    tg.create_task(submit())
+            poller.close()
+
+        watcher = asyncio.create_task(self._watch_stop(poller))
+        try:
+            async with asyncio.TaskGroup() as tg:
+                tg.create_task(plan())
+                tg.create_task(submit_all())
+                tg.create_task(poller.run())
+        finally:
+            watcher.cancel()
+        self.report.reconciled = submitter.reconciled
+        self.report.resent_after_check = submitter.resent
+        if submitter.failures:
+            raise JobFailed("; ".join(submitter.failures[:5]), resumable=True)
+        if not self._stop.is_set() and opts.fetch_delivery:
+            await self._fetch_failed(a2p, journal, since)
+
+    async def _watch_stop(self, poller: Poller) -> None:
+        await self._stop.wait()
+        poller.close()
+        poller.open.clear()  # stop polling: the journal lets a resume poll on
+
+    def _planned(self, journal: Journal, stats: PlanStats) -> None:
+        if self._stop.is_set():
+            return
+        journal.set_meta("planned", "complete")
+        journal.set_meta("rows", str(stats.rows))
+        journal.set_meta("segments", str(stats.segments))
+        if stats.shortener:
+            journal.set_meta("shortener", stats.shortener)
+        self.progress.planning_done = True
+        self._tick()
+
+    async def _fetch_failed(self, a2p: A2P, journal: Journal, since: str) -> None:
+        for rec in journal.batches():
+            if rec.batch_id and (rec.failed or 0) > 0 and (rec.accepted or 0) <= _FETCH_FAILED_MAX:
+                async for msg in a2p.list_messages(batch_id=rec.batch_id, date_from=since):
+                    status = str(msg.get("messageStatus", ""))
+                    if status in ("DeliveryFailed", "SendingFailed"):
+                        to = msg.get("to") or [""]
+                        self.report.failed.append(FailedRow(
+                            str(to[0]), status, str(msg.get("errorCode", "")), rec.batch_id))
+
+    # --- progress ---------------------------------------------------------------
+
+    def _on_block(self, stats: PlanStats) -> None:
+        self.progress.rows_read = stats.rows
+        self._tick()
+
+    def _on_submitted(self, rec: BatchRecord, poller: Poller) -> None:
+        self.progress.batches_submitted += 1
+        self.progress.accepted += rec.accepted or 0
+        poller.track(rec)
+        self._tick()
+
+    def _on_update(self, rec: BatchRecord) -> None:
+        if rec.state == COMPLETED:
+            self.progress.batches_completed += 1
+        self._tick()
+
+    def _tick(self) -> None:
+        p = self.progress
+        p.elapsed = time.monotonic() - self._started
+        if self._client is not None:
+            p.retries = self._client.stats.retries
+            p.rate_limited = self._client.stats.rate_limited
+        if self.progress_cb is not None:
+            self.progress_cb(p)
+
+    # --- the report -------------------------------------------------------------
+
+    def _summarise(self, journal: Journal) -> None:
+        report, c = self.report, self.report.counts
+        kinds: Counter[str] = Counter()
+        report.dropped.clear()
+        for row, kind in journal.dropped():
+            report.dropped.append(row)
+            kinds[kind] += 1
+        c.invalid, c.duplicates = kinds["invalid"], kinds["duplicates"]
+        c.opted_out, c.suppressed, c.too_long = kinds["opted_out"], kinds["suppressed"], kinds["too_long"]
+        c.read = int(journal.meta("rows") or 0)
+        c.segments = int(journal.meta("segments") or 0)
+        if journal.meta("shortener"):
+            report.warnings.append(
+                f"a text uses the link shortener {journal.meta('shortener')}: carriers often "
+                "filter such links (SMS-CAR-435)"
+            )
+        report.estimated_cost = c.segments * self.options.price_per_segment
+        report.rejected = journal.rejected()
+        cost = 0.0
+        have_cost = False
+        report.batches.clear()
+        for rec in journal.batches():
+            report.batches.append(BatchReport(
+                seq=rec.seq, first_line=rec.first_line, last_line=rec.last_line,
+                messages=rec.messages, bytes=rec.bytes, id=rec.batch_id,
+                status=rec.status or rec.state, accepted=rec.accepted or 0,
+                processed=rec.processed or 0, rejected=rec.rejected or 0, cost=rec.cost,
+                delivered=rec.delivered or 0, failed=rec.failed or 0,
+                error_codes=_parse_codes(rec.error_codes),
+            ))
+            if rec.state in (SUBMITTED, COMPLETED):
+                c.submitted += rec.messages
+            c.accepted += rec.accepted or 0
+            c.rejected += rec.rejected or 0
+            c.processed += rec.processed or 0
+            c.delivered += rec.delivered or 0
+            c.failed += rec.failed or 0
+            if rec.cost is not None:
+                cost += rec.cost
+                have_cost = True
+        report.cost = cost if have_cost else None
+        if self._client is not None:
+            report.requests = self._client.stats.to_dict()
+        states = {r.state for r in journal.batches()}
+        if self.dry_run:
+            report.status = "completed"
+            report.message = f"dry run: {len(report.batches)} batches planned, nothing sent"
+        elif self._stop.is_set():
+            report.status = "interrupted"
+            report.message = f"interrupted; resume with: hvsms resume {report.journal}"
+        elif states <= {COMPLETED}:
+            report.status = "completed"
+        elif FAILED in states:
+            report.status = "failed"
+
+    def _finish_journal(self) -> None:
+        report = self.report
+        if report.status == "running":
+            report.status = "failed"
+        if self._temp_dir is not None:
+            if report.status == "completed":
+                shutil.rmtree(self._temp_dir, ignore_errors=True)
+                report.journal = None
+            elif report.journal:
+                report.message = (report.message + f" (journal kept: {report.journal})").strip()
+
+
+def _parse_codes(text: str | None) -> dict[str, int]:
+    out: dict[str, int] = {}
+    for part in (text or "").split(","):
+        if "=" in part:
+            k, v = part.split("=", 1)
+            out[k] = int(v)
+    return out
+
+
+def _flatten(group: BaseExceptionGroup[BaseException]) -> list[BaseException]:
+    out: list[BaseException] = []
+    for exc in group.exceptions:
+        out.extend(_flatten(exc) if isinstance(exc, BaseExceptionGroup) else [exc])
+    return out

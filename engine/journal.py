@@ -1,0 +1,225 @@
+"""The job journal: one SQLite file per job (WAL, synchronous=FULL).
+
+It records the job's inputs, every planned batch with its line and byte
+range, each state change (intent before a POST, the batch id right after the
+answer), and every dropped and rejected row. No secret is ever written here:
+the inputs hold the server URL and sender, never credentials or tokens.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import sqlite3
+import time
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from .errors import JournalError
+from .report import DroppedRow, RejectedRow
+
+__all__ = ["SCHEMA_VERSION", "BatchRecord", "Journal", "fingerprint"]
+
+SCHEMA_VERSION = 1
+
+# Batch states. `submitting` is the intent written before a POST: found on
+# resume, it means the outcome is unknown, exactly like `uncertain`.
+PLANNED, SUBMITTING, SUBMITTED, UNCERTAIN, COMPLETED, FAILED = (
+    "planned", "submitting", "submitted", "uncertain", "completed", "failed",
+)
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS batches (
+    seq INTEGER PRIMARY KEY,
+    start INTEGER NOT NULL, stop INTEGER NOT NULL, start_line INTEGER NOT NULL,
+    first_line INTEGER NOT NULL, last_line INTEGER NOT NULL,
+    messages INTEGER NOT NULL, bytes INTEGER NOT NULL,
+    first_to TEXT NOT NULL, last_to TEXT NOT NULL,
+    state TEXT NOT NULL, batch_id TEXT, accepted INTEGER, rejected INTEGER,
+    processed INTEGER, status TEXT, cost REAL, delivered INTEGER, failed INTEGER,
+    error_codes TEXT, attempts INTEGER NOT NULL DEFAULT 0, updated REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS dropped (
+    line INTEGER PRIMARY KEY, value TEXT NOT NULL, reason TEXT NOT NULL, kind TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS rejected (
+    line INTEGER NOT NULL, recipient TEXT NOT NULL, error_code TEXT NOT NULL,
+    description TEXT NOT NULL, batch_id TEXT NOT NULL
+);
+"""
+
+
+@dataclass(slots=True)
+class BatchRecord:
+    seq: int
+    start: int
+    stop: int
+    start_line: int
+    first_line: int
+    last_line: int
+    messages: int
+    bytes: int
+    first_to: str
+    last_to: str
+    state: str = PLANNED
+    batch_id: str | None = None
+    accepted: int | None = None
+    rejected: int | None = None
+    processed: int | None = None
+    status: str | None = None
+    cost: float | None = None
+    delivered: int | None = None
+    failed: int | None = None
+    error_codes: str | None = None
+    attempts: int = 0
+
+
+def fingerprint(path: str) -> str:
+    """blake2b of the whole file (hashlib releases the GIL: run it in a thread)."""
+    h = hashlib.blake2b(digest_size=16)
+    with open(path, "rb") as f:
+        while chunk := f.read(8 << 20):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+class Journal:
+    def __init__(self, path: str, db: sqlite3.Connection) -> None:
+        self.path = path
+        self._db = db
+
+    def __repr__(self) -> str:
+        return f"<Journal {self.path}>"
+
+    @classmethod
+    def create(cls, path: str, inputs: dict[str, Any]) -> Journal:
+        if os.path.exists(path):
+            raise JournalError(f"{path}: journal already exists; resume it instead")
+        try:
+            # Phone numbers live here: owner-only, including the WAL side files.
+            old = os.umask(0o077)
+            try:
+                os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
+                db = cls._connect(path)
+                db.executescript(_SCHEMA)
+            finally:
+                os.umask(old)
+            with db:
+                db.executemany(
+                    "INSERT INTO meta VALUES (?, ?)",
+                    [("schema_version", str(SCHEMA_VERSION)), ("inputs", json.dumps(inputs)),
+                     ("created", str(time.time()))],
+                )
+        except (OSError, sqlite3.Error) as exc:
+            raise JournalError(f"{path}: cannot create the journal: {exc}") from None
+        return cls(path, db)
+
+    @classmethod
+    def open(cls, path: str) -> Journal:
+        if not os.path.exists(path):
+            raise JournalError(f"{path}: no such journal")
+        try:
+            old = os.umask(0o077)
+            try:
+                db = cls._connect(path)
+            finally:
+                os.umask(old)
+            row = db.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
+        except sqlite3.Error as exc:
+            raise JournalError(f"{path}: not an hvsms journal ({exc})") from None
+        if row is None:
+            raise JournalError(f"{path}: not an hvsms journal (no schema version)")
+        if int(row[0]) > SCHEMA_VERSION:
+            raise JournalError(
+                f"{path}: journal schema version {row[0]} is newer than this hvsms "
+                f"understands ({SCHEMA_VERSION}); upgrade hvsms to resume it"
+            )
+        return cls(path, db)
+
+    @staticmethod
+    def _connect(path: str) -> sqlite3.Connection:
+        db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+        db.execute("PRAGMA journal_mode=WAL")
+        db.execute("PRAGMA synchronous=FULL")
+        db.isolation_level = "DEFERRED"
+        return db
+
+    def close(self) -> None:
+        with contextlib.suppress(sqlite3.Error):
+            self._db.close()
+
+    @property
+    def inputs(self) -> dict[str, Any]:
+        row = self._db.execute("SELECT value FROM meta WHERE key='inputs'").fetchone()
+        return dict(json.loads(row[0])) if row else {}
+
+    def set_meta(self, key: str, value: str) -> None:
+        with self._db:
+            self._db.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (key, value))
+
+    def meta(self, key: str) -> str | None:
+        row = self._db.execute("SELECT value FROM meta WHERE key=?", (key,)).fetchone()
+        return None if row is None else str(row[0])
+
+    # batches
+    def add_batch(self, rec: BatchRecord, dropped: Iterable[tuple[DroppedRow, str]]) -> None:
+        """Record a planned batch together with the rows dropped in its range."""
+        with self._db:
+            self._db.executemany(
+                "INSERT OR IGNORE INTO dropped VALUES (?, ?, ?, ?)",
+                ((d.line, d.value, d.reason, kind) for d, kind in dropped),
+            )
+            self._db.execute(
+                "INSERT INTO batches (seq, start, stop, start_line, first_line, last_line, "
+                "messages, bytes, first_to, last_to, state, updated) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (rec.seq, rec.start, rec.stop, rec.start_line, rec.first_line, rec.last_line,
+                 rec.messages, rec.bytes, rec.first_to, rec.last_to, PLANNED, time.time()),
+            )
+
+    def add_dropped(self, dropped: Iterable[tuple[DroppedRow, str]]) -> None:
+        with self._db:
+            self._db.executemany(
+                "INSERT OR IGNORE INTO dropped VALUES (?, ?, ?, ?)",
+                ((d.line, d.value, d.reason, kind) for d, kind in dropped),
+            )
+
+    def update(self, seq: int, **fields: Any) -> None:
+        cols = ", ".join(f"{k}=?" for k in fields)
+        with self._db:
+            self._db.execute(
+                f"UPDATE batches SET {cols}, updated=? WHERE seq=?",
+                (*fields.values(), time.time(), seq),
+            )
+
+    def batches(self) -> list[BatchRecord]:
+        cur = self._db.execute(
+            "SELECT seq, start, stop, start_line, first_line, last_line, messages, bytes, "
+            "first_to, last_to, state, batch_id, accepted, rejected, processed, status, cost, "
+            "delivered, failed, error_codes, attempts FROM batches ORDER BY seq"
+        )
+        return [BatchRecord(*row) for row in cur]
+
+    def dropped_lines(self, first: int, last: int) -> set[int]:
+        cur = self._db.execute("SELECT line FROM dropped WHERE line BETWEEN ? AND ?", (first, last))
+        return {row[0] for row in cur}
+
+    def dropped(self) -> Iterator[tuple[DroppedRow, str]]:
+        for line, value, reason, kind in self._db.execute(
+            "SELECT line, value, reason, kind FROM dropped ORDER BY line"
+        ):
+            yield DroppedRow(line, value, reason), kind
+
+    def add_rejected(self, rows: Iterable[RejectedRow]) -> None:
+        with self._db:
+            self._db.executemany("INSERT INTO rejected VALUES (?, ?, ?, ?, ?)", rows)
+
+    def rejected(self) -> list[RejectedRow]:
+        cur = self._db.execute(
+            "SELECT line, recipient, error_code, description, batch_id FROM rejected ORDER BY line"
+        )
+        return [RejectedRow(*row) for row in cur]

@@ -1,0 +1,183 @@
+"""Planning batches from the file, and rebuilding a planned batch's body.
+
+The planner streams the file through hygiene and the chunker and records each
+batch as a byte range of the file plus the lines dropped inside it; it keeps
+no message bytes. A body is built only while it is being sent, block by
+block, from that byte range (`BodyBuilder`): memory stays flat whatever the
+number of recipients, and a batch can be rebuilt after a crash or a retry.
+"""
+
+from __future__ import annotations
+
+import bisect
+from collections import Counter
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from dataclasses import dataclass
+
+from .chunker import FOOTER, Chunker, encode_messages
+from .errors import JournalError
+from .hygiene import Hygiene
+from .journal import BatchRecord
+from .reader import CsvSource, Header
+from .report import DroppedRow
+
+__all__ = ["BodyBuilder", "PlanStats", "Planner"]
+
+
+@dataclass(slots=True)
+class PlanStats:
+    rows: int = 0
+    sent_rows: int = 0
+    segments: int = 0
+    batches: int = 0
+    shortener: str | None = None
+    kinds: Counter[str] | None = None
+
+
+class Planner:
+    """Streams the file into `BatchRecord`s; calls `emit` for each, in order."""
+
+    def __init__(
+        self, *, source: CsvSource, header: Header, select: Sequence[int], hygiene: Hygiene,
+        chunker: Chunker, file_size: int,
+    ) -> None:
+        self.source = source
+        self.header = header
+        self.select = select
+        self.hygiene = hygiene
+        self.chunker = chunker
+        self.file_size = file_size
+        self.stats = PlanStats(kinds=Counter())
+
+    async def run(
+        self,
+        emit: Callable[[BatchRecord, list[tuple[DroppedRow, str]]], Awaitable[None]],
+        emit_dropped: Callable[[list[tuple[DroppedRow, str]]], None],
+        on_block: Callable[[PlanStats], None] | None = None,
+        stopped: Callable[[], bool] = lambda: False,
+    ) -> PlanStats:
+        """Plan the whole file; when `stopped()` turns true, return between blocks."""
+        st = self.stats
+        assert st.kinds is not None
+        seq = 0
+        start, start_line = self.header.data_start, self.header.first_line
+        first: tuple[int, str] | None = None  # (line, to) of the open batch's first message
+        last: tuple[int, str] = (0, "")
+        pending: list[tuple[DroppedRow, str]] = []  # dropped rows not yet given to a batch
+        async for block in self.source.blocks(self.header, self.select):
+            clean = self.hygiene.clean(block)
+            st.rows += len(block) + len(block.bad)
+            st.kinds.update(clean.kinds)
+            st.segments += clean.segments
+            st.sent_rows += len(clean.numbers)
+            kinds = _kinds(clean.dropped, clean.kinds)
+            pending.extend(zip(clean.dropped, kinds, strict=True))
+            if first is None and clean.numbers:
+                first = (clean.lines[0], clean.numbers[0])
+            for cut in self.chunker.feed(clean.sizes):
+                i = cut.index
+                assert first is not None  # a cut always closes a batch with messages
+                end_line = clean.lines[i]
+                stop = block.offset_at_line(end_line)
+                if i > 0:
+                    last = (clean.lines[i - 1], clean.numbers[i - 1])
+                seq += 1
+                k = bisect.bisect_left([d.line for d, _ in pending], end_line)
+                mine, pending = pending[:k], pending[k:]
+                await emit(
+                    BatchRecord(seq, start, stop, start_line, first[0], last[0], cut.count,
+                                cut.size, first[1], last[1]),
+                    mine,
+                )
+                start, start_line = stop, end_line
+                first = (clean.lines[i], clean.numbers[i])
+            if clean.numbers:
+                last = (clean.lines[-1], clean.numbers[-1])
+            if on_block is not None:
+                on_block(st)
+            if stopped():
+                return st
+        tail = self.chunker.close()
+        if tail is not None and first is not None:
+            seq += 1
+            await emit(
+                BatchRecord(seq, start, self.file_size, start_line, first[0], last[0], tail.count,
+                            tail.size, first[1], last[1]),
+                pending,
+            )
+        elif pending:
+            emit_dropped(pending)
+        st.batches = seq
+        st.shortener = self.hygiene.shortener
+        return st
+
+
+def _kinds(dropped: list[DroppedRow], kinds: Counter[str]) -> list[str]:
+    """A kind per dropped row, from its reason (journal keeps it for the counts)."""
+    out = []
+    for d in dropped:
+        r = d.reason
+        if r.startswith("duplicate"):
+            out.append("duplicates")
+        elif r.startswith("opted out"):
+            out.append("opted_out")
+        elif r.startswith("suppressed"):
+            out.append("suppressed")
+        elif r.startswith(("text longer", "message too large")):
+            out.append("too_long")
+        else:
+            out.append("invalid")
+    return out
+
+
+class BodyBuilder:
+    """Rebuilds a planned batch's body from its byte range, as the plan sized it."""
+
+    def __init__(
+        self, *, source: CsvSource, header: Header, select: Sequence[int], hygiene: Hygiene,
+        head: bytes,
+    ) -> None:
+        self.source = source
+        self.header = header
+        self.select = select
+        self.hygiene = hygiene
+        self.head = head
+
+    async def _blocks(self, rec: BatchRecord, skip: set[int]) -> AsyncIterator[tuple[list[int], bytes]]:
+        async for block in self.source.blocks(
+            self.header, self.select, start=rec.start, end=rec.stop, first_line=rec.start_line
+        ):
+            clean = self.hygiene.clean(block, skip=skip)
+            if clean.dropped:
+                line = clean.dropped[0].line
+                raise JournalError(
+                    f"line {line} is no longer what it was when the batch was planned "
+                    f"({clean.dropped[0].reason}): the input or options changed"
+                )
+            yield clean.lines, encode_messages(clean.numbers, clean.texts)
+
+    async def pieces(self, rec: BatchRecord, skip: set[int]) -> AsyncIterator[bytes]:
+        yield self.head
+        sep = False
+        count = 0
+        async for lines, data in self._blocks(rec, skip):
+            if not data:
+                continue
+            if sep:
+                yield b","
+            yield data
+            sep = True
+            count += len(lines)
+        if count != rec.messages:
+            raise JournalError(
+                f"batch {rec.seq} rebuilt with {count} messages, planned {rec.messages}: "
+                "the input changed"
+            )
+        yield FOOTER
+
+    async def lines(self, rec: BatchRecord, skip: set[int]) -> list[int]:
+        """CSV line of each message of the batch, in order (to map rejections back)."""
+        out: list[int] = []
+        async for lines, _ in self._blocks(rec, skip):
+            out.extend(lines)
+        return out

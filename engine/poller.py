@@ -1,0 +1,150 @@
+"""One poller for every open batch of a job.
+
+With more than one batch open it reads the list endpoint (one request covers
+up to 1000 batches) instead of one GET per batch, so the number of polls
+grows with how long the job runs, not with how many batches it has. The
+interval adapts: it backs off while nothing changes and otherwise aims at
+the estimated completion time. A completed batch's delivery counts come from
+`/statuses` (one request per batch, once).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable
+from typing import Any
+
+from .api.a2p import A2P, BatchInfo
+from .journal import COMPLETED, BatchRecord, Journal
+
+__all__ = ["Poller", "next_interval"]
+
+log = logging.getLogger("engine.poller")
+
+_FAILED_STATUSES = ("deliveryFailed", "sendingFailed")
+
+
+def next_interval(
+    current: float, *, changed: bool, remaining: int, rate: float, base: float, cap: float
+) -> float:
+    """Seconds until the next poll (pure).
+
+    No progress: double the wait. Progress: aim at half the estimated time
+    left, so the end is seen promptly without polling a slow batch hard.
+    """
+    if not changed:
+        return min(cap, max(base, current * 2))
+    if rate <= 0:
+        return base
+    return min(cap, max(base, remaining / rate / 2))
+
+
+class Poller:
+    def __init__(
+        self,
+        *,
+        a2p: A2P,
+        journal: Journal,
+        sender: str,
+        since: str,
+        base: float,
+        cap: float,
+        on_update: Callable[[BatchRecord], None],
+    ) -> None:
+        self.a2p = a2p
+        self.journal = journal
+        self.sender = sender
+        self.since = since
+        self.base = base
+        self.cap = cap
+        self.on_update = on_update
+        self.open: dict[str, BatchRecord] = {}
+        self._wake = asyncio.Event()
+        self._closing = False
+        self.polls = 0
+
+    def track(self, rec: BatchRecord) -> None:
+        assert rec.batch_id is not None
+        self.open[rec.batch_id] = rec
+        self._wake.set()
+
+    def close(self) -> None:
+        """No more batches will be tracked: finish once the open ones complete."""
+        self._closing = True
+        self._wake.set()
+
+    async def run(self) -> None:
+        interval = self.base
+        last_total, last_time = self._processed(), time.monotonic()
+        while True:
+            if not self.open:
+                if self._closing:
+                    return
+                self._wake.clear()
+                await self._wake.wait()
+                continue
+            await asyncio.sleep(interval)
+            infos = await self._fetch()
+            self.polls += 1
+            for info in infos:
+                rec = self.open.get(info.id)
+                if rec is None:
+                    continue
+                rec.processed, rec.status = info.processed, info.status
+                if info.completed:
+                    await self._complete(rec, info)
+                else:
+                    self.journal.update(rec.seq, processed=info.processed, status=info.status)
+                    self.on_update(rec)
+            total, now = self._processed(), time.monotonic()
+            remaining = sum((r.accepted or 0) - (r.processed or 0) for r in self.open.values())
+            rate = (total - last_total) / max(now - last_time, 1e-6)
+            interval = next_interval(
+                interval, changed=total != last_total, remaining=remaining, rate=rate,
+                base=self.base, cap=self.cap,
+            )
+            last_total, last_time = total, now
+
+    def _processed(self) -> int:
+        return sum(r.processed or 0 for r in self.open.values())
+
+    async def _fetch(self) -> list[BatchInfo]:
+        if len(self.open) == 1:
+            (batch_id,) = self.open
+            return [await self.a2p.get_batch(batch_id)]
+        found = []
+        async for info in self.a2p.list_batches(sender=self.sender, date_from=self.since):
+            if info.id in self.open:
+                found.append(info)
+        return found
+
+    async def _complete(self, rec: BatchRecord, info: BatchInfo) -> None:
+        assert rec.batch_id is not None
+        stats = await self.a2p.statuses(batch_id=rec.batch_id, date_from=self.since)
+        delivered = _count(stats, "delivered")
+        failed = sum(_count(stats, k) for k in _FAILED_STATUSES)
+        codes: dict[str, int] = {}
+        for key in _FAILED_STATUSES:
+            for code, n in ((stats.get(key) or {}).get("errorCodeCounts") or {}).items():
+                codes[code] = codes.get(code, 0) + int(n)
+        rec.state, rec.status, rec.cost = COMPLETED, info.status, info.cost
+        rec.delivered, rec.failed = delivered, failed
+        self.journal.update(
+            rec.seq, state=COMPLETED, processed=info.processed, status=info.status,
+            cost=info.cost, delivered=delivered, failed=failed, error_codes=_codes(codes),
+        )
+        del self.open[rec.batch_id]
+        self.on_update(rec)
+
+
+def _count(stats: dict[str, Any], key: str) -> int:
+    try:
+        return int((stats.get(key) or {}).get("count") or 0)
+    except (TypeError, ValueError):
+        return 0
+
+
+def _codes(codes: dict[str, int]) -> str:
+    return ",".join(f"{k}={v}" for k, v in sorted(codes.items()))

@@ -1,0 +1,274 @@
+"""Streaming CSV reader: large blocks, 1-based line numbers and byte offsets.
+
+The file is read with aiofiles in blocks of a few MiB and cut at a row
+boundary (a newline outside quotes). Blocks without a quote character take a
+fast path (`str.split`, no csv module); others go through the csv module.
+Each block is handed on column-major: one list per selected column, so the
+next stages work on whole lists instead of per-row objects.
+
+Only ASCII-compatible encodings are supported (a newline is the byte 0x0A):
+UTF-8 (with or without BOM), Latin-1, cp1252 and the like.
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import itertools
+import os
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass, field
+from operator import itemgetter
+
+import aiofiles
+
+from .errors import InputError
+
+__all__ = ["BLOCK_SIZE", "CsvSource", "Header", "RowBlock"]
+
+BLOCK_SIZE = 4 << 20
+MAX_ROW_BYTES = 32 << 20
+_BOM = codecs.BOM_UTF8
+_BINARY_MAGIC = {
+    b"PK\x03\x04": "a ZIP archive (an .xlsx workbook?)",
+    b"\xd0\xcf\x11\xe0": "an OLE document (an .xls workbook?)",
+    b"%PDF": "a PDF document",
+    b"\x1f\x8b": "a gzip archive",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Header:
+    columns: tuple[str, ...]
+    data_start: int  # byte offset of the first data row
+    first_line: int  # line number of the first data row
+
+    def index(self, name: str, *, path: str, required: bool = True) -> int | None:
+        try:
+            return self.columns.index(name)
+        except ValueError:
+            if not required:
+                return None
+            found = ", ".join(repr(c) for c in self.columns)
+            raise InputError(
+                f"no {name!r} column; the header has {found}",
+                path=path,
+                line=1,
+                hint="name the recipient column with --to-column",
+            ) from None
+
+
+@dataclass(slots=True)
+class RowBlock:
+    """Consecutive rows of the file; `columns` holds the selected columns."""
+
+    lines: list[int]
+    columns: list[list[str]]
+    start: int  # byte offset of the block's first byte (a row start)
+    end: int  # byte offset just past the block
+    first_line: int  # line number of the block's first physical line
+    bad: list[tuple[int, str, str]] = field(default_factory=list)  # (line, raw, reason)
+    _data: bytes = b""
+    _line_starts: list[int] | None = None
+
+    def __len__(self) -> int:
+        return len(self.lines)
+
+    def offset_at_line(self, line: int) -> int:
+        """Byte offset where physical line `line` (inside this block) starts."""
+        if self._line_starts is None:
+            lengths = map(len, self._data.split(b"\n"))
+            self._line_starts = [0, *itertools.accumulate(n + 1 for n in lengths)]
+        return self.start + self._line_starts[line - self.first_line]
+
+
+class CsvSource:
+    """A CSV file read as a header and a stream of `RowBlock`s."""
+
+    def __init__(
+        self, path: str | os.PathLike[str], *, encoding: str = "utf-8", block_size: int = BLOCK_SIZE
+    ) -> None:
+        self.path = os.fspath(path)
+        try:
+            codecs.lookup(encoding)
+        except LookupError:
+            raise InputError(f"unknown encoding {encoding!r}", path=self.path) from None
+        self.encoding = "utf-8" if encoding.lower().replace("_", "-") == "utf-8-sig" else encoding
+        self.block_size = block_size
+
+    async def header(self) -> Header:
+        """Read and check the header row; refuse files that are not CSV text."""
+        try:
+            async with aiofiles.open(self.path, "rb") as f:
+                head = await f.read(min(self.block_size, 1 << 20))
+        except OSError as exc:
+            raise InputError(f"cannot read the file: {exc.strerror}", path=self.path) from None
+        if not head.strip():
+            raise InputError("the file is empty (no header row)", path=self.path)
+        for magic, what in _BINARY_MAGIC.items():
+            if head.startswith(magic):
+                raise InputError(
+                    f"this is {what}, not a CSV text file", path=self.path,
+                    hint="export the sheet as CSV (UTF-8) first",
+                )
+        start = len(_BOM) if head.startswith(_BOM) else 0
+        end = head.find(b"\n", start)
+        if end < 0:
+            if len(head) >= (1 << 20):
+                raise InputError("the header row is longer than 1 MiB", path=self.path, line=1)
+            end = len(head)
+        raw = head[start:end]
+        text = self._decode(raw, start, 1)
+        if "\x00" in text:
+            raise InputError(
+                "NUL byte in the header: this is not a CSV text file",
+                path=self.path, line=1, column=text.index("\x00") + 1,
+            )
+        row = next(csv.reader([text.rstrip("\r")]), [])
+        columns = tuple(c.strip() for c in row)
+        if not any(columns):
+            raise InputError("the header row is empty", path=self.path, line=1)
+        return Header(columns=columns, data_start=min(end + 1, len(head)), first_line=2)
+
+    async def blocks(
+        self,
+        header: Header,
+        select: Sequence[int],
+        *,
+        start: int | None = None,
+        end: int | None = None,
+        first_line: int | None = None,
+    ) -> AsyncIterator[RowBlock]:
+        """Yield blocks of rows in `[start, end)` (default: all data rows)."""
+        pos = header.data_start if start is None else start
+        line = header.first_line if first_line is None else first_line
+        ncols = len(header.columns)
+        try:
+            f = await aiofiles.open(self.path, "rb")
+        except OSError as exc:
+            raise InputError(f"cannot read the file: {exc.strerror}", path=self.path) from None
+        async with f:
+            await f.seek(pos)
+            carry = b""
+            while True:
+                want = self.block_size if end is None else min(self.block_size, end - pos - len(carry))
+                chunk = await f.read(want) if want > 0 else b""
+                eof = not chunk
+                data = carry + chunk if carry else chunk
+                if not data:
+                    return
+                cut = len(data) if eof else data.rfind(b"\n") + 1
+                if cut and data.find(b'"', 0, cut) >= 0:
+                    cut = _quote_safe_cut(data, cut, eof)
+                    if eof and cut < len(data):
+                        raise InputError(
+                            "unbalanced quotes: a quoted field is never closed",
+                            path=self.path, line=line + data.count(b"\n", 0, cut),
+                            hint="check the quotes on this line",
+                        )
+                if cut == 0:
+                    if len(data) > MAX_ROW_BYTES:
+                        raise InputError(
+                            f"a row longer than {MAX_ROW_BYTES >> 20} MiB", path=self.path, line=line
+                        )
+                    carry = data
+                    continue
+                body, carry = data[:cut], data[cut:]
+                yield self._parse(body, pos, line, ncols, select)
+                pos += cut
+                line += body.count(b"\n")
+
+    def _decode(self, data: bytes, offset: int, line: int) -> str:
+        try:
+            return data.decode(self.encoding)
+        except UnicodeDecodeError as exc:
+            bad_line = line + data.count(b"\n", 0, exc.start)
+            line_start = data.rfind(b"\n", 0, exc.start) + 1
+            raise InputError(
+                f"not valid {self.encoding} (byte 0x{data[exc.start]:02x} at byte offset "
+                f"{offset + exc.start})",
+                path=self.path, line=bad_line, column=exc.start - line_start + 1,
+                hint="give the file's encoding, e.g. --encoding cp1252",
+            ) from None
+
+    def _parse(
+        self, data: bytes, offset: int, first_line: int, ncols: int, select: Sequence[int]
+    ) -> RowBlock:
+        text = self._decode(data, offset, first_line)
+        nul = text.find("\x00")
+        if nul >= 0:
+            line = first_line + text.count("\n", 0, nul)
+            raise InputError(
+                "NUL byte: this is not a CSV text file",
+                path=self.path, line=line, column=nul - text.rfind("\n", 0, nul),
+            )
+        if "\r" in text:
+            text = text.replace("\r\n", "\n")
+        if '"' in text:
+            lines, rows = self._parse_quoted(text, first_line)
+        else:
+            phys = text.split("\n")
+            if phys and phys[-1] == "":
+                phys.pop()
+            if "" in phys:
+                keep = [i for i, p in enumerate(phys) if p.strip()]
+                lines = [first_line + i for i in keep]
+                phys = [phys[i] for i in keep]
+            else:
+                lines = list(range(first_line, first_line + len(phys)))
+            rows = [[p] for p in phys] if ncols == 1 else [p.split(",") for p in phys]
+        bad: list[tuple[int, str, str]] = []
+        if rows and (min(map(len, rows)) != ncols or max(map(len, rows)) != ncols):
+            good_lines: list[int] = []
+            good_rows: list[list[str]] = []
+            for ln, row in zip(lines, rows, strict=True):
+                if len(row) == ncols:
+                    good_lines.append(ln)
+                    good_rows.append(row)
+                else:
+                    bad.append((ln, ",".join(row), f"expected {ncols} fields, found {len(row)}"))
+            lines, rows = good_lines, good_rows
+        if ncols == 1:
+            columns = [[r[0] for r in rows] for _ in select]
+        else:
+            columns = [list(map(itemgetter(c), rows)) for c in select]
+        return RowBlock(
+            lines=lines, columns=columns, start=offset, end=offset + len(data),
+            first_line=first_line, bad=bad, _data=data,
+        )
+
+    def _parse_quoted(self, text: str, first_line: int) -> tuple[list[int], list[list[str]]]:
+        phys = text.split("\n")
+        if phys and phys[-1] == "":
+            phys.pop()
+        reader = csv.reader((p + "\n" for p in phys), strict=True)
+        lines: list[int] = []
+        rows: list[list[str]] = []
+        consumed = 0
+        try:
+            for row in reader:
+                if row and any(f.strip() for f in row):
+                    lines.append(first_line + consumed)
+                    rows.append(row)
+                consumed = reader.line_num
+        except csv.Error as exc:
+            raise InputError(
+                f"malformed CSV: {exc}", path=self.path, line=first_line + consumed,
+                hint="a quote inside a quoted field must be doubled (\"\")",
+            ) from None
+        return lines, rows
+
+
+def _quote_safe_cut(data: bytes, cut: int, eof: bool) -> int:
+    """Move `cut` back to a newline outside quotes (even count of quotes before it)."""
+    if data.count(b'"', 0, cut) % 2 == 0:
+        return cut
+    hi = cut - 1  # index of the newline ending the candidate block (or len for eof)
+    while True:
+        lo = data.rfind(b"\n", 0, hi)
+        if lo < 0:
+            return 0
+        # Quotes between this newline and the old cut: odd means parity before is even.
+        if data.count(b'"', lo + 1, cut) % 2 == 1:
+            return lo + 1
+        hi = lo

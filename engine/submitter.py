@@ -1,0 +1,144 @@
+"""Submitting planned batches, and reconciling POSTs whose outcome is unknown.
+
+The journal records the intent (`submitting`) before each POST and the batch
+id right after the answer. A POST that may have been processed (no answer
+after the body was sent, a 5xx other than 503) is never simply resent: the
+batch is marked `uncertain` and reconciled against the server's own list of
+the sender's batches since the job began. A batch that matches by size and
+content (its first and last recipients) is adopted; one the server still does
+not show after `reconcile_after` seconds is resent.
+
+This needs one assumption: nobody else sends from the same number with the
+same first and last recipients in the same window.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable
+
+from .api.a2p import A2P, BatchInfo
+from .api.http import StreamBody
+from .errors import ApiError, OutcomeUnknown
+from .journal import FAILED, SUBMITTED, SUBMITTING, UNCERTAIN, BatchRecord, Journal
+from .planner import BodyBuilder
+from .report import RejectedRow
+
+__all__ = ["Submitter"]
+
+log = logging.getLogger("engine.submitter")
+
+MAX_RESENDS = 3
+
+
+class Submitter:
+    def __init__(
+        self,
+        *,
+        a2p: A2P,
+        journal: Journal,
+        builder: BodyBuilder,
+        sender: str,
+        since: str,
+        reconcile_after: float,
+        on_submitted: Callable[[BatchRecord], None],
+    ) -> None:
+        self.a2p = a2p
+        self.journal = journal
+        self.builder = builder
+        self.sender = sender
+        self.since = since
+        self.reconcile_after = reconcile_after
+        self.on_submitted = on_submitted
+        self._claim = asyncio.Lock()
+        self.reconciled = 0
+        self.resent = 0
+        self.failures: list[str] = []
+
+    async def submit(self, rec: BatchRecord) -> None:
+        """Submit (or, when its outcome is unknown, reconcile) one batch."""
+        if rec.state in (SUBMITTING, UNCERTAIN) and await self._reconcile(
+            rec, posted_at=time.monotonic()  # found so on resume: the POST may just have gone
+        ):
+            return
+        for _ in range(MAX_RESENDS + 1):
+            skip = self.journal.dropped_lines(rec.first_line, rec.last_line)
+            rec.attempts += 1
+            self.journal.update(rec.seq, state=SUBMITTING, attempts=rec.attempts)
+            posted_at = time.monotonic()
+            try:
+                info = await self.a2p.create_batch(self._body(rec, skip))
+            except OutcomeUnknown as exc:
+                log.warning("batch %d: %s", rec.seq, exc)
+                rec.state = UNCERTAIN
+                self.journal.update(rec.seq, state=UNCERTAIN)
+                if await self._reconcile(rec, posted_at=posted_at):
+                    return
+                self.resent += 1
+                continue
+            except ApiError as exc:
+                rec.state = FAILED
+                self.journal.update(rec.seq, state=FAILED, status=str(exc)[:500])
+                self.failures.append(f"batch {rec.seq} (lines {rec.first_line}-{rec.last_line}): {exc}")
+                log.error("batch %d refused: %s", rec.seq, exc)
+                return
+            await self._accepted(rec, info, skip)
+            return
+        rec.state = FAILED
+        self.journal.update(rec.seq, state=UNCERTAIN)
+        self.failures.append(f"batch {rec.seq}: outcome still unknown after {MAX_RESENDS} resends")
+
+    def _body(self, rec: BatchRecord, skip: set[int]) -> Callable[[], StreamBody]:
+        return lambda: StreamBody(self.builder.pieces(rec, skip), rec.bytes)
+
+    async def _accepted(self, rec: BatchRecord, info: BatchInfo, skip: set[int]) -> None:
+        rec.state, rec.batch_id = SUBMITTED, info.id
+        rec.accepted, rec.rejected = info.batch_size, len(info.rejected)
+        rec.status, rec.processed = info.status, info.processed
+        self.journal.update(
+            rec.seq, state=SUBMITTED, batch_id=info.id, accepted=info.batch_size,
+            rejected=len(info.rejected), status=info.status, processed=info.processed,
+        )
+        if info.rejected:
+            lines = await self.builder.lines(rec, skip)
+            self.journal.add_rejected(
+                RejectedRow(
+                    lines[r.index - 1] if 0 < r.index <= len(lines) else 0,
+                    r.to, r.error_code, r.description, info.id,
+                )
+                for r in info.rejected
+            )
+        self.on_submitted(rec)
+
+    async def _reconcile(self, rec: BatchRecord, posted_at: float) -> bool:
+        """Find the batch on the server; True if found and adopted."""
+        # Give the server time to show the batch in its list.
+        await asyncio.sleep(max(0.0, posted_at + self.reconcile_after - time.monotonic()))
+        async with self._claim:
+            known = {b.batch_id for b in self.journal.batches() if b.batch_id}
+            async for cand in self.a2p.list_batches(sender=self.sender, date_from=self.since):
+                if cand.id in known or not 0 < cand.batch_size <= rec.messages:
+                    continue
+                if await self._holds(cand.id, rec.first_to) and await self._holds(
+                    cand.id, rec.last_to
+                ):
+                    log.warning("batch %d: found on the server as %s; adopted", rec.seq, cand.id)
+                    self.reconciled += 1
+                    self.journal.update(rec.seq, state=SUBMITTED, batch_id=cand.id)
+                    rec.state, rec.batch_id = SUBMITTED, cand.id
+                    rec.accepted = cand.batch_size
+                    rec.rejected = rec.messages - cand.batch_size
+                    self.journal.update(rec.seq, accepted=rec.accepted, rejected=rec.rejected)
+                    self.on_submitted(rec)
+                    return True
+        log.warning("batch %d: not on the server; sending it again", rec.seq)
+        return False
+
+    async def _holds(self, batch_id: str, number: str) -> bool:
+        async for _ in self.a2p.list_messages(
+            batch_id=batch_id, phone_number=number, date_from=self.since, per_page=1, max_pages=1
+        ):
+            return True
+        return False
