@@ -1,0 +1,216 @@
+"""Settings of the emulator: frozen, keyword-only dataclasses with working defaults.
+
+`EmulatorConfig` is what the emulator starts with; `FaultConfig`,
+`RateLimitConfig` and the processing rate can be changed while it runs
+(`Emulator.configure`, `POST /_emulator/config`). Every config converts to and
+from plain JSON so a child process (`EmulatorProcess`) gets exactly the same one.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+__all__ = [
+    "A2P_OPERATIONS",
+    "CREATE_BATCH",
+    "DEFAULT_SENDERS",
+    "EmulatorConfig",
+    "FaultConfig",
+    "RateLimitConfig",
+    "SenderNumber",
+    "config_from_dict",
+    "config_to_dict",
+    "patch_dataclass",
+]
+
+CREATE_BATCH = "createA2PSMS"
+# Operation ids of the eight A2P endpoints (the spec's `operationId`s); faults
+# name endpoints this way so a test can say "POST batches only".
+A2P_OPERATIONS: tuple[str, ...] = (
+    CREATE_BATCH,
+    "listA2PBatches",
+    "readA2PBatch",
+    "listA2PSMS",
+    "readA2PSMS",
+    "aggregateA2PSMSStatuses",
+    "readA2PSMSOptOuts",
+    "addA2PSMSOptOuts",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class SenderNumber:
+    """One phone number of the emulated extension (a record of `/phone-number`)."""
+
+    phone_number: str
+    features: tuple[str, ...] = ("CallerId", "A2PSmsSender")
+    usage_type: str = "DirectNumber"
+    payment_type: str = "Local"
+
+    @property
+    def is_a2p(self) -> bool:
+        return "A2PSmsSender" in self.features
+
+
+DEFAULT_SENDERS: tuple[SenderNumber, ...] = (
+    SenderNumber("+16505550100"),
+    SenderNumber("+16505550101"),
+    # A plain SMS number: listed, but refused as `from` of a batch.
+    SenderNumber("+16505550102", features=("CallerId", "SmsSender")),
+)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RateLimitConfig:
+    """Requests allowed per `window` seconds, per session (Light) or client id (Auth)."""
+
+    enabled: bool = True
+    light: int = 50
+    auth: int = 5
+    window: float = 60.0
+
+    def __post_init__(self) -> None:
+        if self.light < 1 or self.auth < 1 or self.window <= 0:
+            raise ValueError("rate limits must be positive")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class FaultConfig:
+    """Seeded misbehaviour. Shares are probabilities per request, drawn in order.
+
+    `paths` names the endpoints (operation ids, see `A2P_OPERATIONS`) the
+    faults apply to; `paths=(CREATE_BATCH,)` limits them to POST batches.
+    `lost_answer_share` only ever applies to POST batches.
+    """
+
+    seed: int = 0
+    latency: float = 0.0
+    latency_jitter: float = 0.0
+    error_503_share: float = 0.0
+    # None: the 503 carries no Retry-After header.
+    retry_after_503: float | None = 1.0
+    drop_share: float = 0.0
+    lost_answer_share: float = 0.0
+    hang_share: float = 0.0
+    paths: tuple[str, ...] = A2P_OPERATIONS
+
+    def __post_init__(self) -> None:
+        shares = (self.error_503_share, self.drop_share, self.lost_answer_share,
+                  self.hang_share)
+        if any(not 0.0 <= s <= 1.0 for s in shares) or sum(shares) > 1.0 + 1e-9:
+            raise ValueError("fault shares must be in [0, 1] and sum to at most 1")
+        if self.latency < 0 or self.latency_jitter < 0:
+            raise ValueError("latency must not be negative")
+        object.__setattr__(self, "paths", tuple(self.paths))
+
+    @property
+    def active(self) -> bool:
+        return bool(self.latency or self.latency_jitter or self.error_503_share
+                    or self.drop_share or self.lost_answer_share or self.hang_share)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class EmulatorConfig:
+    """Everything the emulator is; the defaults make a working account."""
+
+    client_id: str = "emulator-client-id"
+    client_secret: str = "emulator-client-secret"  # a fake, printed on purpose
+    jwt: str = "emulator-user-jwt"
+    account_id: str = "400131078008"
+    extension_id: str = "400131079008"
+    senders: tuple[SenderNumber, ...] = DEFAULT_SENDERS
+    # Messages per second per sender; a sender's batches are processed FIFO.
+    processing_rate: float = 500_000.0
+    delivery_failure_share: float = 0.02
+    seed: int = 0
+    opt_outs: Mapping[str, Collection[str]] = field(default_factory=dict)
+    invalid_numbers: Collection[str] = ()
+    access_token_ttl: int = 3600
+    refresh_token_ttl: int = 604800
+    issue_refresh_tokens: bool = True
+    max_body_bytes: int = 50 * 1024 * 1024
+    rate_limits: RateLimitConfig = field(default_factory=RateLimitConfig)
+    faults: FaultConfig = field(default_factory=FaultConfig)
+    keep_texts: bool = True
+    price_per_segment: float = 0.007
+
+    def __post_init__(self) -> None:
+        if not self.processing_rate > 0:
+            raise ValueError("processing_rate must be positive (math.inf: instant)")
+        if not 0.0 <= self.delivery_failure_share <= 1.0:
+            raise ValueError("delivery_failure_share must be in [0, 1]")
+        if self.max_body_bytes < 1:
+            raise ValueError("max_body_bytes must be positive")
+        object.__setattr__(self, "senders", tuple(self.senders))
+
+    def sender(self, phone_number: str) -> SenderNumber | None:
+        for s in self.senders:
+            if s.phone_number == phone_number:
+                return s
+        return None
+
+
+T = TypeVar("T")
+
+
+def patch_dataclass(obj: T, patch: Mapping[str, Any]) -> T:
+    """A copy of frozen dataclass `obj` with the fields in `patch` replaced.
+
+    Unknown names raise ValueError so a typo in a test or a CLI flag is loud.
+    """
+    names = {f.name for f in dataclasses.fields(obj)}  # type: ignore[arg-type]
+    unknown = set(patch) - names
+    if unknown:
+        raise ValueError(f"unknown field(s) for {type(obj).__name__}: {sorted(unknown)}")
+    return dataclasses.replace(obj, **patch)  # type: ignore[type-var]
+
+
+def _jsonable_float(x: float) -> float | str:
+    return "inf" if math.isinf(x) else x
+
+
+def config_to_dict(config: EmulatorConfig) -> dict[str, Any]:
+    """Plain JSON-ready form of a config (round-trips through `config_from_dict`)."""
+    out: dict[str, Any] = {}
+    for f in dataclasses.fields(config):
+        value = getattr(config, f.name)
+        if f.name == "senders":
+            value = [dataclasses.asdict(s) for s in value]
+        elif f.name in ("rate_limits", "faults"):
+            value = dataclasses.asdict(value)
+        elif f.name == "opt_outs":
+            value = {k: list(v) for k, v in value.items()}
+        elif f.name == "invalid_numbers":
+            value = list(value)
+        elif f.name == "processing_rate":
+            value = _jsonable_float(value)
+        out[f.name] = value
+    return out
+
+
+def config_from_dict(data: Mapping[str, Any]) -> EmulatorConfig:
+    values = dict(data)
+    if "senders" in values:
+        values["senders"] = tuple(
+            SenderNumber(s["phone_number"], tuple(s.get("features", ("CallerId", "A2PSmsSender"))),
+                         s.get("usage_type", "DirectNumber"), s.get("payment_type", "Local"))
+            for s in values["senders"]
+        )
+    if "rate_limits" in values:
+        values["rate_limits"] = RateLimitConfig(**values["rate_limits"])
+    if "faults" in values:
+        faults = dict(values["faults"])
+        if "paths" in faults:
+            faults["paths"] = tuple(faults["paths"])
+        values["faults"] = FaultConfig(**faults)
+    if "opt_outs" in values:
+        values["opt_outs"] = {k: tuple(v) for k, v in values["opt_outs"].items()}
+    if "invalid_numbers" in values:
+        values["invalid_numbers"] = tuple(values["invalid_numbers"])
+    if "processing_rate" in values:
+        values["processing_rate"] = float(values["processing_rate"])
+    return patch_dataclass(EmulatorConfig(), values)

@@ -1,0 +1,71 @@
+"""Seeded fault plans: which request gets which misbehaviour, and how late.
+
+One uniform draw per request to a faulty endpoint picks the kind by the
+cumulative shares (drop, 503, hang, lost answer); a second draw sets the
+latency jitter. Same seed and same request order, same faults. What a fault
+does to the connection is the app's business (`app.py`):
+
+- drop: the connection is closed before the request is handled; nothing is stored.
+- 503: `CMN-201` with `Retry-After` (or without, if `retry_after_503` is None).
+- hang: half the hangs stall before handling (nothing stored, nothing sent);
+  the other half handle the request, send the status line and headers, then
+  stall before the body. Both stall until the client gives up or the emulator stops.
+- lost answer (POST batches only): the batch is accepted and stored, then the
+  connection is closed before any byte of the answer is sent.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+from enum import StrEnum
+
+from .config import CREATE_BATCH, FaultConfig
+
+__all__ = ["FaultInjector", "FaultKind", "FaultPlan"]
+
+
+class FaultKind(StrEnum):
+    DROP = "drop"
+    ERROR_503 = "error_503"
+    HANG = "hang"
+    HANG_AFTER_HEADERS = "hang_after_headers"
+    LOST_ANSWER = "lost_answer"
+
+
+@dataclass(frozen=True, slots=True)
+class FaultPlan:
+    kind: FaultKind | None
+    delay: float = 0.0
+
+
+NO_FAULT = FaultPlan(None)
+
+
+class FaultInjector:
+    def __init__(self, config: FaultConfig) -> None:
+        self.configure(config)
+
+    def configure(self, config: FaultConfig) -> None:
+        self.config = config
+        self._rng = random.Random(config.seed)
+
+    def plan(self, operation: str) -> FaultPlan:
+        config = self.config
+        if not config.active or operation not in config.paths:
+            return NO_FAULT
+        u = self._rng.random()
+        jitter = self._rng.random()
+        delay = config.latency + config.latency_jitter * jitter
+        kind: FaultKind | None = None
+        edge = config.drop_share
+        if u < edge:
+            kind = FaultKind.DROP
+        elif u < (edge := edge + config.error_503_share):
+            kind = FaultKind.ERROR_503
+        elif u < (edge := edge + config.hang_share):
+            # The jitter draw also splits hangs into the two variants.
+            kind = FaultKind.HANG if jitter < 0.5 else FaultKind.HANG_AFTER_HEADERS
+        elif u < edge + config.lost_answer_share and operation == CREATE_BATCH:
+            kind = FaultKind.LOST_ANSWER
+        return FaultPlan(kind, delay)

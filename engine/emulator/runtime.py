@@ -1,0 +1,70 @@
+"""One running emulator's parts wired together, and its runtime reconfiguration."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import replace
+from typing import Any
+
+from .auth import TokenStore
+from .config import EmulatorConfig, FaultConfig, RateLimitConfig, patch_dataclass
+from .faults import FaultInjector
+from .ledger import Ledger
+from .ratelimit import RateLimiter
+from .state import EmulatorState
+
+__all__ = ["Runtime"]
+
+
+class Runtime:
+    """Config, store, sessions, limiter, faults and ledger of one emulator."""
+
+    def __init__(self, config: EmulatorConfig, clock: Callable[[], float] = time.time) -> None:
+        self.clock = clock
+        self.config = config
+        self.state = EmulatorState(config, clock)
+        self.tokens = TokenStore(config, clock)
+        self.limiter = RateLimiter(config.rate_limits, clock)
+        self.faults = FaultInjector(config.faults)
+        self.ledger = Ledger()
+        # Set when the server shuts down, to release hanging handlers.
+        self.closing = asyncio.Event()
+
+    def configure(
+        self,
+        *,
+        faults: FaultConfig | Mapping[str, Any] | None = None,
+        rate_limits: RateLimitConfig | Mapping[str, Any] | None = None,
+        processing_rate: float | None = None,
+    ) -> None:
+        """Change behaviour at runtime; a mapping patches the current settings."""
+        if faults is not None:
+            if not isinstance(faults, FaultConfig):
+                faults = patch_dataclass(self.config.faults, _with_tuple_paths(faults))
+            self.faults.configure(faults)
+            self.config = replace(self.config, faults=faults)
+        if rate_limits is not None:
+            if not isinstance(rate_limits, RateLimitConfig):
+                rate_limits = patch_dataclass(self.config.rate_limits, rate_limits)
+            self.limiter.configure(rate_limits)
+            self.config = replace(self.config, rate_limits=rate_limits)
+        if processing_rate is not None:
+            self.state.set_processing_rate(float(processing_rate))
+            self.config = replace(self.config, processing_rate=float(processing_rate))
+
+    def reset(self) -> None:
+        """Forget batches, opt-out changes and counts; sessions stay valid."""
+        self.state = EmulatorState(self.config, self.clock)
+        self.ledger = Ledger()
+
+    def ledger_snapshot(self) -> dict[str, Any]:
+        return self.ledger.snapshot(self.state)
+
+
+def _with_tuple_paths(patch: Mapping[str, Any]) -> dict[str, Any]:
+    out = dict(patch)
+    if "paths" in out and not isinstance(out["paths"], tuple):
+        out["paths"] = tuple(out["paths"])
+    return out

@@ -1,0 +1,547 @@
+"""The emulator's in-memory store and its processing model (pure: no I/O).
+
+Storage is columnar so ten million recipients cost about 10 bytes each:
+per batch an int64 array of recipients (E.164 digits), a uint8 array of
+outcomes, uint8 segment counts (or one count for a shared text), and the
+per-message texts as one UTF-8 blob with offsets.
+
+Processing: each sender works through its batches FIFO at `processing_rate`
+messages per second. Progress is computed from the clock when asked (no
+background task): `processedCount` of a batch is how many of its messages the
+sender has reached. A processed message has the outcome fixed when the batch
+was accepted: Delivered, DeliveryFailed (SMS-CAR-*, drawn from seed, batch
+and index) or, for a recipient opted out for that sender at submit time,
+SendingFailed SMS-RC-413. Unprocessed messages are Queued. A batch whose
+every recipient was rejected is stored with batchSize 0 and is Completed at
+once. The cost of a batch (segments x price, SendingFailed costs nothing)
+appears once it is Completed.
+
+Lists are in creation order, oldest first, and page tokens point just past
+the last record returned, so pages stay stable while new batches arrive.
+"""
+
+from __future__ import annotations
+
+import bisect
+import math
+import uuid
+from collections import deque
+from collections.abc import Callable, Collection, Iterable, Iterator
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from .config import EmulatorConfig
+from .parse import BatchRequest, TextColumn, e164_to_int
+from .responses import ApiError, format_time
+from .segments import segment_count, segment_counts
+
+__all__ = [
+    "DELIVERY_FAILURE_CODES",
+    "SENDING_FAILED",
+    "Batch",
+    "EmulatorState",
+    "MessageQuery",
+    "StatusTotals",
+]
+
+DELIVERED = 0
+# Outcome k in 1..len(DELIVERY_FAILURE_CODES) is DeliveryFailed with code k-1.
+DELIVERY_FAILURE_CODES = ("SMS-CAR-104", "SMS-CAR-411", "SMS-CAR-412", "SMS-CAR-199",
+                          "SMS-CAR-431")
+SENDING_FAILED = 200  # opted out: SendingFailed SMS-RC-413
+OPTED_OUT_CODE = "SMS-RC-413"
+FIRST_MESSAGE_ID = 100_000_001
+
+Int64s = npt.NDArray[np.int64]
+UInt8s = npt.NDArray[np.uint8]
+
+
+def e164(number: int) -> str:
+    return f"+{number}"
+
+
+@dataclass(slots=True, eq=False)
+class Batch:
+    seq: int
+    id: str
+    sender: str
+    created: float
+    numbers: Int64s
+    outcomes: UInt8s
+    segments: UInt8s | int
+    default_text: str | None
+    texts: TextColumn | None
+    first_message_id: int
+    # Schedule: `base_done` messages were done at `start`; then `rate` per second.
+    base_done: int
+    start: float
+    rate: float
+    _cost: float | None = None
+
+    @property
+    def size(self) -> int:
+        return len(self.numbers)
+
+    def processed(self, now: float) -> int:
+        if now <= self.start:
+            return self.base_done
+        if math.isinf(self.rate):
+            return self.size
+        return min(self.size, self.base_done + int((now - self.start) * self.rate))
+
+    @property
+    def end(self) -> float:
+        if math.isinf(self.rate):
+            return self.start
+        return self.start + (self.size - self.base_done) / self.rate
+
+    def status(self, now: float) -> str:
+        return "Completed" if self.processed(now) >= self.size else "Processing"
+
+    def last_modified(self, now: float) -> float:
+        done = self.processed(now)
+        if done >= self.size:
+            return max(self.created, self.end)
+        if done <= self.base_done:
+            return max(self.created, self.start) if done else self.created
+        return self.start + (done - self.base_done) / self.rate
+
+    def processed_at(self, index: int) -> float:
+        """When message `index` was processed (approximate before a rate change)."""
+        if index < self.base_done or math.isinf(self.rate):
+            return max(self.created, self.start)
+        return self.start + (index + 1 - self.base_done) / self.rate
+
+    def segments_of(self, index: slice | npt.NDArray[np.intp]) -> UInt8s:
+        if isinstance(self.segments, int):
+            count = len(self.numbers[index])
+            return np.full(count, self.segments, dtype=np.uint8)
+        return self.segments[index]
+
+    def cost(self, price: float) -> float:
+        if self._cost is None:
+            billable = self.outcomes != SENDING_FAILED
+            if isinstance(self.segments, int):
+                units = int(np.count_nonzero(billable)) * self.segments
+            else:
+                units = int(self.segments[billable].sum(dtype=np.int64))
+            self._cost = round(units * price, 6)
+        return self._cost
+
+    def view(self, now: float, price: float,
+             rejected: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+        """`MessageBatchResponse`; `rejected` is only ever filled by the POST."""
+        done = self.processed(now)
+        out: dict[str, Any] = {
+            "id": self.id,
+            "from": self.sender,
+            "batchSize": self.size,
+            "processedCount": done,
+            "status": "Completed" if done >= self.size else "Processing",
+            "creationTime": format_time(self.created),
+            "lastModifiedTime": format_time(self.last_modified(now)),
+            "rejected": rejected or [],
+        }
+        if done >= self.size:
+            out["cost"] = self.cost(price)
+        return out
+
+    def text_of(self, i: int) -> str | None:
+        if self.texts is not None:
+            lo, hi = int(self.texts.offsets[i]), int(self.texts.offsets[i + 1])
+            if hi > lo:
+                return self.texts.blob[lo:hi].decode("utf-8")
+        return self.default_text
+
+
+@dataclass(frozen=True, slots=True)
+class MessageQuery:
+    """Filters shared by `/messages` and `/statuses` (dates as epoch seconds)."""
+
+    date_from: float
+    date_to: float
+    batch_id: str | None = None
+    phone_numbers: tuple[str, ...] = ()
+    outbound: bool = True
+
+
+@dataclass(slots=True)
+class StatusTotals:
+    """Counts, segment units and error-code counts per message status."""
+
+    counts: dict[str, int] = field(default_factory=dict)
+    units: dict[str, int] = field(default_factory=dict)
+    errors: dict[str, dict[str, int]] = field(default_factory=dict)
+
+    def add(self, status: str, count: int, units: int, code: str | None = None) -> None:
+        if not count:
+            return
+        self.counts[status] = self.counts.get(status, 0) + count
+        self.units[status] = self.units.get(status, 0) + units
+        if code is not None:
+            codes = self.errors.setdefault(status, {})
+            codes[code] = codes.get(code, 0) + count
+
+
+class EmulatorState:
+    """Batches, opt-outs and the per-sender processing queues."""
+
+    def __init__(self, config: EmulatorConfig, clock: Callable[[], float]) -> None:
+        self.config = config
+        self.clock = clock
+        self.batches: list[Batch] = []
+        self.by_id: dict[str, Batch] = {}
+        self._first_ids: list[int] = []
+        self._next_message_id = FIRST_MESSAGE_ID
+        self._queues: dict[str, deque[Batch]] = {}
+        self._busy_until: dict[str, float] = {}
+        self.rejected_total = 0
+        # sender -> recipient -> (status, source), insertion ordered.
+        self.opt_outs: dict[str, dict[str, tuple[str, str]]] = {}
+        for sender, numbers in config.opt_outs.items():
+            self.opt_outs[sender] = {n: ("OptOut", "Recipient") for n in numbers}
+        self._opted_out_cache: dict[str, Int64s] = {}
+        self._invalid = np.array(
+            sorted({v for v in map(e164_to_int, config.invalid_numbers) if v}), dtype=np.int64)
+        self._sorted_cache: dict[str, tuple[int, Int64s]] = {}
+
+    # -- batches ------------------------------------------------------------
+
+    def create_batch(self, request: BatchRequest) -> tuple[Batch, list[dict[str, Any]]]:
+        """Validate and store a batch; returns it with its `rejected` entries."""
+        sender = self.config.sender(request.sender)
+        if sender is None or not sender.is_a2p:
+            raise ApiError.invalid_parameter("from")
+        request.check_texts()
+        now = self.clock()
+        n = request.count
+        reasons: dict[int, tuple[Any, str, str]] = {}
+        for i, to in request.invalid:
+            shown = to if isinstance(to, list) else ([] if to is None else [to])
+            reasons[i] = (shown, "SMS-RC-410", "The recipient number is invalid")
+        if len(self._invalid):
+            for i in np.flatnonzero(np.isin(request.numbers, self._invalid)).tolist():
+                reasons.setdefault(i, ([e164(int(request.numbers[i]))], "SMS-RC-410",
+                                       "The recipient number is invalid"))
+        for i in request.overlong().tolist():
+            reasons.setdefault(i, ([e164(int(request.numbers[i]))] if request.numbers[i] else [],
+                                   "CMN-101", "The message text exceeds 1000 characters"))
+        rejected = [
+            {"index": i + 1, "to": to, "errorCode": code, "description": text}
+            for i, (to, code, text) in sorted(reasons.items())
+        ]
+        keep: npt.NDArray[np.bool_] | None = None
+        if reasons:
+            keep = np.ones(n, dtype=np.bool_)
+            keep[list(reasons)] = False
+        numbers = request.numbers if keep is None else request.numbers[keep]
+        segments, texts = self._texts(request, keep)
+        batch = self._store(request.sender, numbers, segments, request.text, texts, now)
+        self.rejected_total += len(rejected)
+        return batch, rejected
+
+    def _texts(self, request: BatchRequest, keep: npt.NDArray[np.bool_] | None
+               ) -> tuple[UInt8s | int, TextColumn | None]:
+        default_segments = segment_count(request.text) if request.text else 1
+        column = request.texts
+        if column is None:
+            return default_segments, None
+        segments = segment_counts(column.blob, column.offsets)
+        lengths = np.diff(column.offsets)
+        segments[lengths == 0] = default_segments
+        if keep is not None:
+            segments = segments[keep]
+            if self.config.keep_texts:
+                data = np.frombuffer(column.blob, dtype=np.uint8)
+                blob = data[np.repeat(keep, lengths)].tobytes()
+                offsets = np.zeros(int(keep.sum()) + 1, dtype=np.int64)
+                np.cumsum(lengths[keep], out=offsets[1:])
+                column = TextColumn(blob, offsets)
+        return segments, column if self.config.keep_texts else None
+
+    def _store(self, sender: str, numbers: Int64s, segments: UInt8s | int,
+               text: str | None, texts: TextColumn | None, now: float) -> Batch:
+        seq = len(self.batches)
+        start = max(now, self._busy_until.get(sender, now))
+        batch = Batch(
+            seq=seq, id=str(uuid.uuid4()), sender=sender, created=now, numbers=numbers,
+            outcomes=self._outcomes(sender, numbers, seq), segments=segments,
+            default_text=text, texts=texts, first_message_id=self._next_message_id,
+            base_done=0, start=start, rate=self.config.processing_rate,
+        )
+        self._next_message_id += max(batch.size, 1)
+        self.batches.append(batch)
+        self.by_id[batch.id] = batch
+        self._first_ids.append(batch.first_message_id)
+        if batch.size:
+            self._queues.setdefault(sender, deque()).append(batch)
+            self._busy_until[sender] = batch.end
+        return batch
+
+    def _outcomes(self, sender: str, numbers: Int64s, seq: int) -> UInt8s:
+        n = len(numbers)
+        rng = np.random.default_rng([self.config.seed, seq])
+        outcomes = np.zeros(n, dtype=np.uint8)
+        share = self.config.delivery_failure_share
+        if share > 0 and n:
+            failed = np.flatnonzero(rng.random(n) < share)
+            outcomes[failed] = rng.integers(1, len(DELIVERY_FAILURE_CODES) + 1, len(failed))
+        opted = self._opted_out(sender)
+        if len(opted) and n:
+            outcomes[np.isin(numbers, opted)] = SENDING_FAILED
+        return outcomes
+
+    def set_processing_rate(self, rate: float) -> None:
+        """Change the rate from now on; work already done stays done."""
+        if not rate > 0:
+            raise ValueError("processing_rate must be positive")
+        now = self.clock()
+        for sender, queue in self._queues.items():
+            cursor = now
+            for batch in self._unfinished(queue, now):
+                batch.base_done = batch.processed(now)
+                batch.start = max(cursor, batch.created)
+                batch.rate = rate
+                cursor = batch.end
+            self._busy_until[sender] = cursor
+        self.config = replace(self.config, processing_rate=rate)
+
+    @staticmethod
+    def _unfinished(queue: deque[Batch], now: float) -> list[Batch]:
+        while queue and queue[0].processed(now) >= queue[0].size:
+            queue.popleft()
+        return list(queue)
+
+    def batch(self, batch_id: str) -> Batch:
+        found = self.by_id.get(batch_id)
+        if found is None:
+            raise ApiError.not_found("batchId")
+        return found
+
+    def list_batches(self, *, date_from: float, date_to: float, sender: str | None,
+                     statuses: Collection[str], after: int, per_page: int
+                     ) -> tuple[list[Batch], int | None]:
+        """Up to `per_page` batches with seq > `after`; and the next cursor, if any."""
+        now = self.clock()
+        found: list[Batch] = []
+        for batch in self.batches[after + 1:]:
+            if not date_from <= batch.created <= date_to:
+                continue
+            if sender is not None and batch.sender != sender:
+                continue
+            if statuses and batch.status(now) not in statuses:
+                continue
+            if len(found) == per_page:
+                return found, found[-1].seq
+            found.append(batch)
+        return found, None
+
+    # -- messages -----------------------------------------------------------
+
+    def message(self, message_id: str) -> tuple[Batch, int]:
+        try:
+            mid = int(message_id)
+        except ValueError:
+            raise ApiError.not_found("messageId") from None
+        pos = bisect.bisect_right(self._first_ids, mid) - 1
+        if pos >= 0:
+            batch = self.batches[pos]
+            index = mid - batch.first_message_id
+            if 0 <= index < batch.size:
+                return batch, index
+        raise ApiError.not_found("messageId")
+
+    def _selected(self, query: MessageQuery) -> Iterator[Batch]:
+        if not query.outbound:
+            return
+        if query.batch_id is not None:
+            candidates: Iterable[Batch] = [self.batch(query.batch_id)]
+        else:
+            candidates = self.batches
+        for batch in candidates:
+            if query.date_from <= batch.created <= query.date_to and batch.size:
+                yield batch
+
+    @staticmethod
+    def _phone_mask(batch: Batch, phones: tuple[str, ...], lo: int
+                    ) -> npt.NDArray[np.bool_] | None:
+        """Which of `batch.numbers[lo:]` match the phone filter (None: all of them)."""
+        if not phones or batch.sender in phones:
+            return None
+        wanted = np.array([v for v in map(e164_to_int, phones) if v], dtype=np.int64)
+        return np.isin(batch.numbers[lo:], wanted)
+
+    def list_messages(self, query: MessageQuery, *, after: int, per_page: int
+                      ) -> tuple[list[tuple[Batch, int]], int | None]:
+        """Up to `per_page` (batch, index) pairs with message id > `after`."""
+        found: list[tuple[Batch, int]] = []
+        for batch in self._selected(query):
+            last_id = batch.first_message_id + batch.size - 1
+            if last_id <= after:
+                continue
+            lo = max(0, after + 1 - batch.first_message_id)
+            mask = self._phone_mask(batch, query.phone_numbers, lo)
+            room = per_page + 1 - len(found)  # one extra tells whether a next page exists
+            if mask is None:
+                found.extend((batch, i) for i in range(lo, min(batch.size, lo + room)))
+            else:
+                hits = np.flatnonzero(mask)[:room] + lo
+                found.extend((batch, i) for i in hits.tolist())
+            if len(found) > per_page:
+                del found[per_page:]
+                last_batch, last_index = found[-1]
+                return found, last_batch.first_message_id + last_index
+        return found, None
+
+    def message_view(self, batch: Batch, index: int, now: float, *, detailed: bool
+                     ) -> dict[str, Any]:
+        done = index < batch.processed(now)
+        segments = int(batch.segments if isinstance(batch.segments, int)
+                       else batch.segments[index])
+        out: dict[str, Any] = {
+            "id": str(batch.first_message_id + index),
+            "batchId": batch.id,
+            "from": batch.sender,
+            "to": [e164(int(batch.numbers[index]))],
+            "creationTime": format_time(batch.created),
+            "lastModifiedTime": format_time(batch.processed_at(index) if done else batch.created),
+            "segmentCount": segments,
+            "direction": "Outbound",
+        }
+        outcome = int(batch.outcomes[index])
+        if not done:
+            out["messageStatus"] = "Queued"
+        elif outcome == SENDING_FAILED:
+            out["messageStatus"] = "SendingFailed"
+            out["errorCode"] = OPTED_OUT_CODE
+        elif outcome == DELIVERED:
+            out["messageStatus"] = "Delivered"
+            out["cost"] = round(segments * self.config.price_per_segment, 6)
+        else:
+            out["messageStatus"] = "DeliveryFailed"
+            out["errorCode"] = DELIVERY_FAILURE_CODES[outcome - 1]
+            out["cost"] = round(segments * self.config.price_per_segment, 6)
+        if detailed:
+            text = batch.text_of(index)
+            if text is not None:
+                out["text"] = text
+        return out
+
+    def statuses(self, query: MessageQuery) -> StatusTotals:
+        """Per-status totals, computed with numpy over the outcome arrays."""
+        now = self.clock()
+        totals = StatusTotals()
+        for batch in self._selected(query):
+            done = batch.processed(now)
+            mask = self._phone_mask(batch, query.phone_numbers, 0)
+            if mask is None:
+                queued = batch.size - done
+                outcomes = batch.outcomes[:done]
+                segments = batch.segments_of(slice(0, done))
+            else:
+                selected = np.flatnonzero(mask)
+                processed = selected[selected < done]
+                queued = len(selected) - len(processed)
+                outcomes = batch.outcomes[processed]
+                segments = batch.segments_of(processed)
+            totals.add("queued", queued, 0)  # nothing is charged before processing
+            counts = np.bincount(outcomes, minlength=256)
+            units = np.bincount(outcomes, weights=segments, minlength=256)
+            totals.add("delivered", int(counts[DELIVERED]), int(units[DELIVERED]))
+            for k, code in enumerate(DELIVERY_FAILURE_CODES, start=1):
+                totals.add("deliveryFailed", int(counts[k]), int(units[k]), code)
+            totals.add("sendingFailed", int(counts[SENDING_FAILED]), 0, OPTED_OUT_CODE)
+        return totals
+
+    # -- opt-outs -----------------------------------------------------------
+
+    def _opted_out(self, sender: str) -> Int64s:
+        cached = self._opted_out_cache.get(sender)
+        if cached is None:
+            records = self.opt_outs.get(sender, {})
+            values = [e164_to_int(to) for to, (status, _) in records.items()
+                      if status == "OptOut"]
+            cached = np.array(sorted(v for v in values if v), dtype=np.int64)
+            self._opted_out_cache[sender] = cached
+        return cached
+
+    def opt_out_records(self, *, sender: str | None, to: str | None, status: str
+                        ) -> list[dict[str, str]]:
+        wanted = {"optout": ("OptOut",), "optin": ("OptIn",), "all": ("OptOut", "OptIn")}[status]
+        records = []
+        for frm, entries in self.opt_outs.items():
+            if sender not in (None, "*", frm):
+                continue
+            for number, (st, source) in entries.items():
+                if st in wanted and (to is None or number == to):
+                    records.append({"from": frm, "to": number, "status": st, "source": source})
+        return records
+
+    def assign_opt_outs(self, sender: str, opt_outs: list[str], opt_ins: list[str]
+                        ) -> dict[str, Any]:
+        """`POST /opt-outs/bulk-assign`: returns `OptOutBulkAssignResponse`."""
+        entry = self.config.sender(sender)
+        if entry is None or not entry.is_a2p:
+            raise ApiError.invalid_parameter("from")
+        result: dict[str, Any] = {}
+        records = self.opt_outs.setdefault(sender, {})
+        for key, numbers, status in (("optOuts", opt_outs, "OptOut"),
+                                     ("optIns", opt_ins, "OptIn")):
+            ok: list[str] = []
+            failed: list[dict[str, str]] = []
+            for number in numbers:
+                if isinstance(number, str) and e164_to_int(number):
+                    records[number] = (status, "Account")
+                    ok.append(number)
+                else:
+                    failed.append({"to": str(number),
+                                   "errorMessage": "The recipient number is invalid"})
+            result[key] = {"successful": ok, "failed": failed}
+        self._opted_out_cache.pop(sender, None)
+        return result
+
+    # -- ledger support -----------------------------------------------------
+
+    def sorted_recipients(self, sender: str) -> Int64s:
+        """Every recipient ever accepted for `sender`, sorted (cached per batch count)."""
+        count = len(self.batches)
+        cached = self._sorted_cache.get(sender)
+        if cached is not None and cached[0] == count:
+            return cached[1]
+        arrays = [b.numbers for b in self.batches if b.sender == sender and b.size]
+        merged = np.sort(np.concatenate(arrays)) if arrays else np.empty(0, dtype=np.int64)
+        self._sorted_cache[sender] = (count, merged)
+        return merged
+
+    def senders_used(self) -> list[str]:
+        return sorted({b.sender for b in self.batches})
+
+    def lookup(self, numbers: Iterable[str]) -> dict[str, dict[str, int]]:
+        """Per sender, how many times each number was accepted."""
+        wanted = list(numbers)
+        values = np.array([e164_to_int(n) for n in wanted], dtype=np.int64)
+        out: dict[str, dict[str, int]] = {}
+        for sender in self.senders_used():
+            merged = self.sorted_recipients(sender)
+            counts = (np.searchsorted(merged, values, side="right")
+                      - np.searchsorted(merged, values, side="left"))
+            out[sender] = {n: int(c) for n, c in zip(wanted, counts.tolist(), strict=True)}
+        return out
+
+    def duplicates(self) -> tuple[int, int, dict[str, int]]:
+        """(extra acceptances, numbers accepted more than once, accepted per sender)."""
+        extra = numbers = 0
+        per_sender: dict[str, int] = {}
+        for sender in self.senders_used():
+            merged = self.sorted_recipients(sender)
+            per_sender[sender] = len(merged)
+            if len(merged) < 2:
+                continue
+            same = merged[1:] == merged[:-1]
+            extra += int(np.count_nonzero(same))
+            # A run of equal values starts where `same` turns on.
+            numbers += int(np.count_nonzero(same[1:] & ~same[:-1])) + int(same[0])
+        return extra, numbers, per_sender
