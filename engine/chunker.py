@@ -129,8 +129,8 @@ class Chunker:
 
 
 class Cut(NamedTuple):
-    """A closed batch: it ends before message `index`; `count` messages, `size` bytes."""
+    """A closed batch: it ends before message `end`; `messages` of them, `size` bytes."""
 
-    index: int
-    count: int
+    end: int
+    messages: int
     size: int

@@ -76,95 +76,50 @@ class Hygiene:
             self.shortener = find_shortener(default_text)
 
     def clean(self, block: RowBlock, *, skip: Collection[int] | None = None) -> CleanBlock:
-        lines = block.lines
-        cols = block.columns
         dropped = [DroppedRow(ln, raw, f"malformed row: {why}") for ln, raw, why in block.bad]
         kinds: Counter[str] = Counter(invalid=len(dropped))
+        rows = _Rows(block.lines, block.columns)
         if skip:
-            keep = [i for i, ln in enumerate(lines) if ln not in skip]
-            if len(keep) != len(lines):
-                lines = [lines[i] for i in keep]
-                cols = [[c[i] for i in keep] for c in cols]
-        numbers, bad = self.normalizer.normalize(cols[0])
+            rows.keep([i for i, ln in enumerate(rows.lines) if ln not in skip])
+        rows.numbers, bad = self.normalizer.normalize(rows.raw_to)
         drop: dict[int, tuple[str, str]] = {
             i: ("invalid", f"invalid number: {why}") for i, why in bad.items()
         }
-        texts, plain = self._texts(cols, drop)
+        rows.texts, rows.plain = self._texts(rows.columns, drop)
         if skip is None:
             for bl in self.blocklists:
-                for i in bl.numbers.indices(numbers):
+                for i in bl.numbers.indices(rows.numbers):
                     drop.setdefault(i, (bl.kind, bl.reason))
-        if drop:
-            keep = [i for i in range(len(numbers)) if i not in drop]
-            for i in sorted(drop):
-                kind, why = drop[i]
-                kinds[kind] += 1
-                dropped.append(DroppedRow(lines[i], cols[0][i], why))
-            lines = [lines[i] for i in keep]
-            raw_to = [cols[0][i] for i in keep]
-            numbers = [numbers[i] for i in keep]
-            if texts is not None:
-                texts = [texts[i] for i in keep]
-                plain = [plain[i] for i in keep]
-        else:
-            raw_to = cols[0]
-        if self.seen is not None and skip is None and numbers:
-            dups = self.seen.check(numbers, lines)
-            if dups:
-                kinds["duplicates"] += len(dups)
-                for i, first in sorted(dups.items()):
-                    dropped.append(DroppedRow(lines[i], raw_to[i], f"duplicate of line {first}"))
-                keep = [i for i in range(len(numbers)) if i not in dups]
-                lines = [lines[i] for i in keep]
-                numbers = [numbers[i] for i in keep]
-                if texts is not None:
-                    texts = [texts[i] for i in keep]
-                    plain = [plain[i] for i in keep]
-        sizes = message_sizes(numbers, texts)
+        rows.drop(drop, dropped, kinds, value=rows.raw_to)
+        if self.seen is not None and skip is None and rows.numbers:
+            dups = self.seen.check(rows.numbers, rows.lines)
+            rows.drop({i: ("duplicates", f"duplicate of line {first}")
+                       for i, first in dups.items()}, dropped, kinds, value=rows.raw_to)
+        sizes = message_sizes(rows.numbers, rows.texts)
         if sizes and max(sizes) > self.max_message_size:
-            big = {i for i, s in enumerate(sizes) if s > self.max_message_size}
-            kinds["too_long"] += len(big)
-            for i in sorted(big):
-                dropped.append(DroppedRow(lines[i], numbers[i], "message too large for the batch size limit"))
-            keep = [i for i in range(len(numbers)) if i not in big]
-            lines = [lines[i] for i in keep]
-            numbers = [numbers[i] for i in keep]
-            sizes = [sizes[i] for i in keep]
-            if texts is not None:
-                texts = [texts[i] for i in keep]
-                plain = [plain[i] for i in keep]
-        if texts is None:
-            segs = self._default_segments * len(numbers)
+            big = {i: ("too_long", "message too large for the batch size limit")
+                   for i, s in enumerate(sizes) if s > self.max_message_size}
+            rows.drop(big, dropped, kinds, value=rows.numbers)
+            sizes = message_sizes(rows.numbers, rows.texts)
+        if rows.texts is None:
+            segs = self._default_segments * len(rows.numbers)
         else:
-            own = [p for p in plain if p is not None]
-            segs = segments_many(own) + self._default_segments * (len(plain) - len(own))
+            own = [p for p in rows.plain if p is not None]
+            segs = segments_many(own) + self._default_segments * (len(rows.plain) - len(own))
         if dropped:
             dropped.sort()
-        return CleanBlock(lines, numbers, texts, sizes, segs, dropped, kinds)
+        return CleanBlock(rows.lines, rows.numbers, rows.texts, sizes, segs, dropped, kinds)
 
     def _texts(
         self, cols: list[list[str]], drop: dict[int, tuple[str, str]]
     ) -> tuple[list[bytes | None] | None, list[str | None]]:
         """Per-message texts (JSON bytes, None for the default) and their plain form."""
-        n = len(cols[0])
-        field_start = 2 if self.has_text_column else 1
         if self.template is None and not self.has_text_column:
             return None, []
-        plain: list[str | None]
-        if self.template is not None:
-            rows = list(zip(*cols[field_start:], strict=True)) if len(cols) > field_start else [()] * n
-            plain = list(self.template.render_many(rows))
-            if self.empty_variables == "drop":
-                for i, row in enumerate(rows):
-                    if "" in row or any(not v.strip() for v in row):
-                        empty = self.template.empty_fields(row)
-                        if empty:
-                            drop.setdefault(i, ("invalid", f"empty value for {{{empty[0]}}}"))
-        else:
-            plain = [None] * n
+        n = len(cols[0])
+        plain: list[str | None] = self._render(cols, drop) if self.template else [None] * n
         if self.has_text_column:
-            own_col = cols[1]
-            for i, own in enumerate(own_col):
+            for i, own in enumerate(cols[1]):
                 if own:
                     plain[i] = own
         for i, text in enumerate(plain):
@@ -178,8 +133,56 @@ class Hygiene:
             elif text == self.default_text:
                 plain[i] = None
         if self.shortener is None:
-            for text in plain:
-                if text is not None and (hit := find_shortener(text)):
-                    self.shortener = hit
-                    break
+            self.shortener = next(
+                (hit for t in plain if t is not None and (hit := find_shortener(t))), None
+            )
         return [None if t is None else orjson.dumps(t) for t in plain], plain
+
+    def _render(self, cols: list[list[str]], drop: dict[int, tuple[str, str]]) -> list[str | None]:
+        assert self.template is not None
+        first = 2 if self.has_text_column else 1
+        rows = list(zip(*cols[first:], strict=True)) if len(cols) > first else [()] * len(cols[0])
+        plain: list[str | None] = list(self.template.render_many(rows))
+        if self.empty_variables == "drop":
+            for i, row in enumerate(rows):
+                if any(not v.strip() for v in row):
+                    empty = self.template.empty_fields(row)
+                    if empty:
+                        drop.setdefault(i, ("invalid", f"empty value for {{{empty[0]}}}"))
+        return plain
+
+
+class _Rows:
+    """Parallel per-row lists that shrink together as rows are dropped."""
+
+    def __init__(self, lines: list[int], columns: list[list[str]]) -> None:
+        self.lines = lines
+        self.columns = columns
+        self.numbers: list[str] = []
+        self.texts: list[bytes | None] | None = None
+        self.plain: list[str | None] = []
+
+    @property
+    def raw_to(self) -> list[str]:
+        return self.columns[0]
+
+    def keep(self, idx: list[int]) -> None:
+        if len(idx) == len(self.lines):
+            return
+        self.lines = [self.lines[i] for i in idx]
+        self.columns = [[c[i] for i in idx] for c in self.columns]
+        if self.numbers:
+            self.numbers = [self.numbers[i] for i in idx]
+        if self.texts is not None:
+            self.texts = [self.texts[i] for i in idx]
+            self.plain = [self.plain[i] for i in idx]
+
+    def drop(self, drop: dict[int, tuple[str, str]], out: list[DroppedRow],
+             kinds: Counter[str], *, value: list[str]) -> None:
+        if not drop:
+            return
+        for i in sorted(drop):
+            kind, why = drop[i]
+            kinds[kind] += 1
+            out.append(DroppedRow(self.lines[i], value[i], why))
+        self.keep([i for i in range(len(self.lines)) if i not in drop])

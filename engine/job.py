@@ -175,9 +175,9 @@ class Job:
             report.status, report.message = "failed", str(exc)
         except BaseExceptionGroup as group:
             errors = _flatten(group)
-            for exc in errors:
-                if isinstance(exc, (InputError, ConfigError, JournalError)):
-                    raise exc from None
+            for err in errors:
+                if isinstance(err, (InputError, ConfigError, JournalError)):
+                    raise err from None
             if not all(isinstance(e, HvsmsError) for e in errors):
                 raise
             report.status = "failed"
@@ -192,7 +192,7 @@ class Job:
         source = CsvSource(self.source_path, encoding=opts.encoding)
         header = await source.header()
         to_idx = header.index(opts.to_column, path=source.path)
-        text_idx = header.index(opts.text_column, path=source.path, required=False)
+        text_idx = header.find(opts.text_column)
         template = Template(self.text) if self.text is not None else None
         default_text: str | None = self.text
         bound = None
@@ -353,7 +353,7 @@ class Job:
     def _since(self, journal: Journal) -> str:
         started = str(journal.inputs.get("started") or "")
         try:
-            t = dt.datetime.fromisoformat(started.replace("Z", "+00:00"))
+            t = dt.datetime.fromisoformat(started)
         except ValueError:
             t = dt.datetime.now(dt.UTC)
         return (t - dt.timedelta(minutes=5)).isoformat(timespec="seconds").replace("+00:00", "Z")

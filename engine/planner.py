@@ -75,7 +75,7 @@ class Planner:
             if first is None and clean.numbers:
                 first = (clean.lines[0], clean.numbers[0])
             for cut in self.chunker.feed(clean.sizes):
-                i = cut.index
+                i = cut.end
                 assert first is not None  # a cut always closes a batch with messages
                 end_line = clean.lines[i]
                 stop = block.offset_at_line(end_line)
@@ -85,7 +85,7 @@ class Planner:
                 k = bisect.bisect_left([d.line for d, _ in pending], end_line)
                 mine, pending = pending[:k], pending[k:]
                 await emit(
-                    BatchRecord(seq, start, stop, start_line, first[0], last[0], cut.count,
+                    BatchRecord(seq, start, stop, start_line, first[0], last[0], cut.messages,
                                 cut.size, first[1], last[1]),
                     mine,
                 )
@@ -101,7 +101,7 @@ class Planner:
         if tail is not None and first is not None:
             seq += 1
             await emit(
-                BatchRecord(seq, start, self.file_size, start_line, first[0], last[0], tail.count,
+                BatchRecord(seq, start, self.file_size, start_line, first[0], last[0], tail.messages,
                             tail.size, first[1], last[1]),
                 pending,
             )

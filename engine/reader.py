@@ -43,12 +43,14 @@ class Header:
     data_start: int  # byte offset of the first data row
     first_line: int  # line number of the first data row
 
-    def index(self, name: str, *, path: str, required: bool = True) -> int | None:
+    def find(self, name: str) -> int | None:
+        return self.columns.index(name) if name in self.columns else None
+
+    def index(self, name: str, *, path: str) -> int:
+        """The column's position; a clear error naming the columns found if absent."""
         try:
             return self.columns.index(name)
         except ValueError:
-            if not required:
-                return None
             found = ", ".join(repr(c) for c in self.columns)
             raise InputError(
                 f"no {name!r} column; the header has {found}",
@@ -254,7 +256,7 @@ class CsvSource:
         except csv.Error as exc:
             raise InputError(
                 f"malformed CSV: {exc}", path=self.path, line=first_line + consumed,
-                hint="a quote inside a quoted field must be doubled (\"\")",
+                hint='a quote inside a quoted field must be doubled ("")',
             ) from None
         return lines, rows
 

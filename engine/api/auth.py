@@ -12,9 +12,10 @@ import asyncio
 import base64
 import logging
 import time
+from typing import Any
 
 from ..config import Credentials
-from ..errors import ApiError, AuthError
+from ..errors import ApiError, AuthError, HvsmsError
 from .http import ApiClient
 
 __all__ = ["Auth"]
@@ -69,7 +70,7 @@ class Auth:
             return
         try:
             await self._post({"token": token}, path="/restapi/oauth/revoke", endpoint="revoke")
-        except Exception as exc:  # best effort at shutdown
+        except HvsmsError as exc:  # best effort at shutdown
             log.debug("revoke failed: %s", type(exc).__name__)
 
     async def _renew(self) -> None:
@@ -99,7 +100,7 @@ class Auth:
         self._refresh = str(refresh) if refresh else None
         self._refresh_expires = now + float(data.get("refresh_token_expires_in", 0)) * 0.9
 
-    async def _post(self, form: dict[str, str], *, path: str, endpoint: str) -> dict[str, object]:
+    async def _post(self, form: dict[str, str], *, path: str, endpoint: str) -> dict[str, Any]:
         try:
             resp = await self._client.request(
                 "POST", path, endpoint=endpoint, form=form, group="auth", authorized=False,

@@ -18,7 +18,7 @@ import time
 from collections import Counter
 from collections.abc import AsyncIterable, AsyncIterator, Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Self
 
 import aiohttp
 import backoff
@@ -132,7 +132,7 @@ class ApiClient:
         self._session: aiohttp.ClientSession | None = None
         self.auth: Any = None  # set by Auth.attach: has `token()` and `renew(token)`
 
-    async def __aenter__(self) -> ApiClient:
+    async def __aenter__(self) -> Self:
         timeout = aiohttp.ClientTimeout(
             total=None, sock_connect=self.connect_timeout, sock_read=self.request_timeout
         )

@@ -1,0 +1,205 @@
+"""send_bulk end to end against the emulator over loopback HTTP."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from pathlib import Path
+
+import orjson
+import pytest
+
+import engine
+from engine import JobOptions
+from engine.emulator import Emulator, EmulatorConfig, FaultConfig, RateLimitConfig
+
+from .conftest import us_number
+
+SENDER = "+16505550100"
+
+
+def opts(**kw: object) -> JobOptions:
+    base: dict[str, object] = {"poll_interval": 0.05, "max_poll_interval": 0.5}
+    base.update(kw)
+    return JobOptions(**base)  # type: ignore[arg-type]
+
+
+async def test_header_only_file_sends_nothing(write_csv: Callable[..., Path]) -> None:
+    path = write_csv([])
+    async with Emulator() as emu:
+        report = await engine.send_bulk(path, text="Hi", credentials=emu.credentials,
+                                        options=opts())
+        ledger = emu.ledger()
+    assert report.status == "completed"
+    assert report.counts.read == 0 and report.batches == []
+    assert ledger["requests"].get("createA2PSMS", 0) == 0
+
+
+async def test_one_row(write_csv: Callable[..., Path]) -> None:
+    path = write_csv([[us_number(1)]])
+    async with Emulator() as emu:
+        report = await engine.send_bulk(path, text="Hello", credentials=emu.credentials,
+                                        options=opts())
+        ledger = emu.ledger()
+    assert report.status == "completed", report.message
+    assert report.sender == SENDER
+    assert (report.counts.read, report.counts.accepted) == (1, 1)
+    assert ledger["accepted"] == 1 and ledger["duplicates"] == 0
+    assert report.batches[0].status == "Completed"
+    assert report.batches[0].first_line == report.batches[0].last_line == 2
+
+
+async def test_many_batches_each_recipient_once_under_the_limit(
+    write_csv: Callable[..., Path],
+) -> None:
+    n = 3000
+    path = write_csv([[us_number(i)] for i in range(n)])
+    limit = 4096
+    async with Emulator() as emu:
+        report = await engine.send_bulk(
+            path, text="Hello there", credentials=emu.credentials,
+            options=opts(max_batch_bytes=limit, concurrency=3),
+        )
+        ledger = emu.ledger()
+    assert report.status == "completed", report.message
+    assert ledger["accepted"] == n and ledger["duplicates"] == 0
+    assert ledger["largest_body"] <= limit
+    sizes = [b.bytes for b in report.batches]
+    assert len(sizes) == ledger["batches"] > 10
+    assert all(s >= 0.95 * limit for s in sizes[:-1])
+    assert sum(b.messages for b in report.batches) == n
+    # line ranges tile the file in order
+    assert report.batches[0].first_line == 2 and report.batches[-1].last_line == n + 1
+    for a, b in zip(report.batches, report.batches[1:], strict=False):
+        assert b.first_line == a.last_line + 1
+
+
+async def test_personalised_texts_arrive_rendered(write_csv: Callable[..., Path]) -> None:
+    rows = [[us_number(i), f'N{i} "q" \\ 😀', str(1000 + i)] for i in range(50)]
+    path = write_csv(rows, header=("to", "name", "code"))
+    async with Emulator() as emu:
+        report = await engine.send_bulk(
+            path, text="Hi {name}, code {code}", credentials=emu.credentials, options=opts()
+        )
+        assert report.status == "completed", report.message
+        batch_id = report.batches[0].id
+        # Read them back as any client would: the official SDK, in a thread.
+        texts = await asyncio.to_thread(_sdk_texts, emu.credentials, batch_id)
+    assert report.counts.accepted == 50
+    assert texts[us_number(3)] == 'Hi N3 "q" \\ 😀, code 1003'
+    assert len(texts) == 50
+
+
+def _sdk_texts(creds: engine.Credentials, batch_id: str | None) -> dict[str, str]:
+    from ringcentral import SDK
+
+    sdk = SDK(creds.client_id, creds.client_secret, creds.server_url)
+    platform = sdk.platform()
+    platform.login(jwt=creds.jwt)
+    resp = platform.get("/restapi/v1.0/account/~/a2p-sms/messages",
+                        {"batchId": batch_id, "view": "Detailed", "perPage": 1000})
+    return {m["to"][0]: m["text"] for m in resp.json_dict()["records"]}
+
+
+async def test_rejections_come_back_with_csv_lines(write_csv: Callable[..., Path]) -> None:
+    rows = [[us_number(i)] for i in range(20)]
+    bad = {us_number(4), us_number(17)}
+    path = write_csv(rows)
+    async with Emulator(EmulatorConfig(invalid_numbers=bad)) as emu:
+        report = await engine.send_bulk(path, text="Hi", credentials=emu.credentials,
+                                        options=opts(max_batch_bytes=2048))
+    assert report.status == "completed", report.message
+    assert sorted((r.line, r.to, r.error_code) for r in report.rejected) == [
+        (6, us_number(4), "SMS-RC-410"), (19, us_number(17), "SMS-RC-410")]
+    assert report.counts.rejected == 2 and report.counts.accepted == 18
+
+
+async def test_low_rate_limit_respected_nothing_lost(write_csv: Callable[..., Path]) -> None:
+    n = 400
+    path = write_csv([[us_number(i)] for i in range(n)])
+    limits = RateLimitConfig(light=8, auth=5, window=2.0)
+    async with Emulator(EmulatorConfig(rate_limits=limits, processing_rate=2000)) as emu:
+        report = await engine.send_bulk(path, text="Hi", credentials=emu.credentials,
+                                        options=opts(max_batch_bytes=2048, concurrency=4))
+        ledger = emu.ledger()
+    assert report.status == "completed", report.message
+    assert ledger["accepted"] == n and ledger["duplicates"] == 0
+    assert ledger["responses_429"] == 0
+    assert report.requests["rate_limited"] == 0
+
+
+async def test_429_penalty_is_waited_out(write_csv: Callable[..., Path]) -> None:
+    """The server's limit drops mid-job: 429s are met, the penalty is waited out."""
+    path = write_csv([[us_number(i)] for i in range(300)])
+    async with Emulator(EmulatorConfig(processing_rate=3000)) as emu:
+        lowered = False
+
+        def lower(p: engine.Progress) -> None:
+            nonlocal lowered
+            if p.batches_submitted >= 1 and not lowered:
+                lowered = True
+                emu.configure(rate_limits=RateLimitConfig(light=3, auth=5, window=1.0))
+
+        report = await engine.send_bulk(
+            path, text="Hi", credentials=emu.credentials, progress=lower,
+            options=opts(max_batch_bytes=1500, concurrency=4),
+        )
+        ledger = emu.ledger()
+    assert report.status == "completed", report.message
+    assert ledger["accepted"] == 300 and ledger["duplicates"] == 0
+    assert ledger["responses_429"] >= 1
+    # Each request in a penalty restarts it: a client that kept sending would
+    # collect many more 429s than it has requests in flight.
+    assert ledger["responses_429"] <= 6
+
+
+async def test_token_expiring_mid_job(write_csv: Callable[..., Path]) -> None:
+    path = write_csv([[us_number(i)] for i in range(300)])
+    cfg = EmulatorConfig(access_token_ttl=2, processing_rate=100)
+    async with Emulator(cfg) as emu:
+        report = await engine.send_bulk(path, text="Hi", credentials=emu.credentials,
+                                        options=opts(max_batch_bytes=2048, concurrency=2))
+        ledger = emu.ledger()
+    assert report.status == "completed", report.message
+    assert ledger["accepted"] == 300
+    assert ledger["requests"]["token"] >= 2  # renewed at least once, never looping
+    assert ledger["requests"]["token"] <= 8
+
+
+async def test_503_with_retry_after_is_retried(write_csv: Callable[..., Path]) -> None:
+    path = write_csv([[us_number(i)] for i in range(200)])
+    faults = FaultConfig(seed=3, error_503_share=0.3, retry_after_503=0.1)
+    async with Emulator(EmulatorConfig(faults=faults)) as emu:
+        report = await engine.send_bulk(path, text="Hi", credentials=emu.credentials,
+                                        options=opts(max_batch_bytes=2048))
+        ledger = emu.ledger()
+    assert report.status == "completed", report.message
+    assert ledger["accepted"] == 200 and ledger["duplicates"] == 0
+    assert ledger["faults"].get("503", 0) + ledger["faults"].get("error_503", 0) > 0
+    assert report.requests["retries"] > 0
+
+
+@pytest.mark.parametrize("concurrency", [1, 3])
+async def test_concurrency_is_respected(write_csv: Callable[..., Path], concurrency: int) -> None:
+    path = write_csv([[us_number(i)] for i in range(600)])
+    faults = FaultConfig(latency=0.05, paths=("createA2PSMS",))
+    async with Emulator(EmulatorConfig(faults=faults)) as emu:
+        report = await engine.send_bulk(
+            path, text="Hi", credentials=emu.credentials,
+            options=opts(max_batch_bytes=1500, concurrency=concurrency),
+        )
+        ledger = emu.ledger()
+    assert report.status == "completed", report.message
+    assert ledger["max_in_flight"]["createA2PSMS"] == concurrency
+
+
+async def test_report_is_json_ready(write_csv: Callable[..., Path]) -> None:
+    path = write_csv([[us_number(i)] for i in range(5)] + [["not a number"]])
+    async with Emulator() as emu:
+        report = await engine.send_bulk(path, text="Hi", credentials=emu.credentials,
+                                        options=opts())
+    data = orjson.loads(orjson.dumps(report.to_dict()))
+    assert data["counts"]["invalid"] == 1
+    assert data["dropped"][0]["line"] == 7
+    assert data["requests"]["requests"]["createA2PSMS"] == 1
+    await asyncio.sleep(0)
