@@ -1,0 +1,123 @@
+"""Injected faults: 503 (with and without Retry-After), drop, lost answer, hang, latency."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import Counter
+
+import aiohttp
+import pytest
+
+from engine.emulator import CREATE_BATCH, EmulatorConfig, FaultConfig
+from engine.emulator.faults import FaultInjector, FaultKind
+
+from .conftest import ApiFactory
+from .helpers import A2P, recipients
+
+
+def test_fault_plans_are_seeded_and_follow_the_shares() -> None:
+    config = FaultConfig(seed=7, drop_share=0.1, error_503_share=0.2, hang_share=0.1,
+                         lost_answer_share=0.2, latency=0.01, latency_jitter=0.02)
+    a, b = FaultInjector(config), FaultInjector(config)
+    plans_a = [a.plan(CREATE_BATCH) for _ in range(2000)]
+    plans_b = [b.plan(CREATE_BATCH) for _ in range(2000)]
+    assert plans_a == plans_b
+    assert FaultInjector(config).plan(CREATE_BATCH) == plans_a[0]
+    kinds = Counter(p.kind for p in plans_a)
+    assert 150 < kinds[FaultKind.DROP] < 250
+    assert 320 < kinds[FaultKind.ERROR_503] < 480
+    assert 150 < kinds[FaultKind.HANG] + kinds[FaultKind.HANG_AFTER_HEADERS] < 250
+    assert 320 < kinds[FaultKind.LOST_ANSWER] < 480
+    assert all(0.01 <= p.delay <= 0.03 for p in plans_a)
+    # A lost answer is a POST-batches fault only; elsewhere that draw is no fault.
+    c = FaultInjector(config)
+    gets = Counter(c.plan("listA2PBatches").kind for _ in range(2000))
+    assert gets[FaultKind.LOST_ANSWER] == 0
+    assert gets[None] > 800  # the lost-answer share falls through to "no fault"
+    assert FaultInjector(FaultConfig(error_503_share=1.0, paths=(CREATE_BATCH,))).plan(
+        "readA2PBatch").kind is None
+
+
+@pytest.mark.parametrize(("retry_after", "header"), [(1.0, "1"), (2.5, "2.5"), (None, None)])
+async def test_503_with_and_without_retry_after(api: ApiFactory, retry_after: float | None,
+                                                header: str | None) -> None:
+    client = await api(EmulatorConfig(faults=FaultConfig(error_503_share=1.0,
+                                                         retry_after_503=retry_after)))
+    reply = await client.send(recipients(2))
+    assert reply.status == 503
+    assert reply.body["errorCode"] == "CMN-201"
+    assert reply.headers.get("Retry-After") == header
+    ledger = client.emu.ledger()
+    assert ledger["batches"] == 0
+    assert ledger["faults"] == {"error_503": 1}
+    assert ledger["status_counts"] == {"200": 1, "503": 1}  # the login, then the fault
+
+
+async def test_faults_apply_only_to_their_paths(api: ApiFactory) -> None:
+    client = await api(EmulatorConfig(faults=FaultConfig(error_503_share=1.0,
+                                                         paths=(CREATE_BATCH,))))
+    assert (await client.get(A2P + "/batches")).status == 200
+    assert (await client.send(recipients(1))).status == 503
+    client.emu.configure(faults={"error_503_share": 0.0})
+    assert (await client.send(recipients(1))).status == 201
+
+
+async def test_drop_closes_the_connection_and_stores_nothing(api: ApiFactory) -> None:
+    client = await api(EmulatorConfig(faults=FaultConfig(drop_share=1.0)))
+    with pytest.raises(aiohttp.ClientError):
+        await client.send(recipients(3))
+    ledger = client.emu.ledger()
+    assert ledger["faults"] == {"drop": 1}
+    assert ledger["batches"] == 0
+    assert ledger["requests"] == {"token": 1, CREATE_BATCH: 1}
+    assert ledger["status_counts"] == {"200": 1}  # only the login was answered
+
+
+async def test_lost_answer_stores_the_batch_but_sends_nothing(api: ApiFactory) -> None:
+    client = await api(EmulatorConfig(faults=FaultConfig(lost_answer_share=1.0,
+                                                         paths=(CREATE_BATCH,))))
+    with pytest.raises(aiohttp.ServerDisconnectedError):
+        await client.send(recipients(4))
+    ledger = client.emu.ledger()
+    assert ledger["faults"] == {"lost_answer": 1}
+    assert ledger["batches"] == 1
+    assert ledger["accepted"] == 4
+    assert len(ledger["lost_answer_batches"]) == 1
+    # The client can still find the batch it never heard about.
+    listing = await client.get(A2P + "/batches")
+    assert [r["id"] for r in listing.body["records"]] == ledger["lost_answer_batches"]
+
+
+async def test_hangs_stall_until_the_client_gives_up(api: ApiFactory) -> None:
+    client = await api(EmulatorConfig(faults=FaultConfig(hang_share=1.0, seed=1)))
+    timeout = aiohttp.ClientTimeout(total=0.3)
+    outcomes = []
+    for _ in range(6):
+        try:
+            async with client.session.post(
+                    client.emu.url + A2P + "/batches", timeout=timeout,
+                    json={"from": "+16505550100", "text": "x", "messages": recipients(1)},
+                    headers=client.auth_headers()) as r:
+                outcomes.append(f"headers {r.status}")
+                await r.read()
+        except TimeoutError:
+            outcomes.append("timeout")
+    faults = client.emu.ledger()["faults"]
+    assert faults.get("hang", 0) + faults.get("hang_after_headers", 0) == 6
+    # Both variants happen with this seed: some stall before anything, some after headers.
+    assert faults.get("hang", 0) > 0 and faults.get("hang_after_headers", 0) > 0
+    assert outcomes.count("headers 201") == faults["hang_after_headers"]
+    assert client.emu.ledger()["batches"] == faults["hang_after_headers"]
+    started = time.monotonic()
+    await client.emu.close()
+    assert time.monotonic() - started < 2.5
+
+
+async def test_latency_delays_answers(api: ApiFactory) -> None:
+    client = await api(EmulatorConfig(faults=FaultConfig(latency=0.15)))
+    started = time.monotonic()
+    reply = await client.get(A2P + "/batches")
+    assert reply.status == 200
+    assert time.monotonic() - started >= 0.15
+    await asyncio.sleep(0)
