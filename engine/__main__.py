@@ -1,0 +1,5 @@
+"""`python -m engine`: the `hvsms` command."""
+
+from .cli import main
+
+main()

@@ -1,0 +1,691 @@
+"""The ``hvsms`` command: send, resume, status, emulator.
+
+    hvsms send recipients.csv --text "Hi {name}"
+    hvsms resume job.journal
+    hvsms status job.journal --watch
+    hvsms emulator --port 8080
+
+Credentials come only from the environment (RC_* variables, or a ``.env``
+file in the current directory); without them every command runs on the
+built-in emulator and says so. Exit codes: 0 the job finished (rejections are
+reported, not errors), 1 the job failed, 2 bad usage or bad input, 130
+interrupted (resumable from the journal).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import contextlib
+import dataclasses
+import os
+import re
+import signal
+import sys
+import time
+import traceback
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any, NoReturn
+
+import click
+from rich.console import Console, Group
+from rich.live import Live
+from rich.table import Table
+from rich.text import Text
+
+from . import __version__
+from .config import DEFAULT_MAX_BATCH_BYTES, Credentials, JobOptions
+from .emulator.cli import emulator as emulator_command
+from .errors import ConfigError, HvsmsError, InputError, JournalError
+from .job import Job, Progress
+from .journal import COMPLETED, FAILED, PLANNED, SUBMITTED, SUBMITTING, UNCERTAIN, Journal
+from .logs import RedactingFilter, setup_logging
+from .output import (
+    default_report_dir,
+    delivery_fetched,
+    fmt_duration,
+    plan_table,
+    summary_table,
+    write_reports,
+)
+from .report import JobReport
+
+__all__ = ["cli", "main"]
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+
+EMULATOR_LINE = (
+    "No RingCentral credentials (RC_* variables or ./.env): running on the built-in "
+    "emulator on loopback. Nothing leaves this machine."
+)
+# The library says the same in a log warning; the CLI says it once, above.
+_LIBRARY_EMULATOR_NOTE = "running on the built-in emulator"
+_E164 = re.compile(r"\+[1-9][0-9]{6,14}")
+# Seconds between plain progress lines when stdout is not a terminal.
+PLAIN_PROGRESS_INTERVAL = float(os.environ.get("HVSMS_PROGRESS_INTERVAL", "5"))
+
+
+class UsageProblem(Exception):
+    """Bad usage found by the CLI itself (exit 2)."""
+
+
+# --- console output -------------------------------------------------------------------
+
+class Ui:
+    """Where the CLI writes: stdout for the job, stderr for errors.
+
+    On a terminal it uses rich (colour, a live display); otherwise it writes
+    plain lines only, with no colour or cursor control codes.
+    """
+
+    def __init__(self, *, quiet: bool = False, debug: bool = False) -> None:
+        self.quiet = quiet
+        self.debug = debug
+        self.tty = sys.stdout.isatty()
+        if self.tty:
+            self.console = Console(highlight=False, soft_wrap=True)
+        else:
+            self.console = Console(force_terminal=False, color_system=None, no_color=True,
+                                   highlight=False, emoji=False, soft_wrap=True, width=100)
+        self.redactor: RedactingFilter | None = None
+
+    def say(self, text: str, *, style: str | None = None, always: bool = False) -> None:
+        if self.quiet and not always:
+            return
+        if self.tty:
+            self.console.print(Text(text, style=style or ""))
+        else:
+            click.echo(text)
+
+    def table(self, table: Table) -> None:
+        if not self.quiet:
+            self.console.print(table)
+
+    def error(self, text: str) -> None:
+        if self.redactor is not None:
+            text = self.redactor.redact(text)
+        lines = text.splitlines() or [""]
+        click.echo(f"hvsms: error: {lines[0]}", err=True)
+        for line in lines[1:]:
+            click.echo(line, err=True)
+
+
+class ProgressView:
+    """Shows `Progress` snapshots: a live panel on a terminal, else periodic plain lines."""
+
+    def __init__(self, ui: Ui, verb: str, *, total: int | None = None,
+                 interval: float = PLAIN_PROGRESS_INTERVAL) -> None:
+        self.ui = ui
+        self.verb = verb
+        self.total = total  # recipients expected, when a plan told us
+        self.interval = interval
+        self.p = Progress()
+        self._samples: collections.deque[tuple[float, int, int, int]] = collections.deque()
+        self._live: Live | None = None
+        self._ticker: asyncio.Task[None] | None = None
+        self._last_line = ""
+
+    # the library's callback: keep a copy, no I/O here
+    def update(self, p: Progress) -> None:
+        self.p = dataclasses.replace(p)
+        now = time.monotonic()
+        self._samples.append((now, p.rows_read, p.accepted, p.processed))
+        while len(self._samples) > 2 and now - self._samples[0][0] > 10.0:
+            self._samples.popleft()
+
+    def _rates(self) -> tuple[float, float, float]:
+        """Rows read, recipients accepted and processed per second, over the last ~10 s."""
+        if len(self._samples) < 2:
+            p = self.p
+            t = max(p.elapsed, 1e-6)
+            return p.rows_read / t, p.accepted / t, p.processed / t
+        t0, r0, a0, p0 = self._samples[0]
+        t1, r1, a1, p1 = self._samples[-1]
+        dt = max(t1 - t0, 1e-6)
+        return (r1 - r0) / dt, (a1 - a0) / dt, (p1 - p0) / dt
+
+    def _expected(self) -> int | None:
+        p = self.p
+        if self.total is not None:
+            return self.total
+        if p.planning_done and p.batches_submitted >= p.batches_planned:
+            return p.accepted
+        return None
+
+    def _eta(self) -> str:
+        expected = self._expected()
+        _, _, processed_rate = self._rates()
+        if expected is None:
+            return "-"
+        left = max(0, expected - self.p.processed)
+        if left == 0:
+            return "0s"
+        if processed_rate <= 0:
+            return "-"
+        return fmt_duration(left / processed_rate)
+
+    def line(self) -> str:
+        p = self.p
+        rows_rate, _, processed_rate = self._rates()
+        planned = f"{p.batches_planned}" + ("" if p.planning_done else "+")
+        return (
+            f"{self.verb}: {p.rows_read:,} rows read ({rows_rate:,.0f}/s); "
+            f"batches {p.batches_submitted}/{planned} submitted, {p.batches_completed} completed; "
+            f"recipients {p.accepted:,} accepted, {p.processed:,} processed "
+            f"({processed_rate:,.0f}/s); ETA {self._eta()}; "
+            f"retries {p.retries}, 429s {p.rate_limited}; {fmt_duration(p.elapsed)}"
+        )
+
+    def __rich__(self) -> Group:
+        p = self.p
+        rows_rate, acc_rate, processed_rate = self._rates()
+        t = Table.grid(padding=(0, 2))
+        t.add_column(style="bold")
+        t.add_column(justify="right")
+        t.add_column()
+        planned = f"{p.batches_planned:,}" + ("" if p.planning_done else "+")
+        t.add_row("rows read", f"{p.rows_read:,}",
+                  "done" if p.planning_done else f"{rows_rate:,.0f}/s")
+        t.add_row("batches", f"{p.batches_submitted:,}/{planned}",
+                  f"submitted (accepted), {p.batches_completed:,} completed")
+        t.add_row("accepted", f"{p.accepted:,}", f"recipients, {acc_rate:,.0f}/s")
+        total = self._expected()
+        of = f" of {total:,}" if total is not None else ""
+        t.add_row("processed", f"{p.processed:,}", f"{processed_rate:,.0f}/s{of}")
+        t.add_row("ETA", self._eta(), f"elapsed {fmt_duration(p.elapsed)}")
+        t.add_row("retries", f"{p.retries:,}", f"429s {p.rate_limited:,}")
+        title = Text(f"hvsms {self.verb}", style="bold cyan")
+        return Group(title, t)
+
+    @contextlib.asynccontextmanager
+    async def shown(self) -> Any:
+        if self.ui.quiet:
+            yield self
+            return
+        if self.ui.tty:
+            self._live = Live(self, console=self.ui.console, refresh_per_second=4,
+                              transient=True, redirect_stdout=True, redirect_stderr=True)
+            self._live.start()
+        else:
+            self._ticker = asyncio.create_task(self._tick())
+        try:
+            yield self
+        finally:
+            if self._live is not None:
+                self._live.stop()
+                self._live = None
+            if self._ticker is not None:
+                self._ticker.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await self._ticker
+                self._ticker = None
+
+    async def _tick(self) -> None:
+        while True:
+            await asyncio.sleep(self.interval)
+            line = self.line()
+            if line != self._last_line:
+                self._last_line = line
+                click.echo(line)
+
+
+# --- running a job -------------------------------------------------------------------
+
+@dataclasses.dataclass
+class Outcome:
+    report: JobReport | None
+    signals: int = 0
+
+
+async def _run_job(job: Job, view: ProgressView, ui: Ui) -> Outcome:
+    """Run `job` with SIGINT/SIGTERM handled: the first stops it, a second aborts."""
+    loop = asyncio.get_running_loop()
+    task = asyncio.current_task()
+    outcome = Outcome(report=None)
+    inner: asyncio.Task[JobReport] | None = None
+
+    def on_signal(signum: int) -> None:
+        outcome.signals += 1
+        if outcome.signals == 1:
+            ui.say(f"{signal.Signals(signum).name}: stopping; requests in flight finish and "
+                   "the journal is saved (signal again to abort at once)", always=True)
+            job.stop()
+        elif inner is not None:
+            inner.cancel()
+        elif task is not None:
+            task.cancel()
+
+    installed = []
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.add_signal_handler(sig, on_signal, sig)
+            installed.append(sig)
+    try:
+        async with view.shown():
+            inner = asyncio.create_task(job.run())
+            try:
+                outcome.report = await inner
+            except asyncio.CancelledError:
+                if outcome.signals < 2:
+                    raise
+    finally:
+        for sig in installed:
+            loop.remove_signal_handler(sig)
+    return outcome
+
+
+def _finish(outcome: Outcome, ui: Ui, directory: Path, *, journal: str | None) -> int:
+    """Write the report files, print the summary and the next step; the exit code.
+
+    `journal` is the job's journal, named in the resume hint when the job was aborted.
+    """
+    report = outcome.report
+    if report is None:  # aborted by a second signal
+        ui.say("aborted.", always=True)
+        if journal:
+            ui.say(f"The journal is saved; resume with: hvsms resume {journal}", always=True)
+        return EXIT_INTERRUPTED
+    written = write_reports(report, directory)
+    ui.table(summary_table(report, ascii_only=not ui.tty))
+    for w in report.warnings:
+        if _LIBRARY_EMULATOR_NOTE not in w:
+            ui.say(f"warning: {w}", style="yellow")
+    if report.counts.failed and delivery_fetched(report) and not report.failed:
+        ui.say("warning: the failed messages were not listed (batches too large to list); "
+               "see the per-batch error codes in report.json", style="yellow")
+    ui.say(f"reports: {directory}/ ({', '.join(p.name for p in written)})")
+    if outcome.signals or report.status == "interrupted":
+        if report.journal and not report.dry_run:
+            ui.say("Interrupted: requests in flight finished and the journal is saved.",
+                   always=True)
+            ui.say(f"Resume with: hvsms resume {report.journal}", always=True, style="bold")
+        else:
+            ui.say("Interrupted.", always=True)
+        return EXIT_INTERRUPTED
+    if report.status == "completed":
+        done = "dry run complete: nothing was sent" if report.dry_run else "job completed"
+        ui.say(f"{done} ({report.counts.accepted:,} accepted, "
+               f"{report.counts.rejected:,} rejected, {report.counts.dropped:,} dropped)",
+               always=True, style="bold green")
+        return EXIT_OK
+    ui.error(f"job {report.status}: {report.message or 'no detail'}")
+    if report.journal and "hvsms resume" not in report.message:
+        click.echo(f"Resume with: hvsms resume {report.journal}", err=True)
+    return EXIT_FAILED
+
+
+# --- setup shared by the commands -------------------------------------------------------
+
+def _credentials(ui: Ui) -> Credentials | None:
+    """Credentials from RC_* variables, after loading ./.env (which never overrides them)."""
+    from dotenv import load_dotenv
+
+    env_file = Path.cwd() / ".env"
+    if env_file.is_file():
+        load_dotenv(env_file, override=False)
+    creds = Credentials.from_env()
+    if creds is not None and ui.redactor is not None:
+        ui.redactor.add_secrets(creds.secrets)
+    return creds
+
+
+def _setup(ui: Ui, *, verbose: bool, debug: bool) -> None:
+    ui.redactor = setup_logging(verbose=verbose, debug=debug, drop=(_LIBRARY_EMULATOR_NOTE,))
+
+
+@contextlib.contextmanager
+def _guard(ui: Ui) -> Iterator[None]:
+    """Map errors to one or two plain lines and an exit code (a traceback with --debug)."""
+    try:
+        yield
+    except (InputError, ConfigError, JournalError, UsageProblem) as exc:
+        if ui.debug:
+            traceback.print_exc()
+        ui.error(str(exc))
+        raise SystemExit(EXIT_USAGE) from None
+    except KeyboardInterrupt:
+        click.echo("interrupted", err=True)
+        raise SystemExit(EXIT_INTERRUPTED) from None
+    except HvsmsError as exc:
+        if ui.debug:
+            traceback.print_exc()
+        ui.error(str(exc))
+        raise SystemExit(EXIT_FAILED) from None
+    except (click.exceptions.Exit, click.ClickException, click.Abort, SystemExit):
+        raise
+    except Exception as exc:  # noqa: BLE001 - the last resort: one line, not a traceback
+        if ui.debug:
+            traceback.print_exc()
+        ui.error(f"internal error: {type(exc).__name__}: {exc}"
+                 + ("" if ui.debug else "\n  (run again with --debug for the traceback)"))
+        raise SystemExit(EXIT_FAILED) from None
+
+
+def _confirm_allowed(yes: bool) -> None:
+    if not yes and not sys.stdin.isatty():
+        raise UsageProblem(
+            "refusing to send with real credentials without confirmation: stdin is not a "
+            "terminal\n  hint: add --yes to send without asking"
+        )
+
+
+def _confirm(ui: Ui, question: str) -> None:
+    try:
+        ok = click.confirm(question, default=False)
+    except click.Abort:
+        click.echo("")
+        ui.say("aborted: nothing was sent", always=True)
+        raise SystemExit(EXIT_INTERRUPTED) from None
+    if not ok:
+        ui.say("not confirmed: nothing was sent", always=True)
+        raise SystemExit(EXIT_FAILED)
+
+
+def _check_e164(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    if value is not None and not _E164.fullmatch(value):
+        raise click.BadParameter(f"{value!r} is not an E.164 number (like +14155550123)")
+    return value
+
+
+def _common(f: Callable[..., Any]) -> Callable[..., Any]:
+    """Output and confirmation flags shared by `send` and `resume`."""
+    for decorator in reversed((
+        click.option("--report", "report_dir", type=click.Path(file_okay=False, path_type=Path),
+                     help="Directory for report.json and the CSV files [default: next to the "
+                          "journal, else ./hvsms-report-<timestamp>]."),
+        click.option("--yes", "-y", is_flag=True,
+                     help="Send without asking (needed with credentials when stdin is not "
+                          "a terminal)."),
+        click.option("--quiet", "-q", is_flag=True,
+                     help="No progress or summary: errors and the final line only."),
+        click.option("--verbose", "-v", is_flag=True, help="Log retries and reconciliation."),
+        click.option("--debug", is_flag=True, help="Debug logs, and tracebacks on errors."),
+    )):
+        f = decorator(f)
+    return f
+
+
+# --- commands -----------------------------------------------------------------------
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.version_option(__version__, prog_name="hvsms")
+def cli() -> None:
+    """Send SMS in bulk through RingCentral's High Volume (A2P) SMS API.
+
+    Without RC_* credentials (environment or ./.env) everything runs against
+    the built-in emulator: nothing leaves the machine.
+    """
+
+
+@cli.command()
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, readable=True))
+@click.option("--text", "-t", help="Text for every row, or a template like 'Hi {name}'. "
+                                   "A row's own text column wins.")
+@click.option("--from", "sender", callback=_check_e164, metavar="E164",
+              help="Sending number [default: the account's first A2P SMS number].")
+@click.option("--journal", "-j", type=click.Path(dir_okay=False),
+              help="The job's journal (SQLite); an existing one is resumed.")
+@click.option("--to-column", default="to", show_default=True, help="Recipient column.")
+@click.option("--text-column", default="text", show_default=True,
+              help="Optional per-row text column.")
+@click.option("--max-batch-bytes", type=int, default=DEFAULT_MAX_BATCH_BYTES, show_default=True,
+              help="Largest request body, in bytes.")
+@click.option("--max-batch-messages", type=int, default=None, help="Most messages per batch.")
+@click.option("--concurrency", type=int, default=4, show_default=True,
+              help="Batches posted at once.")
+@click.option("--region", default="US", show_default=True,
+              help="Region for numbers in national format.")
+@click.option("--strict", is_flag=True,
+              help="Only send to valid numbers (not just possible ones).")
+@click.option("--no-dedupe", is_flag=True, help="Keep duplicate recipients.")
+@click.option("--suppress", type=click.Path(exists=True, dir_okay=False),
+              help="File of numbers never to send to (one per line or a 'to' column).")
+@click.option("--encoding", default="utf-8", show_default=True, help="Encoding of FILE.")
+@click.option("--dry-run", is_flag=True,
+              help="Plan and report, send nothing (needs no credentials).")
+@_common
+def send(file: str, text: str | None, sender: str | None, journal: str | None,
+         to_column: str, text_column: str, max_batch_bytes: int, max_batch_messages: int | None,
+         concurrency: int, region: str, strict: bool, no_dedupe: bool, suppress: str | None,
+         encoding: str, dry_run: bool, report_dir: Path | None, yes: bool, quiet: bool,
+         verbose: bool, debug: bool) -> NoReturn:
+    """Send one SMS to every row of FILE (a CSV with a header row)."""
+    ui = Ui(quiet=quiet, debug=debug)
+    _setup(ui, verbose=verbose, debug=debug)
+    with _guard(ui):
+        options = JobOptions(
+            to_column=to_column, text_column=text_column, encoding=encoding,
+            max_batch_bytes=max_batch_bytes, max_batch_messages=max_batch_messages,
+            concurrency=concurrency, region=region.upper(),
+            validate="strict" if strict else "possible", dedupe=not no_dedupe,
+            suppress=suppress,
+        )
+        code = _send(ui, file, text=text, sender=sender, journal=journal, options=options,
+                     dry_run=dry_run, report_dir=report_dir, yes=yes)
+    raise SystemExit(code)
+
+
+def _send(ui: Ui, file: str, *, text: str | None, sender: str | None, journal: str | None,
+          options: JobOptions, dry_run: bool, report_dir: Path | None, yes: bool) -> int:
+    if dry_run:
+        ui.say("Dry run: nothing is sent, no credentials are used.")
+        # Never the user's journal: a dry run's plan (placeholder sender) must not
+        # become the real job's. The report still goes next to it.
+        view = ProgressView(ui, "planning")
+        job = Job(file, text=text, sender=sender, credentials=None, journal=None,
+                  options=options, progress=view.update, dry_run=True)
+        outcome = asyncio.run(_run_job(job, view, ui))
+        return _finish(outcome, ui, report_dir or default_report_dir(journal), journal=None)
+
+    creds = _credentials(ui)
+    total: int | None = None
+    if creds is None:
+        ui.say(EMULATOR_LINE, style="bold yellow", always=True)
+    else:
+        _confirm_allowed(yes)
+        ui.say(f"server: {creds.server_url}", always=True)
+        ui.say(f"sender: {sender or 'the first A2P SMS number of the account'}", always=True)
+        if journal and os.path.exists(journal):
+            ui.say(f"journal: {journal} exists: the job recorded there is resumed")
+        view = ProgressView(ui, "planning")
+        plan_job = Job(file, text=text, sender=sender, credentials=None, journal=None,
+                       options=options, progress=view.update, dry_run=True)
+        planned = asyncio.run(_run_job(plan_job, view, ui))
+        if planned.report is None or planned.signals:
+            ui.say("interrupted while planning: nothing was sent", always=True)
+            return EXIT_INTERRUPTED
+        plan = planned.report
+        total = sum(b.messages for b in plan.batches)
+        ui.console.print(plan_table(plan, ascii_only=not ui.tty))
+        for w in plan.warnings:
+            ui.say(f"note: {w}")
+        if not yes:
+            _confirm(ui, f"Send {total:,} messages via {creds.server_url}?")
+    view = ProgressView(ui, "sending", total=total)
+    job = Job(file, text=text, sender=sender, credentials=creds, journal=journal,
+              options=options, progress=view.update)
+    outcome = asyncio.run(_run_job(job, view, ui))
+    return _finish(outcome, ui, report_dir or default_report_dir(journal),
+                   journal=job.report.journal)
+
+
+@cli.command()
+@click.argument("journal", type=click.Path(dir_okay=False))
+@_common
+def resume(journal: str, report_dir: Path | None, yes: bool, quiet: bool, verbose: bool,
+           debug: bool) -> NoReturn:
+    """Continue the job recorded in JOURNAL (after an interruption or a failure)."""
+    ui = Ui(quiet=quiet, debug=debug)
+    _setup(ui, verbose=verbose, debug=debug)
+    with _guard(ui):
+        j = Journal.open(journal)
+        try:
+            inputs = j.inputs
+            batches = j.batches()
+            job_sender = j.meta("sender") or inputs.get("sender")
+        finally:
+            j.close()
+        creds = _credentials(ui)
+        todo = [b for b in batches if b.state in (PLANNED, SUBMITTING, UNCERTAIN)]
+        if creds is None:
+            ui.say(EMULATOR_LINE, style="bold yellow", always=True)
+        else:
+            _confirm_allowed(yes)
+            ui.say(f"server: {creds.server_url}", always=True)
+            ui.say(f"sender: {job_sender or 'the first A2P SMS number of the account'}",
+                   always=True)
+            ui.say(f"job: {inputs.get('source')}: {len(todo)} of {len(batches)} planned "
+                   "batches still to send")
+            if not yes:
+                _confirm(ui, f"Resume sending via {creds.server_url}?")
+        view = ProgressView(ui, "resuming")
+        job = Job.from_inputs(inputs, journal=journal, credentials=creds, progress=view.update)
+        outcome = asyncio.run(_run_job(job, view, ui))
+        code = _finish(outcome, ui, report_dir or default_report_dir(journal), journal=journal)
+    raise SystemExit(code)
+
+
+@cli.command()
+@click.argument("journal", type=click.Path(dir_okay=False))
+@click.option("--watch", "-w", is_flag=True, help="Keep showing it until the job is done.")
+@click.option("--interval", type=float, default=2.0, show_default=True,
+              help="Seconds between updates with --watch.")
+def status(journal: str, watch: bool, interval: float) -> NoReturn:
+    """Show where the job in JOURNAL stands, from the journal alone (sends nothing)."""
+    ui = Ui()
+    with _guard(ui):
+        if not watch:
+            state = read_status(journal)
+            ui.console.print(status_view(state, ascii_only=not ui.tty))
+            raise SystemExit(EXIT_OK)
+        code = _watch(ui, journal, max(0.2, interval))
+    raise SystemExit(code)
+
+
+def _watch(ui: Ui, journal: str, interval: float) -> int:
+    state = read_status(journal)
+    try:
+        if ui.tty:
+            with Live(status_view(state), console=ui.console, auto_refresh=False) as live:
+                while not state["done"]:
+                    time.sleep(interval)
+                    state = read_status(journal)
+                    live.update(status_view(state), refresh=True)
+        else:
+            last = ""
+            while True:
+                line = status_line(state)
+                if line != last:
+                    click.echo(line)
+                    last = line
+                if state["done"]:
+                    break
+                time.sleep(interval)
+                state = read_status(journal)
+    except KeyboardInterrupt:
+        return EXIT_INTERRUPTED
+    return EXIT_OK
+
+
+# --- status from the journal --------------------------------------------------------
+
+def read_status(path: str) -> dict[str, Any]:
+    """Everything `status` shows, read from the journal (no network)."""
+    j = Journal.open(path)
+    try:
+        inputs = j.inputs
+        batches = j.batches()
+        kinds: collections.Counter[str] = collections.Counter(kind for _, kind in j.dropped())
+        rejected_rows = len(j.rejected())
+        planned_all = j.meta("planned") == "complete"
+        rows = j.meta("rows")
+        sender = j.meta("sender") or inputs.get("sender")
+    finally:
+        j.close()
+    states = collections.Counter(b.state for b in batches)
+    open_batches = [b for b in batches if b.state != COMPLETED]
+    return {
+        "journal": path,
+        "source": inputs.get("source"),
+        "started": inputs.get("started"),
+        "sender": sender,
+        "planned_all": planned_all,
+        "rows": int(rows) if rows else None,
+        "batches": len(batches),
+        "states": dict(states),
+        "recipients": sum(b.messages for b in batches),
+        "accepted": sum(b.accepted or 0 for b in batches),
+        "rejected": max(rejected_rows, sum(b.rejected or 0 for b in batches)),
+        "processed": sum(b.processed or 0 for b in batches),
+        "delivered": sum(b.delivered or 0 for b in batches),
+        "failed": sum(b.failed or 0 for b in batches),
+        "dropped": sum(kinds.values()),
+        "dropped_kinds": dict(kinds),
+        "to_send": sum(b.messages for b in batches if b.state in (PLANNED, SUBMITTING,
+                                                                    UNCERTAIN)),
+        "done": planned_all and not open_batches,
+        "failed_batches": states.get(FAILED, 0),
+    }
+
+
+_STATE_ORDER = (PLANNED, SUBMITTING, UNCERTAIN, SUBMITTED, COMPLETED, FAILED)
+
+
+def _states_text(states: dict[str, int]) -> str:
+    names = [s for s in _STATE_ORDER if s in states] + sorted(set(states) - set(_STATE_ORDER))
+    return ", ".join(f"{states[s]:,} {s}" for s in names) or "none yet"
+
+
+def _verdict(state: dict[str, Any]) -> str:
+    if state["done"]:
+        return "done: every batch completed"
+    if state["failed_batches"]:
+        return f"{state['failed_batches']} batch(es) failed; resume to retry the rest"
+    if not state["planned_all"]:
+        return "not finished: the file was not fully read yet (running, or interrupted)"
+    if state["to_send"]:
+        return f"not finished: {state['to_send']:,} recipients still to send"
+    return "all sent; waiting for the API to finish processing"
+
+
+def status_view(state: dict[str, Any], *, ascii_only: bool = False) -> Table:
+    from rich import box
+
+    t = Table(title=f"Job {state['source']}", title_justify="left", show_header=False,
+              box=box.ASCII if ascii_only else box.SIMPLE_HEAD, pad_edge=False)
+    t.add_column("what", style="bold", no_wrap=True)
+    t.add_column("value", overflow="fold")
+    kinds = ", ".join(f"{n:,} {k.replace('_', ' ')}" for k, n in sorted(
+        state["dropped_kinds"].items()))
+    rows = f"{state['rows']:,}" if state["rows"] is not None else "-"
+    t.add_row("journal", state["journal"])
+    t.add_row("started", str(state["started"] or "-"))
+    t.add_row("sender", str(state["sender"] or "-"))
+    t.add_row("rows read", rows + ("" if state["planned_all"] else " (reading not finished)"))
+    t.add_row("batches", f"{state['batches']:,}: {_states_text(state['states'])}")
+    t.add_row("recipients", f"{state['recipients']:,} planned, {state['to_send']:,} to send")
+    t.add_row("accepted", f"{state['accepted']:,} (rejected {state['rejected']:,})")
+    t.add_row("processed", f"{state['processed']:,}")
+    t.add_row("delivered", f"{state['delivered']:,}")
+    t.add_row("failed", f"{state['failed']:,}")
+    t.add_row("dropped", f"{state['dropped']:,}" + (f" ({kinds})" if kinds else ""))
+    t.add_row("status", _verdict(state))
+    return t
+
+
+def status_line(state: dict[str, Any]) -> str:
+    return (
+        f"batches {state['batches']}: {_states_text(state['states'])}; "
+        f"accepted {state['accepted']:,}, processed {state['processed']:,}, "
+        f"delivered {state['delivered']:,}, failed {state['failed']:,}, "
+        f"dropped {state['dropped']:,}; {_verdict(state)}"
+    )
+
+
+cli.add_command(emulator_command)
+
+
+def main() -> None:
+    """Console-script entry point (`hvsms`, `python -m engine`)."""
+    cli(prog_name="hvsms")

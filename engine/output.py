@@ -1,0 +1,182 @@
+"""Report files and the end-of-job summary for the command line.
+
+`write_reports` writes, into one directory, files that only the owner can
+read (they hold phone numbers):
+
+- ``report.json``: `JobReport.to_dict()`
+- ``rejected.csv``: line, number, error_code, description
+- ``dropped.csv``: line, value, reason
+- ``failed.csv``: to, status, error_code, batch_id (when delivery failures were fetched)
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import os
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+import orjson
+from rich import box
+from rich.table import Table
+
+from .report import JobReport
+
+__all__ = [
+    "REPORT_FILES",
+    "default_report_dir",
+    "fmt_duration",
+    "plan_table",
+    "summary_table",
+    "write_reports",
+]
+
+REPORT_FILES = ("report.json", "rejected.csv", "dropped.csv", "failed.csv")
+_FILE_MODE = 0o600
+_DIR_MODE = 0o700
+
+
+def default_report_dir(journal: str | None, now: dt.datetime | None = None) -> Path:
+    """Next to the journal (``<dir>/<name>-report``), else ``./hvsms-report-<timestamp>``."""
+    if journal:
+        p = Path(journal)
+        return p.with_name(f"{p.stem}-report")
+    stamp = (now or dt.datetime.now()).strftime("%Y%m%d-%H%M%S")
+    return Path.cwd() / f"hvsms-report-{stamp}"
+
+
+def _open_private(path: Path) -> Any:
+    """Open `path` for writing text, created (or truncated) with mode 0600."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, _FILE_MODE)
+    try:
+        os.fchmod(fd, _FILE_MODE)  # an existing file keeps its mode through O_CREAT
+        return os.fdopen(fd, "w", encoding="utf-8", newline="")
+    except BaseException:
+        os.close(fd)
+        raise
+
+
+def _write_csv(path: Path, header: Sequence[str], rows: Iterable[Sequence[object]]) -> None:
+    with _open_private(path) as f:
+        w = csv.writer(f, lineterminator="\n")
+        w.writerow(header)
+        w.writerows(rows)
+
+
+def delivery_fetched(report: JobReport) -> bool:
+    """Whether the job got as far as fetching delivery failures."""
+    return not report.dry_run and report.status == "completed"
+
+
+def write_reports(report: JobReport, directory: str | os.PathLike[str]) -> list[Path]:
+    """Write the report files into `directory` (created 0700 if new); returns their paths."""
+    d = Path(directory)
+    d.mkdir(mode=_DIR_MODE, parents=True, exist_ok=True)
+    written: list[Path] = []
+
+    path = d / "report.json"
+    with _open_private(path) as f:
+        f.write(orjson.dumps(report.to_dict(), option=orjson.OPT_INDENT_2).decode() + "\n")
+    written.append(path)
+
+    path = d / "rejected.csv"
+    _write_csv(path, ("line", "number", "error_code", "description"),
+               ((r.line, r.to, r.error_code, r.description) for r in report.rejected))
+    written.append(path)
+
+    path = d / "dropped.csv"
+    _write_csv(path, ("line", "value", "reason"),
+               ((r.line, r.value, r.reason) for r in report.dropped))
+    written.append(path)
+
+    path = d / "failed.csv"
+    if delivery_fetched(report):
+        _write_csv(path, ("to", "status", "error_code", "batch_id"),
+                   ((r.to, r.status, r.error_code, r.batch_id) for r in report.failed))
+        written.append(path)
+    elif path.exists():
+        path.unlink()  # a stale one from an earlier run of the same job would mislead
+    return written
+
+
+# --- the summary ---------------------------------------------------------------
+
+def fmt_duration(seconds: float) -> str:
+    seconds = max(0.0, seconds)
+    if seconds < 60:
+        return f"{seconds:.1f}s"
+    m, s = divmod(int(seconds + 0.5), 60)
+    h, m = divmod(m, 60)
+    return f"{h}:{m:02d}:{s:02d}" if h else f"{m}:{s:02d}"
+
+
+def _n(value: int) -> str:
+    return f"{value:,}"
+
+
+def _money(value: float | None) -> str:
+    return "-" if value is None else f"${value:,.2f}"
+
+
+def _table(ascii_only: bool, title: str | None = None) -> Table:
+    t = Table(title=title, box=box.ASCII if ascii_only else box.SIMPLE_HEAD,
+              show_header=False, title_justify="left", pad_edge=False)
+    t.add_column("what", style="bold", no_wrap=True)
+    t.add_column("count", justify="right", no_wrap=True)
+    t.add_column("detail", overflow="fold")
+    return t
+
+
+def plan_table(report: JobReport, *, ascii_only: bool = False) -> Table:
+    """What a dry run found: recipients, batches, segments, estimated cost."""
+    c = report.counts
+    recipients = sum(b.messages for b in report.batches)
+    t = _table(ascii_only, "Plan")
+    t.add_row("rows read", _n(c.read), "")
+    t.add_row("dropped", _n(c.dropped), _drop_detail(report))
+    t.add_row("recipients", _n(recipients), "to be sent")
+    biggest = max((b.bytes for b in report.batches), default=0)
+    t.add_row("batches", _n(len(report.batches)),
+              f"largest {biggest / 1e6:.1f} MB" if biggest else "")
+    t.add_row("segments", _n(c.segments), "")
+    t.add_row("estimated cost", _money(report.estimated_cost), "at the list price per segment")
+    return t
+
+
+def _drop_detail(report: JobReport) -> str:
+    c = report.counts
+    parts = [(c.invalid, "invalid"), (c.duplicates, "duplicates"), (c.opted_out, "opted out"),
+             (c.suppressed, "suppressed"), (c.too_long, "too long")]
+    return ", ".join(f"{_n(n)} {what}" for n, what in parts if n)
+
+
+def summary_table(report: JobReport, *, ascii_only: bool = False) -> Table:
+    """The end-of-job table: where every row went, and what it took."""
+    c = report.counts
+    title = "Dry run" if report.dry_run else f"Job {report.status}"
+    t = _table(ascii_only, title)
+    t.add_row("rows read", _n(c.read), "")
+    t.add_row("dropped", _n(c.dropped), _drop_detail(report))
+    if report.dry_run:
+        t.add_row("recipients", _n(sum(b.messages for b in report.batches)), "would be sent")
+    else:
+        t.add_row("submitted", _n(c.submitted), "")
+        t.add_row("accepted", _n(c.accepted), "")
+        t.add_row("rejected", _n(c.rejected), "by the API; see rejected.csv" if c.rejected else "")
+        t.add_row("processed", _n(c.processed), "")
+        t.add_row("delivered", _n(c.delivered), "")
+        t.add_row("failed", _n(c.failed), "delivery failed" if c.failed else "")
+    done = sum(1 for b in report.batches if b.status in ("completed", "Completed"))
+    t.add_row("batches", _n(len(report.batches)),
+              "" if report.dry_run else f"{_n(done)} completed")
+    t.add_row("segments", _n(c.segments), "")
+    t.add_row("cost", _money(report.cost if report.cost is not None else None),
+              f"estimated {_money(report.estimated_cost)}")
+    if not report.dry_run:
+        req = report.requests
+        t.add_row("requests", _n(int(req.get("total_requests", 0))),
+                  f"{req.get('retries', 0)} retries, {req.get('rate_limited', 0)} rate-limited")
+    t.add_row("elapsed", fmt_duration(report.elapsed), "")
+    return t

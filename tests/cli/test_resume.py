@@ -1,0 +1,137 @@
+"""SIGINT stops a send cleanly (exit 130, a resume hint); `resume` finishes it.
+
+The emulator runs in its own process so it outlives each hvsms run, and its
+ledger shows every recipient accepted exactly once.
+"""
+
+from __future__ import annotations
+
+import json
+import signal
+import sqlite3
+import subprocess
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from engine.emulator import (
+    CREATE_BATCH,
+    EmulatorConfig,
+    EmulatorProcess,
+    FaultConfig,
+    RateLimitConfig,
+)
+
+from .conftest import Run, base_env, cli_command, emulator_env, us_number
+from .helpers import check_reports
+
+N = 3000
+
+
+@pytest.fixture
+def slow_emulator() -> Iterator[EmulatorProcess]:
+    cfg = EmulatorConfig(rate_limits=RateLimitConfig(enabled=False),
+                         faults=FaultConfig(latency=0.15, paths=(CREATE_BATCH,)))
+    with EmulatorProcess(cfg) as emu:
+        yield emu
+
+
+def _submitted(journal: Path) -> int:
+    if not journal.exists():
+        return 0
+    try:
+        db = sqlite3.connect(f"file:{journal}?mode=ro", uri=True, timeout=5)
+        try:
+            row = db.execute("SELECT count(*) FROM batches WHERE batch_id IS NOT NULL").fetchone()
+        finally:
+            db.close()
+    except sqlite3.Error:
+        return 0
+    return int(row[0])
+
+
+def test_sigint_then_resume_sends_everyone_once(
+    slow_emulator: EmulatorProcess, write_csv: Callable[..., Path], workdir: Path, run: Run
+) -> None:
+    # 200 invalid rows among N valid ones: "valid rows" is what must arrive.
+    rows = [[us_number(i)] for i in range(N)] + [["12345"]] * 200
+    path = write_csv(rows, name="big.csv")
+    journal = workdir / "big.journal"
+    env = emulator_env(slow_emulator)
+    proc = subprocess.Popen(
+        cli_command("send", str(path), "--text", "Hi", "--journal", str(journal), "--yes",
+                    "--max-batch-bytes", "2048", "--concurrency", "2"),
+        cwd=workdir, env=base_env(env), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 60
+        while _submitted(journal) < 2 and proc.poll() is None:
+            assert time.monotonic() < deadline, "nothing was submitted in 60 s"
+            time.sleep(0.05)
+        assert proc.poll() is None, "the job finished before it could be interrupted"
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 130, (out, err)
+    assert f"hvsms resume {journal}" in out
+    assert "Traceback" not in err
+    first = check_reports(workdir / "big-report")
+    assert first["status"] == "interrupted"
+    accepted_before = slow_emulator.ledger()["accepted"]
+    assert 0 < accepted_before < N
+
+    status = run("status", str(journal))
+    assert status.returncode == 0, status.stderr
+    assert "not finished" in status.stdout
+    assert "planned" in status.stdout or "submitted" in status.stdout
+
+    slow_emulator.configure(faults=FaultConfig())
+    done = run("resume", str(journal), "--yes", env=env)
+    assert done.returncode == 0, done.stderr
+    report = check_reports(workdir / "big-report")
+    assert report["status"] == "completed"
+    assert report["counts"]["accepted"] == N
+    assert report["counts"]["invalid"] == 200
+    ledger = slow_emulator.ledger()
+    assert ledger["accepted"] == N and ledger["duplicates"] == 0, ledger
+
+    status = run("status", str(journal))
+    assert "done: every batch completed" in status.stdout
+    assert f"{N:,}" in status.stdout
+
+
+def test_status_of_a_finished_job_and_watch(run: Run, workdir: Path,
+                                            write_csv: Callable[..., Path]) -> None:
+    path = write_csv([[us_number(i)] for i in range(50)] + [["bad"]])
+    done = run("send", str(path), "--text", "Hi", "--journal", "j.journal", "-q")
+    assert done.returncode == 0, done.stderr
+    status = run("status", "j.journal")
+    assert status.returncode == 0, status.stderr
+    out = status.stdout
+    assert "completed" in out and "50" in out and "1 invalid" in out
+    assert "done: every batch completed" in out
+    watch = run("status", "j.journal", "--watch", timeout=30)
+    assert watch.returncode == 0
+    assert "done: every batch completed" in watch.stdout
+    assert len(watch.stdout.strip().splitlines()) == 1  # a plain line per change, on a pipe
+    report = json.loads((workdir / "j-report" / "report.json").read_text())
+    assert report["counts"]["accepted"] == 50
+
+
+def test_resume_of_a_finished_job_sends_nothing(
+    external_emulator: EmulatorProcess, run: Run, workdir: Path,
+    write_csv: Callable[..., Path],
+) -> None:
+    path = write_csv([[us_number(i)] for i in range(40)])
+    env = emulator_env(external_emulator)
+    assert run("send", str(path), "--text", "Hi", "--journal", "j.journal", "--yes", "-q",
+               env=env).returncode == 0
+    posts = external_emulator.ledger()["requests"][CREATE_BATCH]
+    again = run("resume", "j.journal", "--yes", env=env)
+    assert again.returncode == 0, again.stderr
+    assert external_emulator.ledger()["requests"][CREATE_BATCH] == posts
