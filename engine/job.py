@@ -43,11 +43,11 @@ from .numberset import NumberSet, Seen, load_suppression
 from .phones import Normalizer, is_e164
 from .planner import BodyBuilder, Planner, PlanStats
 from .poller import Poller
-from .reader import CsvSource
+from .reader import CsvSource, Header
 from .report import BatchReport, DroppedRow, FailedRow, JobReport
 from .segments import MAX_TEXT_CHARS
 from .submitter import Submitter
-from .templates import Template
+from .templates import BoundTemplate, Template
 
 __all__ = ["Job", "Progress", "resume", "send_bulk"]
 
@@ -191,32 +191,13 @@ class Job:
         opts, report = self.options, self.report
         source = CsvSource(self.source_path, encoding=opts.encoding)
         header = await source.header()
-        to_idx = header.index(opts.to_column, path=source.path)
-        text_idx = header.find(opts.text_column)
-        template = Template(self.text) if self.text is not None else None
-        default_text: str | None = self.text
-        bound = None
-        if template is not None and not template.is_static:
-            bound = template.bind(header.columns)
-            default_text = None
-        elif template is not None:
-            default_text = template.bind(header.columns).render(())  # unescapes {{ }}
-        if default_text is not None and len(default_text) > MAX_TEXT_CHARS:
-            raise ConfigError(
-                f"the default text is {len(default_text)} characters; the API's limit is "
-                f"{MAX_TEXT_CHARS}"
-            )
-        if self.text is None and text_idx is None:
-            raise ConfigError(
-                f"no text: give a default text (--text) or a {opts.text_column!r} column"
-            )
-        select = [to_idx] + ([text_idx] if text_idx is not None else [])
-        if bound is not None:
-            select += [header.columns.index(f) for f in bound.fields]
+        default_text, bound, text_idx, select = self._texts(header, source.path)
 
         journal = self._open_journal()
         stack.callback(journal.close)
         known = {b.seq: b for b in journal.batches()}
+        if self.sender is None:
+            self.sender = journal.meta("sender")  # a resumed job keeps its sender
 
         sender = self.sender
         a2p: A2P | None = None
@@ -229,7 +210,7 @@ class Job:
             raise SenderError(f"sender {sender!r} is not an E.164 number (+15551234567)")
         assert sender is not None
         report.sender = sender
-        self._check_inputs(journal, sender)
+        await self._check_inputs(journal, sender)
 
         normalizer = Normalizer(opts.region, strict=opts.validate == "strict")
         blocklists: list[Blocklist] = []
@@ -269,6 +250,34 @@ class Job:
         else:
             await self._send(planner, builder, journal, known, a2p, sender)
         self._summarise(journal)
+
+    def _texts(
+        self, header: Header, path: str
+    ) -> tuple[str | None, BoundTemplate | None, int | None, list[int]]:
+        """The default text, the bound template and the columns to read."""
+        opts = self.options
+        to_idx = header.index(opts.to_column, path=path)
+        text_idx = header.find(opts.text_column)
+        if self.text is None and text_idx is None:
+            raise ConfigError(
+                f"no text: give a default text (--text) or a {opts.text_column!r} column"
+            )
+        default_text, bound = self.text, None
+        if self.text is not None:
+            template = Template(self.text)
+            if template.is_static:
+                default_text = template.bind(header.columns).render(())  # unescapes {{ }}
+            else:
+                bound, default_text = template.bind(header.columns), None
+        if default_text is not None and len(default_text) > MAX_TEXT_CHARS:
+            raise ConfigError(
+                f"the default text is {len(default_text)} characters; the API's limit is "
+                f"{MAX_TEXT_CHARS}"
+            )
+        select = [to_idx] + ([text_idx] if text_idx is not None else [])
+        if bound is not None:
+            select += [header.columns.index(f) for f in bound.fields]
+        return default_text, bound, text_idx, select
 
     async def _connect(
         self, stack: contextlib.AsyncExitStack, sender: str | None
@@ -332,10 +341,10 @@ class Job:
             "started": dt.datetime.now(dt.UTC).isoformat(timespec="seconds").replace("+00:00", "Z"),
         })
 
-    def _check_inputs(self, journal: Journal, sender: str) -> None:
+    async def _check_inputs(self, journal: Journal, sender: str) -> None:
         """Refuse a file that changed since the job began; record its fingerprint."""
         st = os.stat(self.source_path)
-        digest = fingerprint(self.source_path)
+        digest = await asyncio.to_thread(fingerprint, self.source_path)
         recorded = journal.meta("fingerprint")
         if recorded is None:
             journal.set_meta("fingerprint", digest)
@@ -375,72 +384,36 @@ class Job:
     ) -> None:
         opts = self.options
         since = self._since(journal)
-        queue: asyncio.Queue[BatchRecord | None] = asyncio.Queue(maxsize=opts.concurrency)
         poller = Poller(a2p=a2p, journal=journal, sender=sender, since=since,
                         base=opts.poll_interval, cap=opts.max_poll_interval,
                         on_update=self._on_update)
         submitter = Submitter(a2p=a2p, journal=journal, builder=builder, sender=sender,
                               since=since, reconcile_after=opts.reconcile_after,
                               on_submitted=lambda rec: self._on_submitted(rec, poller))
-        self._submitter = submitter
         for rec in known.values():
             if rec.state == SUBMITTED:
                 poller.track(rec)
                 self.progress.batches_submitted += 1
                 self.progress.accepted += rec.accepted or 0
-        planned_all = journal.meta("planned") == "complete"
-        todo = [r for r in known.values() if r.state in (PLANNED, SUBMITTING, UNCERTAIN)]
-
-        async def emit(rec: BatchRecord, dropped: list[tuple[DroppedRow, str]]) -> None:
-            old = known.get(rec.seq)
-            if old is None:
-                journal.add_batch(rec, dropped)
-            elif (old.start, old.stop, old.messages, old.bytes) != (
-                rec.start, rec.stop, rec.messages, rec.bytes
-            ):
-                raise JournalError(
-                    f"batch {rec.seq} plans differently than when the job began "
-                    "(input or options changed); refusing to resume"
-                )
-            else:
-                rec = old
-            self.progress.batches_planned = rec.seq
-            if rec.state in (PLANNED, SUBMITTING, UNCERTAIN):
-                await queue.put(rec)
-
-        async def plan() -> None:
-            try:
-                if planned_all:
-                    for rec in todo:
-                        await queue.put(rec)
-                    self.progress.planning_done = True
-                else:
-                    stats = await planner.run(emit, journal.add_dropped, self._on_block, self._stop.is_set)
-                    self._planned(journal, stats)
-            finally:
-                for _ in range(opts.concurrency):
-                    await queue.put(None)
-
-        async def submit() -> None:
-            while (rec := await queue.get()) is not None:
-                if self._stop.is_set():
-                    continue
-                await submitter.submit(rec)
-
-        async def submit_all() -> None:
-            async with asyncio.TaskGroup() as tg:
-                for _ in range(opts.concurrency):
-                    tg.create_task(submit())
-            poller.close()
-
-        watcher = asyncio.create_task(self._watch_stop(poller))
+        main = asyncio.create_task(self._pipeline(planner, journal, known, submitter, poller))
+        stopped = asyncio.create_task(self._stop.wait())
         try:
-            async with asyncio.TaskGroup() as tg:
-                tg.create_task(plan())
-                tg.create_task(submit_all())
-                tg.create_task(poller.run())
+            await asyncio.wait({main, stopped}, return_when=asyncio.FIRST_COMPLETED)
+            if not main.done():
+                # Two-phase stop: no new batches, no more polling; in-flight POSTs
+                # get `drain_timeout`, then are cancelled (their intent is journaled).
+                poller.close()
+                poller.open.clear()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(asyncio.shield(main), opts.drain_timeout)
+            if not main.done():
+                main.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await main
+            else:
+                main.result()
         finally:
-            watcher.cancel()
+            stopped.cancel()
         self.report.reconciled = submitter.reconciled
         self.report.resent_after_check = submitter.resent
         if submitter.failures:
@@ -448,10 +421,51 @@ class Job:
         if not self._stop.is_set() and opts.fetch_delivery:
             await self._fetch_failed(a2p, journal, since)
 
-    async def _watch_stop(self, poller: Poller) -> None:
-        await self._stop.wait()
-        poller.close()
-        poller.open.clear()  # stop polling: the journal lets a resume poll on
+    async def _pipeline(
+        self, planner: Planner, journal: Journal, known: dict[int, BatchRecord],
+        submitter: Submitter, poller: Poller,
+    ) -> None:
+        concurrency = self.options.concurrency
+        queue: asyncio.Queue[BatchRecord | None] = asyncio.Queue(maxsize=concurrency)
+
+        async def emit(rec: BatchRecord, dropped: list[tuple[DroppedRow, str]]) -> None:
+            rec = _reconcile_plan(journal, known, rec, dropped)
+            self.progress.batches_planned = rec.seq
+            if rec.state in (PLANNED, SUBMITTING, UNCERTAIN):
+                await queue.put(rec)
+
+        async def plan() -> None:
+            try:
+                if journal.meta("planned") == "complete":
+                    # Everything was planned before: no need to read the file again.
+                    self.progress.batches_planned = len(known)
+                    self.progress.planning_done = True
+                    for rec in known.values():
+                        if rec.state in (PLANNED, SUBMITTING, UNCERTAIN):
+                            await queue.put(rec)
+                else:
+                    stats = await planner.run(emit, journal.add_dropped, self._on_block,
+                                              self._stop.is_set)
+                    self._planned(journal, stats)
+            finally:
+                for _ in range(concurrency):
+                    await queue.put(None)
+
+        async def submit() -> None:
+            while (rec := await queue.get()) is not None:
+                if not self._stop.is_set():
+                    await submitter.submit(rec)
+
+        async def submit_all() -> None:
+            async with asyncio.TaskGroup() as tg:
+                for _ in range(concurrency):
+                    tg.create_task(submit())
+            poller.close()
+
+        async with asyncio.TaskGroup() as tg:
+            tg.create_task(plan())
+            tg.create_task(submit_all())
+            tg.create_task(poller.run())
 
     def _planned(self, journal: Journal, stats: PlanStats) -> None:
         if self._stop.is_set():
@@ -567,6 +581,24 @@ class Job:
                 report.journal = None
             elif report.journal:
                 report.message = (report.message + f" (journal kept: {report.journal})").strip()
+
+
+def _reconcile_plan(
+    journal: Journal, known: dict[int, BatchRecord], rec: BatchRecord,
+    dropped: list[tuple[DroppedRow, str]],
+) -> BatchRecord:
+    """A freshly planned batch, or its journaled twin when resuming (must match)."""
+    old = known.get(rec.seq)
+    if old is None:
+        journal.add_batch(rec, dropped)
+        return rec
+    if (old.start, old.stop, old.messages, old.bytes) != (rec.start, rec.stop, rec.messages,
+                                                          rec.bytes):
+        raise JournalError(
+            f"batch {rec.seq} plans differently than when the job began "
+            "(input or options changed); refusing to resume"
+        )
+    return old
 
 
 def _parse_codes(text: str | None) -> dict[str, int]:

@@ -1,0 +1,187 @@
+"""Crash safety: kill -9 at random moments, resume, and every recipient once.
+
+The job runs in a child process against an emulator in another process; the
+emulator's ledger is the judge.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import signal
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+import engine
+from engine import JobOptions
+from engine.emulator import (
+    CREATE_BATCH,
+    Emulator,
+    EmulatorConfig,
+    EmulatorProcess,
+    FaultConfig,
+)
+from engine.errors import JournalError
+
+from .conftest import us_number
+
+RUNNER = """
+import asyncio, sys, engine
+opts = engine.JobOptions(max_batch_bytes=2048, concurrency=3, poll_interval=0.05,
+                         max_poll_interval=0.3, reconcile_after=0.3)
+async def main():
+    if len(sys.argv) > 3:
+        r = await engine.resume(sys.argv[2])
+    else:
+        r = await engine.send_bulk(sys.argv[1], text="Hello", journal=sys.argv[2], options=opts)
+    print(r.status, r.counts.accepted, flush=True)
+    sys.exit(0 if r.status == "completed" else 1)
+asyncio.run(main())
+"""
+
+
+def _env(emu: EmulatorProcess) -> dict[str, str]:
+    c = emu.credentials
+    return {**os.environ, "RC_SERVER_URL": c.server_url, "RC_APP_CLIENT_ID": c.client_id,
+            "RC_APP_CLIENT_SECRET": c.client_secret, "RC_USER_JWT": c.jwt}
+
+
+@pytest.mark.slow
+def test_kill_at_random_moments_then_resume(
+    write_csv: Callable[..., Path], tmp_path: Path
+) -> None:
+    seed = int(os.environ.get("HVSMS_KILL_SEED", random.randrange(1 << 30)))
+    print(f"kill-point seed: {seed} (set HVSMS_KILL_SEED to replay)")
+    rnd = random.Random(seed)
+    n = 1500
+    path = write_csv([[us_number(i)] for i in range(n)])
+    cfg = EmulatorConfig(
+        processing_rate=4000,
+        faults=FaultConfig(seed=seed, latency=0.02, latency_jitter=0.05, paths=(CREATE_BATCH,)),
+    )
+    points = 20
+    with EmulatorProcess(cfg) as emu:
+        env = _env(emu)
+        for k in range(points):
+            emu.reset()
+            journal = tmp_path / f"job{k}.journal"
+            delay = rnd.uniform(0.0, 1.6)
+            child = subprocess.Popen([sys.executable, "-c", RUNNER, str(path), str(journal)],
+                                     env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+            try:
+                child.wait(timeout=delay)
+            except subprocess.TimeoutExpired:
+                child.send_signal(signal.SIGKILL)
+                child.wait()
+            attempts = 0
+            while True:
+                if not journal.exists():  # killed before the journal was created
+                    args = [str(path), str(journal)]
+                else:
+                    args = [str(path), str(journal), "resume"]
+                done = subprocess.run([sys.executable, "-c", RUNNER, *args], env=env,
+                                      capture_output=True, text=True, timeout=120, check=False)
+                attempts += 1
+                if done.returncode == 0 or attempts > 3:
+                    break
+            assert done.returncode == 0, f"point {k} (delay {delay:.2f}s): {done.stderr[-2000:]}"
+            ledger = emu.ledger()
+            assert ledger["accepted"] == n, f"point {k} delay {delay:.2f}: {ledger}"
+            assert ledger["duplicates"] == 0, f"point {k} delay {delay:.2f}: {ledger}"
+        print(f"{points} kill points: every run ended with {n} accepted, 0 duplicates")
+
+
+async def test_lost_answers_are_reconciled_not_resent(write_csv: Callable[..., Path]) -> None:
+    n = 2000
+    path = write_csv([[us_number(i)] for i in range(n)])
+    faults = FaultConfig(seed=11, lost_answer_share=0.35, paths=(CREATE_BATCH,))
+    async with Emulator(EmulatorConfig(faults=faults)) as emu:
+        report = await engine.send_bulk(
+            path, text="Hi", credentials=emu.credentials,
+            options=JobOptions(max_batch_bytes=2048, concurrency=3, poll_interval=0.05,
+                               max_poll_interval=0.3, reconcile_after=0.2),
+        )
+        ledger = emu.ledger()
+    assert report.status == "completed", report.message
+    assert ledger["faults"].get("lost_answer", 0) > 3
+    assert ledger["accepted"] == n and ledger["duplicates"] == 0
+    assert report.reconciled == ledger["faults"]["lost_answer"]
+    assert report.counts.accepted == n
+
+
+async def test_dropped_connections_before_handling_are_resent(
+    write_csv: Callable[..., Path],
+) -> None:
+    n = 1000
+    path = write_csv([[us_number(i)] for i in range(n)])
+    faults = FaultConfig(seed=5, drop_share=0.3, paths=(CREATE_BATCH,))
+    async with Emulator(EmulatorConfig(faults=faults)) as emu:
+        report = await engine.send_bulk(
+            path, text="Hi", credentials=emu.credentials,
+            options=JobOptions(max_batch_bytes=2048, poll_interval=0.05, max_poll_interval=0.3,
+                               reconcile_after=0.2),
+        )
+        ledger = emu.ledger()
+    assert report.status == "completed", report.message
+    assert ledger["accepted"] == n and ledger["duplicates"] == 0
+
+
+async def test_changed_file_on_resume_is_refused(
+    write_csv: Callable[..., Path], tmp_path: Path
+) -> None:
+    path = write_csv([[us_number(i)] for i in range(50)])
+    journal = tmp_path / "j.journal"
+    async with Emulator() as emu:
+        report = await engine.send_bulk(
+            path, text="Hi", credentials=emu.credentials, journal=journal,
+            options=JobOptions(poll_interval=0.05),
+        )
+        assert report.status == "completed"
+        with path.open("a") as f:
+            f.write(us_number(999) + "\n")
+        with pytest.raises(JournalError, match="changed"):
+            await engine.resume(journal, credentials=emu.credentials)
+        assert emu.ledger()["accepted"] == 50
+
+
+async def test_newer_journal_schema_is_refused(tmp_path: Path) -> None:
+    import sqlite3
+
+    journal = tmp_path / "new.journal"
+    db = sqlite3.connect(journal)
+    db.execute("CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
+    db.execute("INSERT INTO meta VALUES ('schema_version', '99')")
+    db.commit()
+    db.close()
+    with pytest.raises(JournalError, match="newer"):
+        await engine.resume(journal)
+
+
+async def test_resume_of_a_fully_submitted_job_only_polls(
+    write_csv: Callable[..., Path], tmp_path: Path
+) -> None:
+    path = write_csv([[us_number(i)] for i in range(300)])
+    journal = tmp_path / "j.journal"
+    async with Emulator(EmulatorConfig(processing_rate=50)) as emu:
+        job = engine.job.Job(str(path), text="Hi", sender=None, credentials=emu.credentials,
+                             journal=str(journal), options=JobOptions(max_batch_bytes=2048,
+                             poll_interval=0.05), progress=None)
+
+        def stop_when_all_sent(p: engine.Progress) -> None:
+            if p.planning_done and p.batches_submitted == p.batches_planned:
+                job.stop()
+
+        job.progress_cb = stop_when_all_sent
+        first = await job.run()
+        assert first.status == "interrupted"
+        posts = emu.ledger()["requests"]["createA2PSMS"]
+        emu.configure(processing_rate=1e9)
+        report = await engine.resume(journal, credentials=emu.credentials)
+        ledger = emu.ledger()
+    assert report.status == "completed", report.message
+    assert ledger["requests"]["createA2PSMS"] == posts  # nothing sent again
+    assert ledger["accepted"] == 300 and ledger["duplicates"] == 0
