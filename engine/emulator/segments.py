@@ -47,6 +47,9 @@ for _ch in _GSM_BASIC | _GSM_EXTENDED:
         _ASCII_SEPTETS[ord(_ch)] = 2 if _ch in _GSM_EXTENDED else 1
 
 
+_ASCII_GSM_BASIC = bytes(sorted(ord(c) for c in _GSM_BASIC if ord(c) < 128))
+
+
 def segment_counts(blob: bytes, offsets: npt.NDArray[np.int64]) -> npt.NDArray[np.uint8]:
     """Segments of each UTF-8 text `blob[offsets[i]:offsets[i + 1]]`, vectorised.
 
@@ -57,8 +60,11 @@ def segment_counts(blob: bytes, offsets: npt.NDArray[np.int64]) -> npt.NDArray[n
     out = np.ones(max(n, 0), dtype=np.uint8)
     if n <= 0 or not blob:
         return out
-    data = np.frombuffer(blob, dtype=np.uint8)
     lengths = np.diff(offsets)
+    if not blob.translate(None, _ASCII_GSM_BASIC):
+        # Only one-septet characters (the usual case): length is the septet count.
+        return np.where(lengths <= 160, 1, -(-lengths // 153)).astype(np.uint8)
+    data = np.frombuffer(blob, dtype=np.uint8)
     septet_of = _ASCII_SEPTETS[data]
     septets = _span_sums(septet_of, offsets)
     non_gsm = _span_sums((septet_of == 0).view(np.int8), offsets)

@@ -1,0 +1,253 @@
+"""A numpy fast path for the usual shapes of large batch bodies.
+
+`parse_fast` handles a body whose `messages` are all alike: every message has
+the same keys in the same order (`to` alone, or `to` and `text`), the same
+punctuation and whitespace between them, and no string holds an escape. That
+is what any JSON serialiser produces for the usual batches. It then works on
+the positions of the quote characters instead of building Python objects:
+about ten vectorised passes over arrays of one entry per message.
+
+Correctness rests on one check: the body with messages 2..n cut out (the
+"reduced" body) is parsed by orjson and must hold exactly one message with the
+expected keys; the cut-out messages are verified byte for byte to repeat the
+first one's structure. Anything else returns None and the caller uses the
+orjson path, so both paths always give the same result (a property test in
+`tests/emulator/test_parse.py` checks this).
+"""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+import numpy.typing as npt
+import orjson
+
+from .parse import BatchRequest, TextColumn, _from_document, no_gc
+
+__all__ = ["MIN_FAST_BYTES", "parse_fast"]
+
+MIN_FAST_BYTES = 64 * 1024
+_MESSAGES_KEY = re.compile(rb'"messages"[ \t\r\n]*:')
+_WS = b" \t\r\n"
+_PLUS, _ZERO, _ONE, _NINE = ord("+"), ord("0"), ord("1"), ord("9")
+
+Positions = npt.NDArray[np.int64]
+
+
+def _strip_ws(token: bytes) -> bytes:
+    return token.translate(None, _WS)
+
+
+class _Body:
+    """The body as bytes, numpy views of it, and the spans of its strings."""
+
+    def __init__(self, body: bytes, quotes: Positions) -> None:
+        self.raw = body
+        self.data = np.frombuffer(body, dtype=np.uint8)
+        # The 8 bytes at every offset as one little-endian word (overlapping,
+        # unaligned): one gather reads a whole short token or 8 digits.
+        padded = body + bytes(8)
+        self.words = np.ndarray(shape=(len(body) + 1,), dtype="<u8", buffer=padded,
+                                strides=(1,))
+        self.starts = quotes[0::2] + 1  # first byte of string k
+        self.ends = quotes[1::2]  # its closing quote
+        # Outside token k lies between string k and k + 1 (the last: to the end).
+        self.out_starts = self.ends + 1
+        self.out_ends = np.empty_like(self.starts)
+        self.out_ends[:-1] = self.starts[1:] - 1
+        self.out_ends[-1] = len(body)
+
+    def string(self, k: int) -> bytes:
+        return self.raw[self.starts[k]:self.ends[k]]
+
+    def outside(self, k: int) -> bytes:
+        return self.raw[self.out_starts[k]:self.out_ends[k]]
+
+    def all_equal(self, starts: Positions, ends: Positions, expected: bytes
+                  ) -> npt.NDArray[np.bool_]:
+        """For each span, whether its bytes are exactly `expected`."""
+        same: npt.NDArray[np.bool_] = (ends - starts) == len(expected)
+        for at in range(0, len(expected), 8):
+            chunk = expected[at:at + 8]
+            mask = np.uint64((1 << (8 * len(chunk))) - 1)
+            want = np.uint64(int.from_bytes(chunk, "little"))
+            # Past the body's end the padding is read; `same` is False there anyway.
+            index = starts + at if at == 0 else np.minimum(starts + at, len(self.data))
+            same &= (self.words[index] & mask) == want
+        return same
+
+
+def parse_fast(body: bytes, *, min_size: int = MIN_FAST_BYTES) -> BatchRequest | None:
+    """The parsed body, or None when it is not a shape handled here."""
+    if len(body) < min_size or b"\\" in body:
+        return None
+    with no_gc():
+        return _parse(body)
+
+
+def _parse(body: bytes) -> BatchRequest | None:  # noqa: C901 - one linear recipe
+    if not body.isascii():
+        try:
+            body.decode("utf-8")  # the texts are sliced from the body unchecked
+        except UnicodeDecodeError:
+            return None
+    data = np.frombuffer(body, dtype=np.uint8)
+    quotes = np.flatnonzero(data == ord('"'))
+    if len(quotes) % 2 or len(quotes) < 8:
+        return None
+    controls = np.flatnonzero(data < 0x20)
+    # A raw control character inside a string is invalid JSON: leave it to orjson.
+    if len(controls) and np.any(np.searchsorted(quotes, controls, side="right") % 2):
+        return None
+    keys = list(_MESSAGES_KEY.finditer(body))
+    if len(keys) != 1:
+        return None
+    b = _Body(body, quotes)
+    key = int(np.searchsorted(quotes, keys[0].start())) // 2
+    if _strip_ws(b.outside(key)) != b":[{":
+        return None
+    first = key + 1
+    strings = len(b.starts)
+    # Period: strings per message, up to the first outside token with a "}".
+    period = next((j - key for j in range(first, min(first + 5, strings))
+                   if b"}" in b.outside(j)), 0)
+    if period not in (2, 4):
+        return None
+    layout = [b.string(first + r) for r in range(0, period, 2)]
+    if layout not in ([b"to"], [b"to", b"text"], [b"text", b"to"]):
+        return None
+    to_value = first + 2 * layout.index(b"to") + 1
+    text_value = first + 2 * layout.index(b"text") + 1 if b"text" in layout else None
+    separator = b.outside(first + period - 1)
+    if _strip_ws(separator) != (b"]},{" if layout[-1] == b"to" else b"},{"):
+        return None
+
+    # n: messages up to the first closing token that is not the separator.
+    candidates = (strings - first) // period
+    closing = first + period - 1 + period * np.arange(candidates, dtype=np.int64)
+    is_sep = b.all_equal(b.out_starts[closing], b.out_ends[closing], separator)
+    mismatch = np.flatnonzero(~is_sep)
+    if not len(mismatch):
+        return None
+    n = int(mismatch[0]) + 1
+    base = first + period * np.arange(n, dtype=np.int64)
+    for r in range(period):
+        if r % 2 == 0 and not b.all_equal(b.starts[base + r], b.ends[base + r],
+                                          layout[r // 2]).all():
+            return None
+        if r < period - 1:
+            k = first + r
+            if not b.all_equal(b.out_starts[base + r], b.out_ends[base + r],
+                               b.outside(k)).all():
+                return None
+
+    # The reduced body: message 1, then everything from message n's closing on.
+    last_closing = int(closing[n - 1])
+    reduced = body[:b.out_starts[first + period - 1]] + body[b.out_starts[last_closing]:]
+    try:
+        doc = orjson.loads(reduced)
+    except orjson.JSONDecodeError:
+        return None
+    if not isinstance(doc, dict) or not isinstance(doc.get("messages"), list):
+        return None
+    messages = doc["messages"]
+    if len(messages) != 1 or not isinstance(messages[0], dict):
+        return None
+    message = messages[0]
+    if list(message) != [k.decode() for k in layout]:
+        return None
+    to = message["to"]
+    if not (isinstance(to, list) and len(to) == 1 and isinstance(to[0], str)):
+        return None
+    if text_value is not None and not isinstance(message["text"], str):
+        return None
+    head = _from_document(doc)  # top-level checks, same errors as the orjson path
+
+    numbers, invalid = _numbers(b, b.starts[to_value - first + base],
+                                b.ends[to_value - first + base])
+    texts = None
+    if text_value is not None:
+        index = text_value - first + base
+        texts = _texts(b, b.starts[index], b.ends[index])
+    return BatchRequest(sender=head.sender, text=head.text, numbers=numbers,
+                        invalid=invalid, texts=texts)
+
+
+_ASCII_ZEROS = np.uint64(0x3030303030303030)
+_HIGH_NIBBLES = np.uint64(0xF0F0F0F0F0F0F0F0)
+_PLUS_SIX = np.uint64(0x0606060606060606)
+
+
+def _digits8(words: npt.NDArray[np.uint64]) -> tuple[npt.NDArray[np.uint64],
+                                                     npt.NDArray[np.bool_]]:
+    """Eight ASCII digits per word (first digit in the low byte) as numbers.
+
+    The classic SWAR recipe: pairs, then quads, then the eight combine in
+    three multiply-shift-mask steps; a byte is a digit iff its high nibble is
+    3 both before and after adding 6.
+    """
+    ok = ((words & _HIGH_NIBBLES) == _ASCII_ZEROS) & (
+        ((words + _PLUS_SIX) & _HIGH_NIBBLES) == _ASCII_ZEROS)
+    x = words - _ASCII_ZEROS
+    x = (x * np.uint64(10) + (x >> np.uint64(8))) & np.uint64(0x00FF00FF00FF00FF)
+    x = (x * np.uint64(100) + (x >> np.uint64(16))) & np.uint64(0x0000FFFF0000FFFF)
+    x = (x * np.uint64(10000) + (x >> np.uint64(32))) & np.uint64(0xFFFFFFFF)
+    return x, ok
+
+
+def _left_pad(words: npt.NDArray[np.uint64], count: int) -> npt.NDArray[np.uint64]:
+    """Keep the first `count` bytes of each word, behind 8 - count ASCII zeros."""
+    if count == 8:
+        return words
+    shift = np.uint64(8 * (8 - count))
+    return (words << shift) | (_ASCII_ZEROS >> np.uint64(8 * count))
+
+
+def _numbers(b: _Body, starts: Positions, ends: Positions
+             ) -> tuple[npt.NDArray[np.int64], list[tuple[int, object]]]:
+    """E.164 strings as int64 digits (0 if invalid), one length group at a time."""
+    data = b.data
+    lengths = ends - starts
+    numbers = np.zeros(len(starts), dtype=np.int64)
+    valid = np.zeros(len(starts), dtype=np.bool_)
+    # "+" and 7 to 15 digits: string lengths 8..16 (17 stands for "longer").
+    present = np.bincount(np.minimum(lengths, 17), minlength=18)
+    for length in range(8, 17):
+        if not present[length]:
+            continue
+        group: Positions | slice = (slice(None) if present[length] == len(lengths)
+                                    else np.flatnonzero(lengths == length))
+        at = starts[group]
+        digits = length - 1
+        ok = (data[at] == _PLUS) & (data[at + 1] >= _ONE) & (data[at + 1] <= _NINE)
+        if digits <= 8:
+            value, good = _digits8(_left_pad(b.words[at + 1], digits))
+        else:
+            high, good_high = _digits8(_left_pad(b.words[at + 1], digits - 8))
+            low, good = _digits8(b.words[at + 1 + digits - 8])
+            value = high * np.uint64(100_000_000) + low
+            good &= good_high
+        ok &= good
+        numbers[group] = np.where(ok, value.astype(np.int64), 0)
+        valid[group] = ok
+    invalid: list[tuple[int, object]] = [
+        (i, [b.raw[starts[i]:ends[i]].decode("utf-8")]) for i in np.flatnonzero(~valid).tolist()
+    ]
+    return numbers, invalid
+
+
+def _texts(b: _Body, starts: Positions, ends: Positions) -> TextColumn | None:
+    """The message texts copied out of the body into one blob (empty: default)."""
+    lengths = ends - starts
+    if not lengths.any():
+        return None
+    # Mark text bytes with +1 at each start and -1 at each end, then a running sum.
+    marks = np.zeros(len(b.data) + 1, dtype=np.int8)
+    marks[starts] += 1
+    marks[ends] -= 1
+    inside = np.cumsum(marks[:-1], dtype=np.int8).view(np.bool_)
+    blob = b.data[inside].tobytes()
+    offsets = np.zeros(len(starts) + 1, dtype=np.int64)
+    np.cumsum(lengths, out=offsets[1:])
+    return TextColumn(blob, offsets)
