@@ -21,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
+import contextlib
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -132,7 +133,7 @@ async def inject_faults(request: web.Request, handler: Handler) -> web.StreamRes
         headers = {} if retry is None else {"Retry-After": f"{retry:g}"}
         raise ApiError(503, "CMN-201", "Service Temporary Unavailable", headers)
     if plan.kind is FaultKind.HANG:
-        await runtime.closing.wait()
+        await _stall(request, runtime)
         return _close_without_answer(request)
     response = await handler(request)
     if plan.kind is FaultKind.LOST_ANSWER:
@@ -146,8 +147,18 @@ async def inject_faults(request: web.Request, handler: Handler) -> web.StreamRes
         stalled.content_length = len(response.body or b"") if isinstance(
             response.body, bytes) else None
         await stalled.prepare(request)
-    await runtime.closing.wait()
+    await _stall(request, runtime)
     return _close_without_answer(request)
+
+
+async def _stall(request: web.Request, runtime: Runtime) -> None:
+    """Wait until the client hangs up or the emulator stops, whichever is first."""
+    while not runtime.closing.is_set():
+        transport = request.transport
+        if transport is None or transport.is_closing():
+            return
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(runtime.closing.wait(), 0.25)
 
 
 def _close_without_answer(request: web.Request) -> web.Response:

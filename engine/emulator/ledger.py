@@ -62,5 +62,6 @@ class Ledger:
             "faults": dict(self.faults),
             "lost_answer_batches": list(self.lost_answer_batches),
             "max_in_flight": dict(self.max_in_flight),
+            "in_flight": {k: v for k, v in self._in_flight.items() if v},
             "per_sender": per_sender,
         }

@@ -80,6 +80,9 @@ class Batch:
     start: float
     rate: float
     _cost: float | None = None
+    # Running per-outcome counts and segment units of messages [0, _tally_done).
+    _tally_done: int = 0
+    _tally: tuple[Int64s, Int64s] | None = None
 
     @property
     def size(self) -> int:
@@ -121,14 +124,31 @@ class Batch:
             return np.full(count, self.segments, dtype=np.uint8)
         return self.segments[index]
 
-    def cost(self, price: float) -> float:
-        if self._cost is None:
-            billable = self.outcomes != SENDING_FAILED
+    def tally(self, done: int) -> tuple[Int64s, Int64s]:
+        """Counts and segment units per outcome code of the first `done` messages.
+
+        Kept incrementally, so polling a big batch only looks at what is new.
+        """
+        if self._tally is None or done < self._tally_done:
+            self._tally = (np.zeros(256, dtype=np.int64), np.zeros(256, dtype=np.int64))
+            self._tally_done = 0
+        if done > self._tally_done:
+            part = slice(self._tally_done, done)
+            counts = np.bincount(self.outcomes[part], minlength=256)
             if isinstance(self.segments, int):
-                units = int(np.count_nonzero(billable)) * self.segments
+                units = counts * self.segments
             else:
-                units = int(self.segments[billable].sum(dtype=np.int64))
-            self._cost = round(units * price, 6)
+                units = np.bincount(self.outcomes[part], weights=self.segments[part],
+                                    minlength=256).astype(np.int64)
+            self._tally = (self._tally[0] + counts, self._tally[1] + units)
+            self._tally_done = done
+        return self._tally
+
+    def cost(self, price: float) -> float:
+        """Segments of every processed message but the SendingFailed ones, priced."""
+        if self._cost is None:
+            _, units = self.tally(self.size)
+            self._cost = round(int(units.sum() - units[SENDING_FAILED]) * price, 6)
         return self._cost
 
     def view(self, now: float, price: float,
@@ -439,17 +459,16 @@ class EmulatorState:
             mask = self._phone_mask(batch, query.phone_numbers, 0)
             if mask is None:
                 queued = batch.size - done
-                outcomes = batch.outcomes[:done]
-                segments = batch.segments_of(slice(0, done))
+                counts, units = batch.tally(done)
             else:
                 selected = np.flatnonzero(mask)
                 processed = selected[selected < done]
                 queued = len(selected) - len(processed)
                 outcomes = batch.outcomes[processed]
-                segments = batch.segments_of(processed)
+                counts = np.bincount(outcomes, minlength=256)
+                units = np.bincount(outcomes, weights=batch.segments_of(processed),
+                                    minlength=256).astype(np.int64)
             totals.add("queued", queued, 0)  # nothing is charged before processing
-            counts = np.bincount(outcomes, minlength=256)
-            units = np.bincount(outcomes, weights=segments, minlength=256)
             totals.add("delivered", int(counts[DELIVERED]), int(units[DELIVERED]))
             for k, code in enumerate(DELIVERY_FAILURE_CODES, start=1):
                 totals.add("deliveryFailed", int(counts[k]), int(units[k]), code)

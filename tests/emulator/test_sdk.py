@@ -122,3 +122,21 @@ async def test_sdk_sees_errors_as_api_exceptions(
     assert body["errors"] == [{"errorCode": "CMN-101",
                                "message": "Parameter [from] value is invalid."}]
     assert login_status == 401
+
+
+async def test_sdk_refreshes_its_own_expired_token(
+        emulator: Callable[..., Awaitable[Emulator]]) -> None:
+    emu = await emulator(EmulatorConfig(access_token_ttl=1))
+
+    def run() -> tuple[int, int]:
+        platform = SDK(emu.config.client_id, emu.config.client_secret, emu.url).platform()
+        platform.login(jwt=emu.config.jwt)
+        first = platform.get("/restapi/v1.0/account/~/a2p-sms/batches").response().status_code
+        time.sleep(1.1)  # the SDK sees its token expired and refreshes before the GET
+        second = platform.get("/restapi/v1.0/account/~/a2p-sms/batches").response().status_code
+        return first, second
+
+    assert await asyncio.to_thread(run) == (200, 200)
+    ledger = emu.ledger()
+    assert ledger["requests"]["token"] == 2  # login, then the refresh
+    assert ledger["status_counts"].get("401", 0) == 0
