@@ -1,0 +1,167 @@
+"""SMS sizing: encoding, segment counts, the API's text limit, link shorteners, cost.
+
+Pure functions, called per rendered text, so the common cases avoid Python
+per-character work: an ASCII text is checked and counted with two
+`bytes.translate` calls (C loops over a 256-byte table).
+
+Segment rules (industry standard; RingCentral does not document them):
+
+* GSM-7 (3GPP TS 23.038 basic set): a basic character is 1 septet, an
+  extension-table character (``^ { } \\ [ ~ ] | €`` and form feed) is 2
+  (escape + char). 1 segment up to 160 septets, else ``ceil(n / 153)``.
+* UCS-2, used as soon as one character is outside GSM-7: counted in UTF-16
+  code units (an emoji outside the BMP is 2). 1 segment up to 70 units, else
+  ``ceil(n / 67)``.
+
+This is the usual estimate: a phone that refuses to split an escape sequence or
+a surrogate pair across two segments can need one more segment in rare cases.
+An empty text counts as 1 segment (it would still be one SMS); the pipeline
+refuses empty texts before sizing anyway.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Final, Literal
+
+import numpy as np
+
+__all__ = [
+    "GSM7_BASIC",
+    "GSM7_EXTENSION",
+    "MAX_TEXT_CHARS",
+    "SHORTENER_DOMAINS",
+    "cost",
+    "encoding",
+    "find_shortener",
+    "segments",
+    "segments_many",
+    "septets",
+]
+
+# The API's limit on `text` (`maxLength: 1000`), counted as the API counts it,
+# in characters: Python's `len(text)` (code points, so an emoji is 1 here even
+# though it is 2 UTF-16 units for segment counting).
+MAX_TEXT_CHARS: Final = 1000
+
+# GSM 03.38 default alphabet, basic table (0x1B, the escape to the extension
+# table, is not a character one can send, so it is left out).
+GSM7_BASIC: Final = (
+    "@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?"
+    "¡ABCDEFGHIJKLMNOPQRSTUVWXYZÄÖÑÜ§¿abcdefghijklmnopqrstuvwxyzäöñüà"
+)
+# Extension table: each costs 2 septets.
+GSM7_EXTENSION: Final = "^{}\\[~]|€\f"
+
+_ASCII_BASIC = bytes(c for c in range(128) if chr(c) in GSM7_BASIC)
+_ASCII_EXT = bytes(c for c in range(128) if chr(c) in GSM7_EXTENSION)
+_ASCII_GSM = _ASCII_BASIC + _ASCII_EXT
+_NON_GSM = re.compile("[^" + re.escape(GSM7_BASIC + GSM7_EXTENSION) + "]")
+_EXT = re.compile("[" + re.escape(GSM7_EXTENSION) + "]")
+
+
+def _ascii_septets(text: str) -> int:
+    """Septets of an ASCII text, or -1 if it needs UCS-2 (a backtick, a control char)."""
+    raw = text.encode("ascii")
+    if raw.translate(None, _ASCII_GSM):
+        return -1
+    # What is left after deleting everything but the extension chars is the
+    # number of extra septets.
+    return len(raw) + len(raw.translate(None, _ASCII_BASIC))
+
+
+def septets(text: str) -> int:
+    """GSM-7 septets needed for `text`, or -1 if it cannot be sent in GSM-7."""
+    if text.isascii():
+        return _ascii_septets(text)
+    if _NON_GSM.search(text):
+        return -1
+    return len(text) + len(_EXT.findall(text))
+
+
+def _ucs2_units(text: str) -> int:
+    if text.isascii():
+        return len(text)
+    # UTF-16 code units: BMP chars are 1, the rest (emoji) 2.
+    return len(text.encode("utf-16-le", "surrogatepass")) >> 1
+
+
+def encoding(text: str) -> Literal["GSM-7", "UCS-2"]:
+    """The encoding a phone network would use for `text`."""
+    return "GSM-7" if septets(text) >= 0 else "UCS-2"
+
+
+def _count(n: int, single: int, multi: int) -> int:
+    if n <= single:
+        return 1
+    return -(-n // multi)
+
+
+def segments(text: str) -> int:
+    """Number of SMS segments for `text` (see the module doc for the rules)."""
+    n = septets(text)
+    if n >= 0:
+        return 1 if n <= 160 else -(-n // 153)
+    return _count(_ucs2_units(text), 70, 67)
+
+
+def segments_many(texts: list[str]) -> int:
+    """Total segments of `texts`.
+
+    When the whole list is ASCII GSM-7 without extension characters (the usual
+    personalised text), one joined check decides it and the counts come from
+    the lengths alone, vectorised.
+    """
+    if not texts:
+        return 0
+    joined = "".join(texts)
+    if joined.isascii():
+        raw = joined.encode("ascii")
+        if not raw.translate(None, _ASCII_BASIC):
+            lens = np.fromiter(map(len, texts), np.int64, len(texts))
+            return int(np.where(lens <= 160, 1, -(-lens // 153)).sum())
+    return sum(map(segments, texts))
+
+
+def cost(segments: int, price: float) -> float:
+    """Estimated cost of `segments` at `price` each, rounded to 6 decimals."""
+    return round(segments * price, 6)
+
+
+# Public link shorteners that carriers filter (SMS-CAR-435). Brand shorteners
+# (amzn.to, youtu.be, ...) are left out: they point at one known site.
+SHORTENER_DOMAINS: Final = (
+    "bit.ly", "bitly.com", "j.mp", "tinyurl.com", "tiny.one", "goo.gl", "t.co",
+    "ow.ly", "is.gd", "v.gd", "buff.ly", "rebrand.ly", "cutt.ly", "shorturl.at",
+    "tiny.cc", "rb.gy", "t.ly", "bl.ink", "s.id", "shorte.st", "adf.ly", "x.co",
+    "tr.im", "cli.gs", "soo.gd", "qr.ae", "shorturl.com", "lnkd.in", "db.tt",
+    "po.st", "su.pr", "mcaf.ee", "u.to", "clck.ru", "short.gy",
+)
+# A domain counts when it is a whole host name or the end of one (a subdomain
+# such as www.bit.ly): not preceded by a name character or '@' (so "ebit.ly"
+# and "me@t.co" do not match), and not followed by more host name ("t.co.uk",
+# "t.com"). The scheme and path are optional: a bare "bit.ly/x" counts.
+# Searching for an alternation of names is slow (~9 us per text), so a first
+# pass looks for ".tld" (a literal '.' lets the regex engine skip ahead) and
+# only those few spots are checked against the full names.
+_END = r"(?![\w-]|\.[\w-])"
+_TLD = re.compile(
+    r"\.(?:" + "|".join(sorted({d.rsplit(".", 1)[1] for d in SHORTENER_DOMAINS})) + ")" + _END
+)
+_DOMAIN = re.compile(
+    r"(?<![\w@-])("
+    + "|".join(re.escape(d) for d in sorted(SHORTENER_DOMAINS, key=len, reverse=True))
+    + r")\Z"
+)
+_LONGEST = max(map(len, SHORTENER_DOMAINS))
+
+
+def find_shortener(text: str) -> str | None:
+    """The first public link-shortener domain used in `text` (lower case), or None."""
+    low = text.lower()
+    for m in _TLD.finditer(low):
+        end = m.end()
+        hit = _DOMAIN.search(low, max(0, end - _LONGEST), end)
+        if hit:
+            return hit.group(1)
+    return None
