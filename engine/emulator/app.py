@@ -32,6 +32,7 @@ from .auth import OAuthError, Session, Unauthorized
 from .config import EmulatorConfig
 from .fastparse import parse_fast
 from .faults import FaultKind
+from .memory import release_memory
 from .parse import parse_batch
 from .query import (
     date_window,
@@ -57,6 +58,7 @@ API = "/restapi/v1.0/account/{accountId}"
 A2P = API + "/a2p-sms"
 CONTROL_PREFIX = "/_emulator/"
 AUTH_OPERATIONS = frozenset({"token", "revoke"})
+BIG_BODY = 4 * 1024 * 1024  # after a body this big, give the parser's scratch memory back
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -307,7 +309,12 @@ async def create_batch(request: web.Request) -> web.Response:
     runtime.ledger.body(len(body))
     # Large bodies of the usual shapes take the numpy path; the rest orjson.
     batch_request = parse_fast(body) or parse_batch(body)
-    batch, rejected = runtime.state.create_batch(batch_request)
+    try:
+        batch, rejected = runtime.state.create_batch(batch_request)
+    finally:
+        if len(body) > BIG_BODY:
+            del batch_request
+            release_memory()
     request[BATCH_ID] = batch.id
     view = batch.view(runtime.clock(), runtime.config.price_per_segment, rejected)
     # The POST always answers as accepted; progress shows on later reads.

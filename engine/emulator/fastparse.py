@@ -18,6 +18,7 @@ orjson path, so both paths always give the same result (a property test in
 from __future__ import annotations
 
 import re
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -32,7 +33,7 @@ _MESSAGES_KEY = re.compile(rb'"messages"[ \t\r\n]*:')
 _WS = b" \t\r\n"
 _PLUS, _ZERO, _ONE, _NINE = ord("+"), ord("0"), ord("1"), ord("9")
 
-Positions = npt.NDArray[np.int64]
+Positions = npt.NDArray[np.signedinteger[Any]]  # int32 or int64 byte offsets
 
 
 def _strip_ws(token: bytes) -> bytes:
@@ -40,7 +41,11 @@ def _strip_ws(token: bytes) -> bytes:
 
 
 class _Body:
-    """The body as bytes, numpy views of it, and the spans of its strings."""
+    """The body as bytes, numpy views of it, and where its strings are.
+
+    String k spans `[q[2k] + 1, q[2k + 1])`; outside token k (the bytes between
+    string k and string k + 1, or the end) spans `[q[2k + 1] + 1, q[2k + 2])`.
+    """
 
     def __init__(self, body: bytes, quotes: Positions) -> None:
         self.raw = body
@@ -50,19 +55,24 @@ class _Body:
         padded = body + bytes(8)
         self.words = np.ndarray(shape=(len(body) + 1,), dtype="<u8", buffer=padded,
                                 strides=(1,))
-        self.starts = quotes[0::2] + 1  # first byte of string k
-        self.ends = quotes[1::2]  # its closing quote
-        # Outside token k lies between string k and k + 1 (the last: to the end).
-        self.out_starts = self.ends + 1
-        self.out_ends = np.empty_like(self.starts)
-        self.out_ends[:-1] = self.starts[1:] - 1
-        self.out_ends[-1] = len(body)
+        # Quote positions, then the body's length as the end of the last token;
+        # int32 halves the biggest array (bodies are far below 2 GiB).
+        self.q: Positions = np.empty(len(quotes) + 1, dtype=np.int32 if len(body) < 2**31 else np.int64)
+        self.q[:-1] = quotes
+        self.q[-1] = len(body)
+        self.count = len(quotes) // 2
+
+    def spans(self, k: Positions) -> tuple[Positions, Positions]:
+        return self.q[2 * k] + 1, self.q[2 * k + 1]
+
+    def out_spans(self, k: Positions) -> tuple[Positions, Positions]:
+        return self.q[2 * k + 1] + 1, self.q[2 * k + 2]
 
     def string(self, k: int) -> bytes:
-        return self.raw[self.starts[k]:self.ends[k]]
+        return self.raw[self.q[2 * k] + 1:self.q[2 * k + 1]]
 
     def outside(self, k: int) -> bytes:
-        return self.raw[self.out_starts[k]:self.out_ends[k]]
+        return self.raw[self.q[2 * k + 1] + 1:self.q[2 * k + 2]]
 
     def all_equal(self, starts: Positions, ends: Positions, expected: bytes
                   ) -> npt.NDArray[np.bool_]:
@@ -103,12 +113,13 @@ def _parse(body: bytes) -> BatchRequest | None:  # noqa: C901 - one linear recip
     keys = list(_MESSAGES_KEY.finditer(body))
     if len(keys) != 1:
         return None
-    b = _Body(body, quotes)
     key = int(np.searchsorted(quotes, keys[0].start())) // 2
+    b = _Body(body, quotes)
+    del quotes  # _Body keeps a compact copy
     if _strip_ws(b.outside(key)) != b":[{":
         return None
     first = key + 1
-    strings = len(b.starts)
+    strings = b.count
     # Period: strings per message, up to the first outside token with a "}".
     period = next((j - key for j in range(first, min(first + 5, strings))
                    if b"}" in b.outside(j)), 0)
@@ -126,25 +137,24 @@ def _parse(body: bytes) -> BatchRequest | None:  # noqa: C901 - one linear recip
     # n: messages up to the first closing token that is not the separator.
     candidates = (strings - first) // period
     closing = first + period - 1 + period * np.arange(candidates, dtype=np.int64)
-    is_sep = b.all_equal(b.out_starts[closing], b.out_ends[closing], separator)
+    is_sep = b.all_equal(*b.out_spans(closing), separator)
     mismatch = np.flatnonzero(~is_sep)
     if not len(mismatch):
         return None
     n = int(mismatch[0]) + 1
     base = first + period * np.arange(n, dtype=np.int64)
     for r in range(period):
-        if r % 2 == 0 and not b.all_equal(b.starts[base + r], b.ends[base + r],
-                                          layout[r // 2]).all():
+        if r % 2 == 0 and not b.all_equal(*b.spans(base + r), layout[r // 2]).all():
             return None
         if r < period - 1:
             k = first + r
-            if not b.all_equal(b.out_starts[base + r], b.out_ends[base + r],
-                               b.outside(k)).all():
+            if not b.all_equal(*b.out_spans(base + r), b.outside(k)).all():
                 return None
 
     # The reduced body: message 1, then everything from message n's closing on.
     last_closing = int(closing[n - 1])
-    reduced = body[:b.out_starts[first + period - 1]] + body[b.out_starts[last_closing]:]
+    first_closing = int(b.q[2 * (first + period - 1) + 1]) + 1
+    reduced = body[:first_closing] + body[int(b.q[2 * last_closing + 1]) + 1:]
     try:
         doc = orjson.loads(reduced)
     except orjson.JSONDecodeError:
@@ -164,12 +174,11 @@ def _parse(body: bytes) -> BatchRequest | None:  # noqa: C901 - one linear recip
         return None
     head = _from_document(doc)  # top-level checks, same errors as the orjson path
 
-    numbers, invalid = _numbers(b, b.starts[to_value - first + base],
-                                b.ends[to_value - first + base])
+    numbers, invalid = _numbers(b, *b.spans(to_value - first + base))
     texts = None
     if text_value is not None:
         index = text_value - first + base
-        texts = _texts(b, b.starts[index], b.ends[index])
+        texts = _texts(b, *b.spans(index))
     return BatchRequest(sender=head.sender, text=head.text, numbers=numbers,
                         invalid=invalid, texts=texts)
 

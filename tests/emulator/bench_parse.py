@@ -66,7 +66,8 @@ async def time_http(body: bytes) -> float:
             emu.url + "/restapi/oauth/token",
             data={"grant_type": "urn:ietf:params:oauth:grant-type:jwt-bearer",
                   "assertion": config.jwt},
-            auth=aiohttp.BasicAuth(config.client_id, config.client_secret))
+            headers={"Authorization": aiohttp.encode_basic_auth(config.client_id,
+                                                                config.client_secret)})
         token = (await token_reply.json())["access_token"]
         best = float("inf")
         for _ in range(3):
