@@ -76,7 +76,8 @@ class Hygiene:
             self.shortener = find_shortener(default_text)
 
     def clean(self, block: RowBlock, *, skip: Collection[int] | None = None) -> CleanBlock:
-        dropped = [DroppedRow(ln, raw, f"malformed row: {why}") for ln, raw, why in block.bad]
+        dropped = [DroppedRow(ln, raw, f"malformed row: {why}") for ln, raw, why in block.bad
+                   if not skip or ln not in skip]  # replay: already dropped when planned
         kinds: Counter[str] = Counter(invalid=len(dropped))
         rows = _Rows(block.lines, block.columns)
         if skip:
