@@ -39,6 +39,7 @@ from __future__ import annotations
 import importlib
 import logging
 import re
+from collections.abc import Sequence
 from typing import Any, Final, NamedTuple
 
 import numpy as np
@@ -84,10 +85,10 @@ class _Lines(NamedTuple):
 
 
 def _lines(data: bytes, n: int) -> _Lines | None:
+    if data.count(b"\n") != n - 1:  # a value contains a newline
+        return None
     raw = np.frombuffer(data, dtype=np.uint8)
     newlines = np.flatnonzero(raw == 10)
-    if len(newlines) != n - 1:  # a value contains a newline
-        return None
     starts = np.empty(n, dtype=np.intp)
     starts[0] = 0
     starts[1:] = newlines + 1
@@ -110,29 +111,33 @@ def _bad_lines(lines: _Lines, positions: np.ndarray) -> np.ndarray:
     return np.searchsorted(lines.newlines, positions)
 
 
-def e164_mask(values: list[str]) -> np.ndarray:
+def e164_mask(values: Sequence[str]) -> np.ndarray:
     """numpy bool array: which values match `E164` exactly. No per-row Python."""
+    return _e164_scan(values)[0]
+
+
+def _e164_scan(values: Sequence[str]) -> tuple[np.ndarray, bytes | None]:
+    """`e164_mask` and the newline-joined UTF-8 block it scanned (None if not joinable)."""
     n = len(values)
     if n == 0:
-        return np.zeros(0, dtype=bool)
-    joined = "\n".join(values)
-    lines = _lines(joined.encode("utf-8", "surrogatepass"), n)
+        return np.zeros(0, dtype=bool), None
+    data = "\n".join(values).encode("utf-8", "surrogatepass")
+    lines = _lines(data, n)
     if lines is None:
-        return np.fromiter((E164.fullmatch(v) is not None for v in values), bool, n)
+        return np.fromiter((E164.fullmatch(v) is not None for v in values), bool, n), None
     ok = (lines.lens >= 8) & (lines.lens <= 16)
     ok &= _first_chars(lines, 0) == ord("+")
     second = _first_chars(lines, 1)
     ok &= (second >= ord("1")) & (second <= ord("9"))
-    raw = lines.raw
-    bad = np.flatnonzero(_NOT_DIGIT_PLUS_NL[raw])
-    if len(bad):
-        ok[_bad_lines(lines, bad)] = False
-    plus = np.flatnonzero(raw == ord("+"))
-    if len(plus) != n or not ok.all():
+    # bytes.translate finds out in one fast pass whether anything but digits,
+    # '+' and newlines is there; only then find where (a slower table lookup).
+    if data.translate(None, b"0123456789+\n"):
+        ok[_bad_lines(lines, np.flatnonzero(_NOT_DIGIT_PLUS_NL[lines.raw]))] = False
+    if data.count(b"+") != n or not ok.all():
+        plus = np.flatnonzero(lines.raw == ord("+"))
         line = _bad_lines(lines, plus)
-        inner = plus != lines.starts[line]
-        ok[line[inner]] = False
-    return ok
+        ok[line[plus != lines.starts[line]]] = False
+    return ok, data
 
 
 # --- regex dependence analysis -------------------------------------------------------
@@ -648,11 +653,10 @@ class Normalizer:
         digits = lines.lens - plus_first
         simple = (digits >= 3) & (digits <= 24)
         raw = lines.raw
-        bad = np.flatnonzero(_NOT_DIGIT_PLUS_NL[raw])
-        if len(bad):
-            simple[_bad_lines(lines, bad)] = False
-        plus = np.flatnonzero(raw == ord("+"))
-        if len(plus) != int(plus_first.sum()):
+        if data.translate(None, b"0123456789+\n"):
+            simple[_bad_lines(lines, np.flatnonzero(_NOT_DIGIT_PLUS_NL[raw]))] = False
+        if data.count(b"+") != int(plus_first.sum()):
+            plus = np.flatnonzero(raw == ord("+"))
             line = _bad_lines(lines, plus)
             simple[line[plus != lines.starts[line]]] = False
         if max(map(len, values)) > _MAX_INPUT:
