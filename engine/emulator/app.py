@@ -22,6 +22,7 @@ import asyncio
 import base64
 import binascii
 import contextlib
+import dataclasses
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -146,8 +147,8 @@ async def inject_faults(request: web.Request, handler: Handler) -> web.StreamRes
     # HANG_AFTER_HEADERS: the status line and headers go out, the body never does.
     if isinstance(response, web.Response):
         stalled = web.StreamResponse(status=response.status, headers=response.headers)
-        stalled.content_length = len(response.body or b"") if isinstance(
-            response.body, bytes) else None
+        body = response.body
+        stalled.content_length = len(body) if isinstance(body, bytes) else None
         await stalled.prepare(request)
     await _stall(request, runtime)
     return _close_without_answer(request)
@@ -491,8 +492,7 @@ async def control_reset(request: web.Request) -> web.Response:
 
 
 def _asdict(obj: Any) -> dict[str, Any]:
-    from dataclasses import asdict
-    out: dict[str, Any] = asdict(obj)
+    out: dict[str, Any] = dataclasses.asdict(obj)
     return out
 
 

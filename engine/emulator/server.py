@@ -22,10 +22,9 @@ class Emulator:
 
     def __init__(self, config: EmulatorConfig | None = None, *,
                  host: str = "127.0.0.1", port: int = 0) -> None:
-        self.config = config or EmulatorConfig()
         self.host = host
         self.port = port
-        self.runtime = Runtime(self.config)
+        self.runtime = Runtime(config or EmulatorConfig())
         self.app = create_app(runtime=self.runtime)
         self._runner: web.AppRunner | None = None
 
@@ -58,6 +57,11 @@ class Emulator:
     async def __aexit__(self, exc_type: type[BaseException] | None,
                         exc: BaseException | None, tb: TracebackType | None) -> None:
         await self.close()
+
+    @property
+    def config(self) -> EmulatorConfig:
+        """The current config (faults, limits and rate as last configured)."""
+        return self.runtime.config
 
     @property
     def url(self) -> str:
