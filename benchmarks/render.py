@@ -204,8 +204,10 @@ def markdown(doc: dict[str, Any], figures: Sequence[Figure], ratio_list: Sequenc
     if failures:
         lines += ["", "## Failures", ""]
         for fail in failures:
+            reason = fail["reason"] if fail["reason"].startswith(fail["status"]) else \
+                f"{fail['status']}: {fail['reason']}"
             lines.append(f"- {fail['contender']} on {fail['variant']} {fail['size']} "
-                         f"(run {fail['rep'] + 1}): {fail['status']}: {fail['reason']}")
+                         f"(run {fail['rep'] + 1}): {reason}")
             if fail.get("stderr_tail"):
                 lines += ["", "```", fail["stderr_tail"].rstrip(), "```", ""]
     if doc.get("notes"):

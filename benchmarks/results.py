@@ -70,6 +70,14 @@ class Sample:
             return None
         return math.ceil(self.bytes_posted / API_BODY_LIMIT) / self.batches
 
+    def outcome(self) -> str:
+        """"failed: body over 50 MB", "error: exit status 1", ... (no doubled status)."""
+        if not self.reason:
+            return self.status
+        if self.reason.startswith(self.status):
+            return self.reason
+        return f"{self.status}: {self.reason}"
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "contender": self.contender, "variant": self.variant, "size": self.size,
@@ -257,7 +265,9 @@ def _check(name: str, figure: Figure | None, test: Callable[[Figure], tuple[bool
     if figure is None:
         return Target(name, "NOT MEASURED", missing)
     if figure.status != "ok":
-        return Target(name, "FAIL", f"{figure.contender} {figure.status}: {figure.reason}")
+        reason = figure.reason if figure.reason.startswith(figure.status) else \
+            f"{figure.status}: {figure.reason}"
+        return Target(name, "FAIL", f"{figure.contender} {reason}")
     passed, detail = test(figure)
     return Target(name, "PASS" if passed else "FAIL", detail)
 

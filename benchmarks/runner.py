@@ -50,6 +50,7 @@ ECONOMY_ROWS = 12_000
 ECONOMY_BATCH_MESSAGES = 100
 ECONOMY_PROCESSING_RATE = 100.0  # messages per second: 12k messages take 2 minutes
 EXPECTED_FAILURE = "body over 50 MB"
+OVER_MEMORY = "RSS over the cap"
 PACKAGES = ("hvsms", "aiohttp", "orjson", "numpy", "phonenumbers", "aiofiles", "ringcentral",
             "requests", "rich", "matplotlib")
 
@@ -83,6 +84,9 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     p.add_argument("--out", type=Path, default=RESULTS_DIR, help="where results go")
     p.add_argument("--timeout", type=float, default=1800.0,
                    help="seconds before a contender run is killed (default 1800)")
+    p.add_argument("--max-rss-gib", type=float, default=10.0,
+                   help="a contender whose RSS passes this is killed and reported as failed "
+                        "(default 10 GiB)")
     args = p.parse_args(argv)
     if args.runs is None:
         args.runs = 1 if args.quick else 3
@@ -198,9 +202,11 @@ class Runner:
         emu.reset()
         cmd = [sys.executable, "-m", f"benchmarks.contenders.{contender}", str(f.path),
                "--text", f.meta.text, "--poll-interval", str(poll_interval), *extra]
-        ex = run_measured(cmd, env=env, timeout=self.args.timeout, cwd=str(ROOT))
+        cap = int(self.args.max_rss_gib * 1024 * 1024)
+        ex = run_measured(cmd, env=env, timeout=self.args.timeout, cwd=str(ROOT), max_rss_kb=cap)
         ledger = emu.ledger() if contender != "floor" else None
-        return build_sample(contender, variant, size, rep, f.meta, ex, ledger)
+        return build_sample(contender, variant, size, rep, f.meta, ex, ledger,
+                            max_rss_gib=self.args.max_rss_gib)
 
     # -- the API-economy scenario ------------------------------------------------
 
@@ -293,14 +299,14 @@ class Runner:
             console.print(f"note: {note}", highlight=False)
         for s in unexpected:
             console.print(f"[red]{s.contender} on {s.variant} {s.size} run {s.rep + 1}: "
-                          f"{s.status}: {s.reason}[/]", highlight=False)
+                          f"{s.outcome()}[/]", highlight=False)
             if s.stderr_tail:
                 console.print(s.stderr_tail, markup=False, highlight=False)
         return 3 if unexpected else 0
 
 
 def build_sample(contender: str, variant: str, size: str, rep: int, meta: data.Meta,
-                 ex: Exit, ledger: dict[str, Any] | None) -> Sample:
+                 ex: Exit, ledger: dict[str, Any] | None, *, max_rss_gib: float = 0) -> Sample:
     """One Sample from a contender's exit, its JSON line and the emulator's ledger."""
     client = _last_json(ex.stdout)
     sample = Sample(contender=contender, variant=variant, size=size, rows=meta.rows, rep=rep,
@@ -326,7 +332,10 @@ def build_sample(contender: str, variant: str, size: str, rep: int, meta: data.M
         sample.largest_body = int(ledger.get("largest_body", 0))
         if sample.requests.get(POST) == 1 and not sample.bytes_posted:
             sample.bytes_posted = sample.largest_body  # one POST: the ledger saw its size
-    if ex.timed_out:
+    if ex.over_memory:
+        sample.status = "failed"
+        sample.reason = f"{OVER_MEMORY} of {max_rss_gib:g} GiB (--max-rss-gib), killed"
+    elif ex.timed_out:
         sample.status, sample.reason = "error", f"killed after {ex.wall:.0f} s (--timeout)"
     elif client is None:
         sample.status = "error"
@@ -347,7 +356,9 @@ def build_sample(contender: str, variant: str, size: str, rep: int, meta: data.M
 
 
 def _expected(s: Sample) -> bool:
-    return s.status == "failed" and s.contender == "sdk_sample" and EXPECTED_FAILURE in s.reason
+    """The SDK sample's one big body is refused (413) or too big to build: a result."""
+    return s.status == "failed" and s.contender == "sdk_sample" and (
+        EXPECTED_FAILURE in s.reason or OVER_MEMORY in s.reason)
 
 
 def _last_json(stdout: str) -> dict[str, Any] | None:
@@ -369,7 +380,7 @@ def _progress(s: Sample) -> str:
     head = f"{s.variant} {s.size} {s.contender} run {s.rep + 1}: "
     figures = f"CPU {s.cpu:.2f} s, RSS {s.rss_mb:.0f} MB"
     if s.status != "ok":
-        return head + f"{s.status}: {s.reason} ({figures})"
+        return head + f"{s.outcome()} ({figures})"
     return head + (f"{s.wall:.3f} s ({s.rate:,.0f}/s), {figures}, "
                    f"{sum(s.requests.values())} requests, accepted {s.accepted:,}")
 
