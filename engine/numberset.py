@@ -38,9 +38,13 @@ def key(number: str) -> int:
 def _parse(data: str | bytes, n: int) -> np.ndarray | None:
     """Whitespace-separated decimal integers, parsed in C; None if not exactly `n`."""
     with warnings.catch_warnings():
-        # numpy warns (DeprecationWarning) on text it cannot read; we check the count.
+        # On text it cannot read, numpy warns (DeprecationWarning, older
+        # versions) or raises ValueError (newer ones); either way: not ours.
         warnings.simplefilter("ignore", DeprecationWarning)
-        out = np.fromstring(data, dtype=np.int64, sep=" ")
+        try:
+            out = np.fromstring(data, dtype=np.int64, sep=" ")
+        except ValueError:
+            return None
     return out if len(out) == n else None
 
 
