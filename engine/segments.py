@@ -22,6 +22,7 @@ refuses empty texts before sizing anyway.
 from __future__ import annotations
 
 import re
+from itertools import compress
 from typing import Final, Literal
 
 import numpy as np
@@ -108,19 +109,24 @@ def segments(text: str) -> int:
 def segments_many(texts: list[str]) -> int:
     """Total segments of `texts`.
 
-    When the whole list is ASCII GSM-7 without extension characters (the usual
-    personalised text), one joined check decides it and the counts come from
-    the lengths alone, vectorised.
+    ASCII texts (the usual personalised text) are checked together: one
+    joined `bytes.translate` decides whether any of them needs more than the
+    basic GSM set, and if none does their counts come from the lengths alone,
+    vectorised. The other texts are counted one by one.
     """
     if not texts:
         return 0
-    joined = "".join(texts)
-    if joined.isascii():
-        raw = joined.encode("ascii")
-        if not raw.translate(None, _ASCII_BASIC):
-            lens = np.fromiter(map(len, texts), np.int64, len(texts))
-            return int(np.where(lens <= 160, 1, -(-lens // 153)).sum())
-    return sum(map(segments, texts))
+    if "".join(texts).isascii():
+        plain, other = texts, []
+    else:
+        ascii_flags = [t.isascii() for t in texts]
+        plain = list(compress(texts, ascii_flags))
+        other = [t for t, a in zip(texts, ascii_flags, strict=True) if not a]
+    total = sum(map(segments, other))
+    if plain and not "".join(plain).encode("ascii").translate(None, _ASCII_BASIC):
+        lens = np.fromiter(map(len, plain), np.int64, len(plain))
+        return total + int(np.where(lens <= 160, 1, -(-lens // 153)).sum())
+    return total + sum(map(segments, plain))
 
 
 def cost(segments: int, price: float) -> float:
