@@ -60,6 +60,7 @@ def keys(numbers: Sequence[str]) -> np.ndarray:
     joined = " ".join(numbers)
     if joined.isascii():
         data = joined.encode("ascii")
+        del joined
         # Only digits, '+' and the n-1 separators, n pluses and no "+0": if
         # numpy then reads exactly n integers, each value was '+[1-9][0-9]*'
         # and the range check makes it 7 to 15 digits, i.e. E.164.
@@ -272,6 +273,7 @@ class Seen:
         line = np.asarray(lines, dtype=np.int64)
         order = np.argsort(q)  # unstable is fine: first occurrences come from a min below
         sq = q[order]
+        del q  # per-block scratch is the fixed part of the peak: free it early
         head = np.empty(n, dtype=bool)
         head[0] = True
         np.not_equal(sq[1:], sq[:-1], out=head[1:])
@@ -323,7 +325,7 @@ class Seen:
 
     def _grow_filter(self) -> None:
         self._filter = _Filter(_filter_bits(self._n))
-        step = 1 << 18  # bounded temporaries while re-hashing everything
+        step = 1 << 15  # small temporaries while re-hashing everything
         for run in self._runs:
             for i in range(0, run.n, step):
                 self._filter.add(run.keys[i:i + step])
