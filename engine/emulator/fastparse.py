@@ -27,6 +27,7 @@ import numpy as np
 import numpy.typing as npt
 import orjson
 
+from .numbers import e164_spans, word_view
 from .parse import BatchRequest, TextColumn, _from_document, no_gc
 
 __all__ = ["MIN_FAST_BYTES", "parse_fast"]
@@ -34,7 +35,6 @@ __all__ = ["MIN_FAST_BYTES", "parse_fast"]
 MIN_FAST_BYTES = 64 * 1024
 _MESSAGES_KEY = re.compile(rb'"messages"[ \t\r\n]*:')
 _WS = b" \t\r\n"
-_PLUS, _ZERO, _ONE, _NINE = ord("+"), ord("0"), ord("1"), ord("9")
 
 Positions = npt.NDArray[np.signedinteger[Any]]  # int32 or int64 byte offsets
 
@@ -53,11 +53,8 @@ class _Body:
     def __init__(self, body: bytes, quotes: Positions) -> None:
         self.raw = body
         self.data = np.frombuffer(body, dtype=np.uint8)
-        # The 8 bytes at every offset as one little-endian word (overlapping,
-        # unaligned): one gather reads a whole short token or 8 digits.
-        padded = body + bytes(8)
-        self.words = np.ndarray(shape=(len(body) + 1,), dtype="<u8", buffer=padded,
-                                strides=(1,))
+        # One gather of `words` reads a whole short token or 8 digits.
+        self.words = word_view(body)
         # Quote positions, then the body's length as the end of the last token;
         # int32 halves the biggest array (bodies are far below 2 GiB).
         self.q: Positions = np.empty(len(quotes) + 1, dtype=np.int32 if len(body) < 2**31 else np.int64)
@@ -141,7 +138,12 @@ def _parse(body: bytes) -> BatchRequest | None:
         return None
     head = _from_document(doc)  # top-level checks, same errors as the orjson path
 
-    numbers, invalid = _numbers(b, *b.spans(shape.to_strings))
+    to_starts, to_ends = b.spans(shape.to_strings)
+    numbers = e164_spans(b.data, b.words, to_starts, to_ends)
+    invalid: list[tuple[int, Any]] = [
+        (i, [body[to_starts[i]:to_ends[i]].decode("utf-8")])
+        for i in np.flatnonzero(numbers == 0).tolist()
+    ]
     texts = None
     if shape.text_strings is not None:
         texts = _texts(b, *b.spans(shape.text_strings), shape.text_owner, len(numbers))
@@ -284,69 +286,6 @@ def _mixed(b: _Body, key: int) -> _Shape | None:
         reduced=reduced,
         keys=["to", "text"] if has_text else ["to"],
     )
-
-
-_ASCII_ZEROS = np.uint64(0x3030303030303030)
-_HIGH_NIBBLES = np.uint64(0xF0F0F0F0F0F0F0F0)
-_PLUS_SIX = np.uint64(0x0606060606060606)
-
-
-def _digits8(words: npt.NDArray[np.uint64]) -> tuple[npt.NDArray[np.uint64],
-                                                     npt.NDArray[np.bool_]]:
-    """Eight ASCII digits per word (first digit in the low byte) as numbers.
-
-    The classic SWAR recipe: pairs, then quads, then the eight combine in
-    three multiply-shift-mask steps; a byte is a digit iff its high nibble is
-    3 both before and after adding 6.
-    """
-    ok = ((words & _HIGH_NIBBLES) == _ASCII_ZEROS) & (
-        ((words + _PLUS_SIX) & _HIGH_NIBBLES) == _ASCII_ZEROS)
-    x = words - _ASCII_ZEROS
-    x = (x * np.uint64(10) + (x >> np.uint64(8))) & np.uint64(0x00FF00FF00FF00FF)
-    x = (x * np.uint64(100) + (x >> np.uint64(16))) & np.uint64(0x0000FFFF0000FFFF)
-    x = (x * np.uint64(10000) + (x >> np.uint64(32))) & np.uint64(0xFFFFFFFF)
-    return x, ok
-
-
-def _left_pad(words: npt.NDArray[np.uint64], count: int) -> npt.NDArray[np.uint64]:
-    """Keep the first `count` bytes of each word, behind 8 - count ASCII zeros."""
-    if count == 8:
-        return words
-    shift = np.uint64(8 * (8 - count))
-    return (words << shift) | (_ASCII_ZEROS >> np.uint64(8 * count))
-
-
-def _numbers(b: _Body, starts: Positions, ends: Positions
-             ) -> tuple[npt.NDArray[np.int64], list[tuple[int, object]]]:
-    """E.164 strings as int64 digits (0 if invalid), one length group at a time."""
-    data = b.data
-    lengths = ends - starts
-    numbers = np.zeros(len(starts), dtype=np.int64)
-    valid = np.zeros(len(starts), dtype=np.bool_)
-    # "+" and 7 to 15 digits: string lengths 8..16 (17 stands for "longer").
-    present = np.bincount(np.minimum(lengths, 17), minlength=18)
-    for length in range(8, 17):
-        if not present[length]:
-            continue
-        group: Positions | slice = (slice(None) if present[length] == len(lengths)
-                                    else np.flatnonzero(lengths == length))
-        at = starts[group]
-        digits = length - 1
-        ok = (data[at] == _PLUS) & (data[at + 1] >= _ONE) & (data[at + 1] <= _NINE)
-        if digits <= 8:
-            value, good = _digits8(_left_pad(b.words[at + 1], digits))
-        else:
-            high, good_high = _digits8(_left_pad(b.words[at + 1], digits - 8))
-            low, good = _digits8(b.words[at + 1 + digits - 8])
-            value = high * np.uint64(100_000_000) + low
-            good &= good_high
-        ok &= good
-        numbers[group] = np.where(ok, value.astype(np.int64), 0)
-        valid[group] = ok
-    invalid: list[tuple[int, object]] = [
-        (i, [b.raw[starts[i]:ends[i]].decode("utf-8")]) for i in np.flatnonzero(~valid).tolist()
-    ]
-    return numbers, invalid
 
 
 def _texts(b: _Body, starts: Positions, ends: Positions, owner: Positions | None,

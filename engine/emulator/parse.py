@@ -22,7 +22,6 @@ Validation decisions (the spec leaves them open; documented in `app`):
 from __future__ import annotations
 
 import gc
-import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -32,6 +31,7 @@ import numpy as np
 import numpy.typing as npt
 import orjson
 
+from .numbers import e164_column, e164_to_int
 from .responses import ApiError
 
 __all__ = [
@@ -44,7 +44,6 @@ __all__ = [
 ]
 
 MAX_TEXT_CHARS = 1000
-E164 = re.compile(r"\+[1-9][0-9]{6,14}")
 
 
 @dataclass(slots=True)
@@ -115,13 +114,6 @@ def no_gc() -> Iterator[None]:
             gc.enable()
 
 
-def e164_to_int(number: str) -> int:
-    """The digits of a valid E.164 number as an int, 0 if it is not valid."""
-    if E164.fullmatch(number):
-        return int(number[1:])
-    return 0
-
-
 def parse_batch(body: bytes) -> BatchRequest:
     """Parse any valid body with orjson (the reference path; see `fastparse`)."""
     with no_gc():
@@ -146,32 +138,29 @@ def _from_document(doc: Any) -> BatchRequest:
         raise ApiError.cannot_parse()
     if not messages:
         raise ApiError.invalid_parameter("messages")
-    numbers = np.zeros(len(messages), dtype=np.int64)
-    invalid: list[tuple[int, Any]] = []
-    own: list[bytes] = []
-    any_own = False
-    for i, message in enumerate(messages):
-        if not isinstance(message, dict):
+    # Column by column with comprehensions: far cheaper than a loop per message.
+    if not all(type(m) is dict for m in messages):
+        raise ApiError.cannot_parse()
+    tos = [m.get("to") for m in messages]
+    firsts = [to[0] if type(to) is list and len(to) == 1 and type(to[0]) is str else ""
+              for to in tos]
+    numbers = e164_column(firsts)
+    invalid: list[tuple[int, Any]] = [(i, tos[i]) for i in np.flatnonzero(numbers == 0).tolist()]
+    return BatchRequest(sender=sender, text=text or None, numbers=numbers, invalid=invalid,
+                        texts=_own_texts([m.get("text") for m in messages]))
+
+
+def _own_texts(own: list[Any]) -> TextColumn | None:
+    if not any(own):
+        if not all(t is None or type(t) is str for t in own):
             raise ApiError.cannot_parse()
-        to = message.get("to")
-        value = e164_to_int(to[0]) if (
-            isinstance(to, list) and len(to) == 1 and isinstance(to[0], str)) else 0
-        if value:
-            numbers[i] = value
-        else:
-            invalid.append((i, to))
-        mtext = message.get("text")
-        if mtext is None or mtext == "":
-            own.append(b"")
-        elif isinstance(mtext, str):
-            own.append(mtext.encode("utf-8"))
-            any_own = True
-        else:
-            raise ApiError.cannot_parse()
-    texts = None
-    if any_own:
-        offsets = np.zeros(len(own) + 1, dtype=np.int64)
-        np.cumsum(np.fromiter(map(len, own), dtype=np.int64, count=len(own)), out=offsets[1:])
-        texts = TextColumn(b"".join(own), offsets)
-    return BatchRequest(sender=sender, text=text or None, numbers=numbers,
-                        invalid=invalid, texts=texts)
+        return None
+    if not all(t is None or type(t) is str for t in own):
+        raise ApiError.cannot_parse()
+    texts = [t or "" for t in own]
+    joined = "".join(texts)
+    blob = joined.encode("utf-8")
+    sizes = map(len, texts) if len(blob) == len(joined) else (len(t.encode()) for t in texts)
+    offsets = np.zeros(len(texts) + 1, dtype=np.int64)
+    np.cumsum(np.fromiter(sizes, dtype=np.int64, count=len(texts)), out=offsets[1:])
+    return TextColumn(blob, offsets)
