@@ -544,7 +544,10 @@ _DELETE_SEPARATORS: Final = str.maketrans("", "", _SEPARATORS.decode())
 # Any letter in any script (\w minus digits and underscore).
 _LETTER = re.compile(r"[^\W\d_]")
 _MAX_CANON: Final = 25
-_MAX_ENTRIES: Final = 200_000  # per cache dict; cleared when exceeded
+# Cache bounds (entries, all tables together; ~120 bytes each): cleared when
+# exceeded. Usual data needs tens to thousands of entries.
+_MAX_ENTRIES: Final = 100_000
+_MAX_SLOW: Final = 20_000
 _PAST_END: Final = 1 << 30
 # phonenumbers refuses longer input outright (TOO_LONG), separators or not.
 _MAX_INPUT: Final = 250
@@ -575,6 +578,7 @@ class Normalizer:
         self._tables: list[list[tuple[int, dict[str, _Entry]]]] = [
             [] for _ in range(_MAX_CANON + 1)
         ]
+        self._entries = 0
         self._slow_cache: dict[str, tuple[str, str | None]] = {}
         self.stats = {"computed": 0, "slow": 0, "mismatch": 0}
 
@@ -676,17 +680,21 @@ class Normalizer:
         try:
             entry, need = self._resolve(c)
         except Exception:  # a metadata shape the re-implementation does not cover
-            log.debug("falling back to phonenumbers for %r", c, exc_info=True)
+            log.debug("falling back to phonenumbers", exc_info=True)
             return self._as_entry(self._reference(raw))
         if self.verify:
             want = self._reference(raw)
             got = (entry[1] + c[entry[2]:], None) if entry[0] else ("", entry[1])
             if got != want:
                 self.stats["mismatch"] += 1
-                if self.stats["mismatch"] == 1:
-                    log.warning("phone cache disagrees with phonenumbers for %r (%s, %s); "
-                                "using phonenumbers", raw, got, want)
+                if self.stats["mismatch"] == 1:  # no number in the log: it is personal data
+                    log.warning("phone cache disagreed with phonenumbers (region %s); "
+                                "using phonenumbers' answer", self.region)
                 return self._as_entry(want)
+        if self._entries >= _MAX_ENTRIES:
+            for per_length in self._tables:  # in place: normalize() holds the list
+                per_length.clear()
+            self._entries = 0
         # Stored under exactly the prefix the answer depends on.
         tables = self._tables[len(c)]
         for size, found in tables:
@@ -697,9 +705,8 @@ class Normalizer:
             table = {}
             tables.append((need, table))
             tables.sort(key=lambda t: t[0])
-        if len(table) >= _MAX_ENTRIES:
-            table.clear()
         table[c[:need]] = entry
+        self._entries += 1
         return entry
 
     @staticmethod
@@ -785,7 +792,7 @@ class Normalizer:
             return (e[1] + c[e[2]:], None) if e[0] else ("", e[1])
         hit = self._slow_cache.get(value)
         if hit is None:
-            if len(self._slow_cache) >= _MAX_ENTRIES:
+            if len(self._slow_cache) >= _MAX_SLOW:
                 self._slow_cache.clear()
             hit = self._slow_cache[value] = self._reference(value)
         return hit
@@ -802,7 +809,7 @@ class Normalizer:
         except NumberParseException as e:
             return "", _PARSE_REASONS.get(e.error_type, "not a phone number")
         except Exception:  # phonenumbers bugs on odd input must not stop a job
-            log.debug("phonenumbers failed on %r", value, exc_info=True)
+            log.debug("phonenumbers failed", exc_info=True)
             return "", "not a phone number"
         e164 = phonenumbers.format_number(num, PhoneNumberFormat.E164)
         result = phonenumbers.is_possible_number_with_reason(num)
