@@ -178,6 +178,7 @@ class _Run:
 
 _HASH_MUL: Final = np.uint64(0x9E3779B97F4A7C15)  # Fibonacci hashing
 _LOG2_BITS_MIN: Final = 20
+_LOG2_BITS_HINT_MAX: Final = 27  # 16 MB of filter, enough for 16M numbers
 
 
 class _Filter:
@@ -241,9 +242,10 @@ class Seen:
     def __init__(self, expected: int = 0) -> None:
         """`expected`: roughly how many numbers will be added, if known (e.g. the
         file size / 13). It sizes the filter up front, which saves re-hashing
-        every number each time the filter doubles (~0.5 s per 10M numbers)."""
+        every number each time the filter doubles (~0.5-1 s per 10M numbers).
+        At most 16 MB is taken on its word; past that the filter grows as usual."""
         self._runs: list[_Run] = []
-        self._filter = _Filter(_filter_bits(expected))
+        self._filter = _Filter(min(_filter_bits(expected), _LOG2_BITS_HINT_MAX))
         self._n = 0
 
     def __len__(self) -> int:
