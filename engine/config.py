@@ -121,6 +121,9 @@ class JobOptions:
     request_timeout: float = 120.0
     connect_timeout: float = 10.0
     max_retries: int = 6
+    # Light-group requests per minute until the server's X-Rate-Limit headers
+    # say otherwise (RingCentral's documented default; apps can have others).
+    light_limit: int = 50
     poll_interval: float = 2.0
     max_poll_interval: float = 60.0
     fetch_delivery: bool = True
@@ -135,6 +138,8 @@ class JobOptions:
             raise ConfigError(f"max_batch_bytes must be at most {MAX_BODY_BYTES} (the API's 50 MB)")
         if self.max_batch_messages is not None and self.max_batch_messages < 1:
             raise ConfigError("max_batch_messages must be at least 1")
+        if self.light_limit < 1:
+            raise ConfigError("light_limit must be at least 1")
         if not 1 <= self.concurrency <= 64:
             raise ConfigError("concurrency must be between 1 and 64")
         if self.validate not in ("possible", "strict"):

@@ -55,7 +55,9 @@ log = logging.getLogger("engine.job")
 
 # A placeholder sender for a dry run with no account: same length as a US number.
 _DRY_RUN_SENDER = "+10000000000"
-_FETCH_FAILED_MAX = 10_000  # list failed messages only for batches up to this size
+# failed.csv is a convenience: the list endpoint has no status filter, so it
+# costs a page per 1000 messages. Spend at most this many requests on it.
+_FETCH_FAILED_PAGES = 10
 _EMULATOR_NOTE = "no RC_* credentials: running on the built-in emulator; nothing leaves this machine"
 
 
@@ -296,7 +298,7 @@ class Job:
         client = ApiClient(
             creds.server_url, request_timeout=opts.request_timeout,
             connect_timeout=opts.connect_timeout, max_retries=opts.max_retries,
-            limit=opts.concurrency + 2,
+            limit=opts.concurrency + 2, light_limit=opts.light_limit,
         )
         self._client = client
         await stack.enter_async_context(client)
@@ -479,14 +481,18 @@ class Job:
         self._tick()
 
     async def _fetch_failed(self, a2p: A2P, journal: Journal, since: str) -> None:
+        budget = _FETCH_FAILED_PAGES
         for rec in journal.batches():
-            if rec.batch_id and (rec.failed or 0) > 0 and (rec.accepted or 0) <= _FETCH_FAILED_MAX:
-                async for msg in a2p.list_messages(batch_id=rec.batch_id, date_from=since):
-                    status = str(msg.get("messageStatus", ""))
-                    if status in ("DeliveryFailed", "SendingFailed"):
-                        to = msg.get("to") or [""]
-                        self.report.failed.append(FailedRow(
-                            str(to[0]), status, str(msg.get("errorCode", "")), rec.batch_id))
+            pages = -(-(rec.accepted or 0) // 1000)
+            if not rec.batch_id or not rec.failed or pages > budget:
+                continue
+            budget -= pages
+            async for msg in a2p.list_messages(batch_id=rec.batch_id, date_from=since):
+                status = str(msg.get("messageStatus", ""))
+                if status in ("DeliveryFailed", "SendingFailed"):
+                    to = msg.get("to") or [""]
+                    self.report.failed.append(FailedRow(
+                        str(to[0]), status, str(msg.get("errorCode", "")), rec.batch_id))
 
     # --- progress ---------------------------------------------------------------
 

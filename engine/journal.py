@@ -44,7 +44,8 @@ CREATE TABLE IF NOT EXISTS batches (
     error_codes TEXT, attempts INTEGER NOT NULL DEFAULT 0, updated REAL NOT NULL
 );
 CREATE TABLE IF NOT EXISTS dropped (
-    line INTEGER PRIMARY KEY, value TEXT NOT NULL, reason TEXT NOT NULL, kind TEXT NOT NULL
+    line INTEGER PRIMARY KEY, value TEXT NOT NULL, reason TEXT NOT NULL, kind TEXT NOT NULL,
+    batch INTEGER NOT NULL  -- the batch whose byte range holds the line (0: none)
 );
 CREATE TABLE IF NOT EXISTS rejected (
     line INTEGER NOT NULL, recipient TEXT NOT NULL, error_code TEXT NOT NULL,
@@ -99,22 +100,30 @@ class Journal:
     def create(cls, path: str, inputs: dict[str, Any]) -> Journal:
         if os.path.exists(path):
             raise JournalError(f"{path}: journal already exists; resume it instead")
+        # Built under a temporary name and renamed: a crash never leaves a
+        # journal without its schema and inputs.
+        tmp = f"{path}.{os.getpid()}.new"
         try:
             # Phone numbers live here: owner-only, including the WAL side files.
             old = os.umask(0o077)
             try:
-                os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
-                db = cls._connect(path)
+                os.close(os.open(tmp, os.O_CREAT | os.O_TRUNC | os.O_WRONLY, 0o600))
+                db = sqlite3.connect(tmp, isolation_level=None)
                 db.executescript(_SCHEMA)
+                with db:
+                    db.executemany(
+                        "INSERT INTO meta VALUES (?, ?)",
+                        [("schema_version", str(SCHEMA_VERSION)), ("inputs", json.dumps(inputs)),
+                         ("created", str(time.time()))],
+                    )
+                db.close()
+                os.replace(tmp, path)
+                db = cls._connect(path)
             finally:
                 os.umask(old)
-            with db:
-                db.executemany(
-                    "INSERT INTO meta VALUES (?, ?)",
-                    [("schema_version", str(SCHEMA_VERSION)), ("inputs", json.dumps(inputs)),
-                     ("created", str(time.time()))],
-                )
         except (OSError, sqlite3.Error) as exc:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
             raise JournalError(f"{path}: cannot create the journal: {exc}") from None
         return cls(path, db)
 
@@ -170,8 +179,8 @@ class Journal:
         """Record a planned batch together with the rows dropped in its range."""
         with self._db:
             self._db.executemany(
-                "INSERT OR IGNORE INTO dropped VALUES (?, ?, ?, ?)",
-                ((d.line, d.value, d.reason, kind) for d, kind in dropped),
+                "INSERT OR IGNORE INTO dropped VALUES (?, ?, ?, ?, ?)",
+                ((d.line, d.value, d.reason, kind, rec.seq) for d, kind in dropped),
             )
             self._db.execute(
                 "INSERT INTO batches (seq, start, stop, start_line, first_line, last_line, "
@@ -184,7 +193,7 @@ class Journal:
     def add_dropped(self, dropped: Iterable[tuple[DroppedRow, str]]) -> None:
         with self._db:
             self._db.executemany(
-                "INSERT OR IGNORE INTO dropped VALUES (?, ?, ?, ?)",
+                "INSERT OR IGNORE INTO dropped VALUES (?, ?, ?, ?, 0)",
                 ((d.line, d.value, d.reason, kind) for d, kind in dropped),
             )
 
@@ -204,8 +213,9 @@ class Journal:
         )
         return [BatchRecord(*row) for row in cur]
 
-    def dropped_lines(self, first: int, last: int) -> set[int]:
-        cur = self._db.execute("SELECT line FROM dropped WHERE line BETWEEN ? AND ?", (first, last))
+    def dropped_lines(self, seq: int) -> set[int]:
+        """Lines inside batch `seq`'s byte range that are not sent."""
+        cur = self._db.execute("SELECT line FROM dropped WHERE batch = ?", (seq,))
         return {row[0] for row in cur}
 
     def dropped(self) -> Iterator[tuple[DroppedRow, str]]:

@@ -102,7 +102,7 @@ class CsvSource:
         """Read and check the header row; refuse files that are not CSV text."""
         try:
             async with aiofiles.open(self.path, "rb") as f:
-                head = await f.read(min(self.block_size, 1 << 20))
+                head = await f.read(1 << 20)
         except OSError as exc:
             raise InputError(f"cannot read the file: {exc.strerror}", path=self.path) from None
         if not head.strip():
@@ -149,7 +149,7 @@ class CsvSource:
             f = await aiofiles.open(self.path, "rb")
         except OSError as exc:
             raise InputError(f"cannot read the file: {exc.strerror}", path=self.path) from None
-        async with f:
+        try:
             await f.seek(pos)
             carry = b""
             while True:
@@ -179,6 +179,8 @@ class CsvSource:
                 yield self._parse(body, pos, line, ncols, select)
                 pos += cut
                 line += body.count(b"\n")
+        finally:
+            await f.close()
 
     def _decode(self, data: bytes, offset: int, line: int) -> str:
         try:

@@ -64,7 +64,7 @@ class Submitter:
         ):
             return
         for _ in range(MAX_RESENDS + 1):
-            skip = self.journal.dropped_lines(rec.first_line, rec.last_line)
+            skip = self.journal.dropped_lines(rec.seq)
             rec.attempts += 1
             self.journal.update(rec.seq, state=SUBMITTING, attempts=rec.attempts)
             posted_at = time.monotonic()

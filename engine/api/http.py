@@ -29,6 +29,7 @@ from ..errors import (
     ApiError,
     AuthError,
     HvsmsError,
+    JournalError,
     NetworkError,
     OutcomeUnknown,
     RateLimited,
@@ -43,7 +44,6 @@ log = logging.getLogger("engine.api")
 MAX_RESPONSE_BYTES = 64 << 20
 # RingCentral: "If Retry-After is not returned, retry in 30 seconds or later."
 DEFAULT_RETRY_AFTER = 30.0
-_GROUPS = {"light": 50, "auth": 5}
 
 
 @dataclass(slots=True)
@@ -81,19 +81,25 @@ class StreamBody(AsyncIterablePayload):
     """
 
     def __init__(self, pieces: AsyncIterable[bytes], size: int) -> None:
+        self.error: HvsmsError | None = None
         self.written = 0
         self.expected = size
         super().__init__(self._count(pieces), content_type="application/json")
         self._size = size
 
     async def _count(self, pieces: AsyncIterable[bytes]) -> AsyncIterator[bytes]:
-        async for piece in pieces:
-            self.written += len(piece)
-            if self.written > self.expected:
-                raise HvsmsError("body is larger than planned; the input changed")
-            yield piece
-        if self.written != self.expected:
-            raise HvsmsError("body is smaller than planned; the input changed")
+        try:
+            async for piece in pieces:
+                self.written += len(piece)
+                if self.written > self.expected:
+                    raise JournalError("a body came out larger than planned: the input changed")
+                yield piece
+            if self.written != self.expected:
+                raise JournalError("a body came out smaller than planned: the input changed")
+        except HvsmsError as exc:
+            # aiohttp wraps errors raised while writing; keep ours to re-raise.
+            self.error = exc
+            raise
 
     @property
     def complete(self) -> bool:
@@ -121,13 +127,17 @@ class ApiClient:
         max_retries: int = 6,
         stats: RequestStats | None = None,
         limit: int = 16,
+        light_limit: int = 50,
     ) -> None:
         self.server_url = server_url
         self.request_timeout = request_timeout
         self.connect_timeout = connect_timeout
         self.max_retries = max_retries
         self.stats = stats or RequestStats()
-        self.governors = {g: Governor(g, limit=n) for g, n in _GROUPS.items()}
+        self.governors = {
+            "light": Governor("light", limit=light_limit),
+            "auth": Governor("auth", limit=5),
+        }
         self._limit = limit
         self._session: aiohttp.ClientSession | None = None
         self.auth: Any = None  # set by Auth.attach: has `token()` and `renew(token)`
@@ -248,6 +258,8 @@ class ApiClient:
                 retry_after = _seconds(resp.headers.get("Retry-After"))
                 location = resp.headers.get("Location", "")
         except (TimeoutError, aiohttp.ClientError, OSError) as exc:
+            if stream is not None and stream.error is not None:
+                raise stream.error from None
             sent_fully = stream is None or stream.complete
             if isinstance(exc, aiohttp.ClientConnectorError) or not sent_fully:
                 err = NetworkError(f"cannot reach {self.server_url}: {_describe(exc)}")

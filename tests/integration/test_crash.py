@@ -24,6 +24,7 @@ from engine.emulator import (
     EmulatorConfig,
     EmulatorProcess,
     FaultConfig,
+    RateLimitConfig,
 )
 from engine.errors import JournalError
 
@@ -31,8 +32,9 @@ from .conftest import us_number
 
 RUNNER = """
 import asyncio, sys, engine
-opts = engine.JobOptions(max_batch_bytes=2048, concurrency=3, poll_interval=0.05,
-                         max_poll_interval=0.3, reconcile_after=0.3)
+opts = engine.JobOptions(max_batch_bytes=6000, concurrency=3, poll_interval=0.05,
+                         max_poll_interval=0.3, reconcile_after=0.3,
+                         light_limit=10_000)
 async def main():
     if len(sys.argv) > 3:
         r = await engine.resume(sys.argv[2])
@@ -61,6 +63,7 @@ def test_kill_at_random_moments_then_resume(
     path = write_csv([[us_number(i)] for i in range(n)])
     cfg = EmulatorConfig(
         processing_rate=4000,
+        rate_limits=RateLimitConfig(enabled=False),
         faults=FaultConfig(seed=seed, latency=0.02, latency_jitter=0.05, paths=(CREATE_BATCH,)),
     )
     points = 20
@@ -99,11 +102,12 @@ async def test_lost_answers_are_reconciled_not_resent(write_csv: Callable[..., P
     n = 2000
     path = write_csv([[us_number(i)] for i in range(n)])
     faults = FaultConfig(seed=11, lost_answer_share=0.35, paths=(CREATE_BATCH,))
-    async with Emulator(EmulatorConfig(faults=faults)) as emu:
+    async with Emulator(EmulatorConfig(faults=faults, rate_limits=RateLimitConfig(enabled=False))) as emu:
         report = await engine.send_bulk(
             path, text="Hi", credentials=emu.credentials,
             options=JobOptions(max_batch_bytes=2048, concurrency=3, poll_interval=0.05,
-                               max_poll_interval=0.3, reconcile_after=0.2),
+                               max_poll_interval=0.3, reconcile_after=0.2,
+                               light_limit=10_000),
         )
         ledger = emu.ledger()
     assert report.status == "completed", report.message
@@ -119,7 +123,7 @@ async def test_dropped_connections_before_handling_are_resent(
     n = 1000
     path = write_csv([[us_number(i)] for i in range(n)])
     faults = FaultConfig(seed=5, drop_share=0.3, paths=(CREATE_BATCH,))
-    async with Emulator(EmulatorConfig(faults=faults)) as emu:
+    async with Emulator(EmulatorConfig(faults=faults, rate_limits=RateLimitConfig(enabled=False))) as emu:
         report = await engine.send_bulk(
             path, text="Hi", credentials=emu.credentials,
             options=JobOptions(max_batch_bytes=2048, poll_interval=0.05, max_poll_interval=0.3,
@@ -135,10 +139,10 @@ async def test_changed_file_on_resume_is_refused(
 ) -> None:
     path = write_csv([[us_number(i)] for i in range(50)])
     journal = tmp_path / "j.journal"
-    async with Emulator() as emu:
+    async with Emulator(EmulatorConfig(rate_limits=RateLimitConfig(enabled=False))) as emu:
         report = await engine.send_bulk(
             path, text="Hi", credentials=emu.credentials, journal=journal,
-            options=JobOptions(poll_interval=0.05),
+            options=JobOptions(poll_interval=0.05, light_limit=10_000),
         )
         assert report.status == "completed"
         with path.open("a") as f:
@@ -166,10 +170,11 @@ async def test_resume_of_a_fully_submitted_job_only_polls(
 ) -> None:
     path = write_csv([[us_number(i)] for i in range(300)])
     journal = tmp_path / "j.journal"
-    async with Emulator(EmulatorConfig(processing_rate=50)) as emu:
+    async with Emulator(EmulatorConfig(processing_rate=50,
+                                       rate_limits=RateLimitConfig(enabled=False))) as emu:
         job = engine.job.Job(str(path), text="Hi", sender=None, credentials=emu.credentials,
                              journal=str(journal), options=JobOptions(max_batch_bytes=2048,
-                             poll_interval=0.05), progress=None)
+                             poll_interval=0.05, light_limit=10_000), progress=None)
 
         def stop_when_all_sent(p: engine.Progress) -> None:
             if p.planning_done and p.batches_submitted == p.batches_planned:
