@@ -1,9 +1,7 @@
 """The aiohttp application: RingCentral's High Volume SMS routes and the control API.
 
-Request path, outermost first: `observe` (ledger counts, in-flight spy, JSON
-404/405), `inject_faults` (API endpoints listed in the fault config),
-`guard` (bearer check and rate limit, `X-Rate-Limit-*` headers), the handler.
-The `/_emulator/*` control endpoints skip all but the JSON error mapping.
+Handlers only: auth, faults, rate limits and bookkeeping are the middlewares
+of `middleware.py`.
 
 Assumptions where the sources are silent (see also `parse` and `state`):
 - A body over `max_body_bytes` gets 413 with an ASG body
@@ -18,22 +16,17 @@ Assumptions where the sources are silent (see also `parse` and `state`):
 
 from __future__ import annotations
 
-import asyncio
-import base64
-import binascii
-import contextlib
 import dataclasses
-from collections.abc import Awaitable, Callable
 from typing import Any
 
 import orjson
 from aiohttp import web
 
-from .auth import OAuthError, Session, Unauthorized
+from .auth import OAuthError
 from .config import EmulatorConfig
 from .fastparse import parse_fast
-from .faults import FaultKind
 from .memory import release_memory
+from .middleware import BATCH_ID, CONTROL_PREFIX, guard, inject_faults, observe, too_large
 from .parse import parse_batch
 from .query import (
     date_window,
@@ -43,170 +36,19 @@ from .query import (
     per_page,
     phone_numbers,
 )
-from .ratelimit import AUTH, LIGHT
 from .responses import ApiError, asg_body, json_response
-from .runtime import Runtime
+from .runtime import RUNTIME, Runtime
 from .state import MessageQuery
 
 __all__ = ["RUNTIME", "create_app"]
 
-RUNTIME = web.AppKey("runtime", Runtime)
-SESSION = web.RequestKey("session", Session)
-NO_ANSWER = web.RequestKey("no_answer", bool)  # set when the connection was closed on purpose
-BATCH_ID = web.RequestKey("batch_id", str)  # the batch a POST stored, for the ledger
-
 API = "/restapi/v1.0/account/{accountId}"
 A2P = API + "/a2p-sms"
-CONTROL_PREFIX = "/_emulator/"
-AUTH_OPERATIONS = frozenset({"token", "revoke"})
 BIG_BODY = 4 * 1024 * 1024  # after a body this big, give the parser's scratch memory back
-
-Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
 def _runtime(request: web.Request) -> Runtime:
     return request.app[RUNTIME]
-
-
-def _operation(request: web.Request) -> str:
-    route = request.match_info.route
-    return route.name or "unknown"
-
-
-def _is_api(request: web.Request) -> bool:
-    """A matched API route (not the control API, not a 404/405)."""
-    return (request.match_info.http_exception is None
-            and not request.path.startswith(CONTROL_PREFIX))
-
-
-# -- middlewares ---------------------------------------------------------------
-
-
-@web.middleware
-async def observe(request: web.Request, handler: Handler) -> web.StreamResponse:
-    if request.path.startswith(CONTROL_PREFIX):
-        return await _as_json_errors(request, handler)
-    ledger = _runtime(request).ledger
-    operation = _operation(request)
-    ledger.started(operation)
-    try:
-        response = await _as_json_errors(request, handler)
-        if not request.get(NO_ANSWER):
-            ledger.answered(response.status)
-        return response
-    finally:
-        ledger.finished(operation)
-
-
-async def _as_json_errors(request: web.Request, handler: Handler) -> web.StreamResponse:
-    try:
-        return await handler(request)
-    except ApiError as exc:
-        return exc.response()
-    except web.HTTPRequestEntityTooLarge:
-        return _too_large()
-    except web.HTTPNotFound:
-        return ApiError(404, "CMN-102", "Resource for parameter [path] is not found.").response()
-    except web.HTTPMethodNotAllowed:
-        return ApiError(405, "CMN-102", "Method not allowed").response()
-
-
-def _too_large() -> web.Response:
-    response = ApiError(413, "AGW-413", "Request entity too large").response()
-    response.force_close()
-    return response
-
-
-@web.middleware
-async def inject_faults(request: web.Request, handler: Handler) -> web.StreamResponse:
-    if not _is_api(request):
-        return await handler(request)
-    runtime = _runtime(request)
-    plan = runtime.faults.plan(_operation(request))
-    if plan.delay:
-        runtime.ledger.fault("latency")
-        await asyncio.sleep(plan.delay)
-    if plan.kind is None:
-        return await handler(request)
-    runtime.ledger.fault(plan.kind.value)
-    if plan.kind is FaultKind.DROP:
-        return _close_without_answer(request)
-    if plan.kind is FaultKind.ERROR_503:
-        retry = runtime.config.faults.retry_after_503
-        headers = {} if retry is None else {"Retry-After": f"{retry:g}"}
-        raise ApiError(503, "CMN-201", "Service Temporary Unavailable", headers)
-    if plan.kind is FaultKind.HANG:
-        await _stall(request, runtime)
-        return _close_without_answer(request)
-    response = await handler(request)
-    if plan.kind is FaultKind.LOST_ANSWER:
-        batch_id = request.get(BATCH_ID)
-        if batch_id is not None:
-            runtime.ledger.lost_answer_batches.append(batch_id)
-        return _close_without_answer(request)
-    # HANG_AFTER_HEADERS: the status line and headers go out, the body never does.
-    if isinstance(response, web.Response):
-        stalled = web.StreamResponse(status=response.status, headers=response.headers)
-        body = response.body
-        stalled.content_length = len(body) if isinstance(body, bytes) else None
-        await stalled.prepare(request)
-    await _stall(request, runtime)
-    return _close_without_answer(request)
-
-
-async def _stall(request: web.Request, runtime: Runtime) -> None:
-    """Wait until the client hangs up or the emulator stops, whichever is first."""
-    while not runtime.closing.is_set():
-        transport = request.transport
-        if transport is None or transport.is_closing():
-            return
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(runtime.closing.wait(), 0.25)
-
-
-def _close_without_answer(request: web.Request) -> web.Response:
-    request[NO_ANSWER] = True
-    if request.transport is not None:
-        request.transport.close()
-    # aiohttp's write to the closed transport fails quietly: nothing is sent.
-    return web.Response(status=500)
-
-
-@web.middleware
-async def guard(request: web.Request, handler: Handler) -> web.StreamResponse:
-    if not _is_api(request):
-        return await handler(request)
-    runtime = _runtime(request)
-    operation = _operation(request)
-    if operation in AUTH_OPERATIONS:
-        group, key = AUTH, "client:" + _basic_client_id(request.headers.get("Authorization"))
-    else:
-        try:
-            session = runtime.tokens.authenticate(request.headers.get("Authorization"))
-        except Unauthorized as exc:
-            return json_response(asg_body(exc.code, exc.message), 401)
-        request[SESSION] = session
-        group, key = LIGHT, "session:" + session.id
-    decision = runtime.limiter.hit(key, group)
-    if decision is None:
-        return await handler(request)
-    if not decision.allowed:
-        body = asg_body("CMN-301", "Request rate exceeded")
-        return json_response(body, 429, decision.headers)
-    response = await _as_json_errors(request, handler)
-    response.headers.update(decision.headers)
-    return response
-
-
-def _basic_client_id(authorization: str | None) -> str:
-    """The client id named by a Basic header, valid or not (the Auth group's key)."""
-    if not authorization:
-        return ""
-    _, _, value = authorization.strip().partition(" ")
-    try:
-        return base64.b64decode(value.strip(), validate=True).decode().partition(":")[0]
-    except (binascii.Error, UnicodeDecodeError):
-        return ""
 
 
 # -- OAuth ---------------------------------------------------------------------
@@ -305,7 +147,7 @@ async def create_batch(request: web.Request) -> web.Response:
     runtime = _runtime(request)
     limit = runtime.config.max_body_bytes
     if request.content_length is not None and request.content_length > limit:
-        return _too_large()
+        return too_large()
     body = await request.read()
     runtime.ledger.body(len(body))
     # Large bodies of the usual shapes take the numpy path; the rest orjson.
@@ -378,8 +220,8 @@ async def list_messages(request: web.Request) -> web.Response:
     found, next_after = runtime.state.list_messages(
         _message_query(request, runtime), after=after, per_page=size)
     now = runtime.clock()
-    state = runtime.state
-    records = [state.message_view(b, i, now, detailed=view == "Detailed") for b, i in found]
+    price = runtime.config.price_per_segment
+    records = [b.message(i, now, price, detailed=view == "Detailed") for b, i in found]
     return json_response({"records": records, "paging": paging("m", size, after, next_after)})
 
 
@@ -387,8 +229,8 @@ async def read_message(request: web.Request) -> web.Response:
     _check_account(request)
     runtime = _runtime(request)
     batch, index = runtime.state.message(request.match_info["messageId"])
-    return json_response(runtime.state.message_view(batch, index, runtime.clock(),
-                                                    detailed=True))
+    return json_response(batch.message(index, runtime.clock(),
+                                       runtime.config.price_per_segment, detailed=True))
 
 
 async def statuses(request: web.Request) -> web.Response:
@@ -422,7 +264,7 @@ async def list_opt_outs(request: web.Request) -> web.StreamResponse:
     sender = None if sender is None else (sender.strip() if sender.strip() == "*"
                                           else parse_phone(sender))
     to = parse_phone(query["to"]) if query.get("to") else None
-    records = runtime.state.opt_out_records(sender=sender, to=to, status=status)
+    records = runtime.state.opt_outs.query(sender=sender, to=to, status=status)
     if "text/csv" in request.headers.get("Accept", ""):
         lines = ["from,to,status,source"]
         lines += [f"{r['from']},{r['to']},{r['status']},{r['source']}" for r in records]
@@ -451,7 +293,7 @@ async def assign_opt_outs(request: web.Request) -> web.Response:
         raise ApiError.cannot_parse()
     if not outs and not ins:
         raise ApiError.invalid_parameter("optOuts")
-    return json_response(runtime.state.assign_opt_outs(sender, outs, ins))
+    return json_response(runtime.state.opt_outs.assign(sender, outs, ins))
 
 
 # -- control API ---------------------------------------------------------------

@@ -8,6 +8,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import replace
 from typing import Any
 
+from aiohttp import web
+
 from .auth import TokenStore
 from .config import EmulatorConfig, FaultConfig, RateLimitConfig, patch_dataclass
 from .faults import FaultInjector
@@ -15,7 +17,7 @@ from .ledger import Ledger
 from .ratelimit import RateLimiter
 from .state import EmulatorState
 
-__all__ = ["Runtime"]
+__all__ = ["RUNTIME", "Runtime"]
 
 
 class Runtime:
@@ -68,3 +70,7 @@ def _with_tuple_paths(patch: Mapping[str, Any]) -> dict[str, Any]:
     if "paths" in out and not isinstance(out["paths"], tuple):
         out["paths"] = tuple(out["paths"])
     return out
+
+
+# Where an app keeps its Runtime (`app[RUNTIME]`).
+RUNTIME = web.AppKey("runtime", Runtime)

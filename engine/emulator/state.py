@@ -23,7 +23,6 @@ the last record returned, so pages stay stable while new batches arrive.
 from __future__ import annotations
 
 import bisect
-import math
 import uuid
 from collections import deque
 from collections.abc import Callable, Collection, Iterable, Iterator
@@ -33,148 +32,24 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from .batch import DELIVERED, DELIVERY_FAILURE_CODES, OPTED_OUT_CODE, SENDING_FAILED, Batch, e164
 from .config import EmulatorConfig
-from .parse import BatchRequest, TextColumn, e164_to_int
-from .responses import ApiError, format_time
+from .numbers import e164_to_int
+from .optouts import OptOuts
+from .parse import BatchRequest, TextColumn
+from .responses import ApiError
 from .segments import segment_count, segment_counts
 
 __all__ = [
-    "DELIVERY_FAILURE_CODES",
-    "SENDING_FAILED",
-    "Batch",
     "EmulatorState",
     "MessageQuery",
     "StatusTotals",
 ]
 
-DELIVERED = 0
-# Outcome k in 1..len(DELIVERY_FAILURE_CODES) is DeliveryFailed with code k-1.
-DELIVERY_FAILURE_CODES = ("SMS-CAR-104", "SMS-CAR-411", "SMS-CAR-412", "SMS-CAR-199",
-                          "SMS-CAR-431")
-SENDING_FAILED = 200  # opted out: SendingFailed SMS-RC-413
-OPTED_OUT_CODE = "SMS-RC-413"
 FIRST_MESSAGE_ID = 100_000_001
 
 Int64s = npt.NDArray[np.int64]
 UInt8s = npt.NDArray[np.uint8]
-
-
-def e164(number: int) -> str:
-    return f"+{number}"
-
-
-@dataclass(slots=True, eq=False)
-class Batch:
-    seq: int
-    id: str
-    sender: str
-    created: float
-    numbers: Int64s
-    outcomes: UInt8s
-    segments: UInt8s | int
-    default_text: str | None
-    texts: TextColumn | None
-    first_message_id: int
-    # Schedule: `base_done` messages were done at `start`; then `rate` per second.
-    base_done: int
-    start: float
-    rate: float
-    _cost: float | None = None
-    # Running per-outcome counts and segment units of messages [0, _tally_done).
-    _tally_done: int = 0
-    _tally: tuple[Int64s, Int64s] | None = None
-
-    @property
-    def size(self) -> int:
-        return len(self.numbers)
-
-    def processed(self, now: float) -> int:
-        if now <= self.start:
-            return self.base_done
-        if math.isinf(self.rate):
-            return self.size
-        return min(self.size, self.base_done + int((now - self.start) * self.rate))
-
-    @property
-    def end(self) -> float:
-        if math.isinf(self.rate):
-            return self.start
-        return self.start + (self.size - self.base_done) / self.rate
-
-    def status(self, now: float) -> str:
-        return "Completed" if self.processed(now) >= self.size else "Processing"
-
-    def last_modified(self, now: float) -> float:
-        done = self.processed(now)
-        if done >= self.size:
-            return max(self.created, self.end)
-        if done <= self.base_done:
-            return max(self.created, self.start) if done else self.created
-        return self.start + (done - self.base_done) / self.rate
-
-    def processed_at(self, index: int) -> float:
-        """When message `index` was processed (approximate before a rate change)."""
-        if index < self.base_done or math.isinf(self.rate):
-            return max(self.created, self.start)
-        return self.start + (index + 1 - self.base_done) / self.rate
-
-    def segments_of(self, index: slice | npt.NDArray[np.intp]) -> UInt8s:
-        if isinstance(self.segments, int):
-            count = len(self.numbers[index])
-            return np.full(count, self.segments, dtype=np.uint8)
-        return self.segments[index]
-
-    def tally(self, done: int) -> tuple[Int64s, Int64s]:
-        """Counts and segment units per outcome code of the first `done` messages.
-
-        Kept incrementally, so polling a big batch only looks at what is new.
-        """
-        if self._tally is None or done < self._tally_done:
-            self._tally = (np.zeros(256, dtype=np.int64), np.zeros(256, dtype=np.int64))
-            self._tally_done = 0
-        if done > self._tally_done:
-            part = slice(self._tally_done, done)
-            counts = np.bincount(self.outcomes[part], minlength=256)
-            if isinstance(self.segments, int):
-                units = counts * self.segments
-            else:
-                units = np.bincount(self.outcomes[part], weights=self.segments[part],
-                                    minlength=256).astype(np.int64)
-            self._tally = (self._tally[0] + counts, self._tally[1] + units)
-            self._tally_done = done
-        return self._tally
-
-    def cost(self, price: float) -> float:
-        """Segments of every processed message but the SendingFailed ones, priced."""
-        if self._cost is None:
-            _, units = self.tally(self.size)
-            self._cost = round(int(units.sum() - units[SENDING_FAILED]) * price, 6)
-        return self._cost
-
-    def view(self, now: float, price: float,
-             rejected: list[dict[str, Any]] | None = None) -> dict[str, Any]:
-        """`MessageBatchResponse`; `rejected` is only ever filled by the POST."""
-        done = self.processed(now)
-        out: dict[str, Any] = {
-            "id": self.id,
-            "from": self.sender,
-            "batchSize": self.size,
-            "processedCount": done,
-            "status": "Completed" if done >= self.size else "Processing",
-            "creationTime": format_time(self.created),
-            "lastModifiedTime": format_time(self.last_modified(now)),
-            "rejected": rejected or [],
-        }
-        if done >= self.size:
-            out["cost"] = self.cost(price)
-        return out
-
-    def text_of(self, i: int) -> str | None:
-        if self.texts is not None:
-            lo, hi = int(self.texts.offsets[i]), int(self.texts.offsets[i + 1])
-            if hi > lo:
-                return self.texts.blob[lo:hi].decode("utf-8")
-        return self.default_text
 
 
 @dataclass(frozen=True, slots=True)
@@ -219,11 +94,7 @@ class EmulatorState:
         self._queues: dict[str, deque[Batch]] = {}
         self._busy_until: dict[str, float] = {}
         self.rejected_total = 0
-        # sender -> recipient -> (status, source), insertion ordered.
-        self.opt_outs: dict[str, dict[str, tuple[str, str]]] = {}
-        for sender, numbers in config.opt_outs.items():
-            self.opt_outs[sender] = {n: ("OptOut", "Recipient") for n in numbers}
-        self._opted_out_cache: dict[str, Int64s] = {}
+        self.opt_outs = OptOuts(config)
         self._invalid = np.array(
             sorted({v for v in map(e164_to_int, config.invalid_numbers) if v}), dtype=np.int64)
         self._sorted_cache: dict[str, tuple[int, Int64s]] = {}
@@ -309,7 +180,7 @@ class EmulatorState:
         if share > 0 and n:
             failed = np.flatnonzero(rng.random(n) < share)
             outcomes[failed] = rng.integers(1, len(DELIVERY_FAILURE_CODES) + 1, len(failed))
-        opted = self._opted_out(sender)
+        opted = self.opt_outs.opted_out(sender)
         if len(opted) and n:
             outcomes[np.isin(numbers, opted)] = SENDING_FAILED
         return outcomes
@@ -416,40 +287,6 @@ class EmulatorState:
                 return found, last_batch.first_message_id + last_index
         return found, None
 
-    def message_view(self, batch: Batch, index: int, now: float, *, detailed: bool
-                     ) -> dict[str, Any]:
-        done = index < batch.processed(now)
-        segments = int(batch.segments if isinstance(batch.segments, int)
-                       else batch.segments[index])
-        out: dict[str, Any] = {
-            "id": str(batch.first_message_id + index),
-            "batchId": batch.id,
-            "from": batch.sender,
-            "to": [e164(int(batch.numbers[index]))],
-            "creationTime": format_time(batch.created),
-            "lastModifiedTime": format_time(batch.processed_at(index) if done else batch.created),
-            "segmentCount": segments,
-            "direction": "Outbound",
-        }
-        outcome = int(batch.outcomes[index])
-        if not done:
-            out["messageStatus"] = "Queued"
-        elif outcome == SENDING_FAILED:
-            out["messageStatus"] = "SendingFailed"
-            out["errorCode"] = OPTED_OUT_CODE
-        elif outcome == DELIVERED:
-            out["messageStatus"] = "Delivered"
-            out["cost"] = round(segments * self.config.price_per_segment, 6)
-        else:
-            out["messageStatus"] = "DeliveryFailed"
-            out["errorCode"] = DELIVERY_FAILURE_CODES[outcome - 1]
-            out["cost"] = round(segments * self.config.price_per_segment, 6)
-        if detailed:
-            text = batch.text_of(index)
-            if text is not None:
-                out["text"] = text
-        return out
-
     def statuses(self, query: MessageQuery) -> StatusTotals:
         """Per-status totals, computed with numpy over the outcome arrays."""
         now = self.clock()
@@ -474,53 +311,6 @@ class EmulatorState:
                 totals.add("deliveryFailed", int(counts[k]), int(units[k]), code)
             totals.add("sendingFailed", int(counts[SENDING_FAILED]), 0, OPTED_OUT_CODE)
         return totals
-
-    # -- opt-outs -----------------------------------------------------------
-
-    def _opted_out(self, sender: str) -> Int64s:
-        cached = self._opted_out_cache.get(sender)
-        if cached is None:
-            records = self.opt_outs.get(sender, {})
-            values = [e164_to_int(to) for to, (status, _) in records.items()
-                      if status == "OptOut"]
-            cached = np.array(sorted(v for v in values if v), dtype=np.int64)
-            self._opted_out_cache[sender] = cached
-        return cached
-
-    def opt_out_records(self, *, sender: str | None, to: str | None, status: str
-                        ) -> list[dict[str, str]]:
-        wanted = {"optout": ("OptOut",), "optin": ("OptIn",), "all": ("OptOut", "OptIn")}[status]
-        records = []
-        for frm, entries in self.opt_outs.items():
-            if sender not in (None, "*", frm):
-                continue
-            for number, (st, source) in entries.items():
-                if st in wanted and (to is None or number == to):
-                    records.append({"from": frm, "to": number, "status": st, "source": source})
-        return records
-
-    def assign_opt_outs(self, sender: str, opt_outs: list[str], opt_ins: list[str]
-                        ) -> dict[str, Any]:
-        """`POST /opt-outs/bulk-assign`: returns `OptOutBulkAssignResponse`."""
-        entry = self.config.sender(sender)
-        if entry is None or not entry.is_a2p:
-            raise ApiError.invalid_parameter("from")
-        result: dict[str, Any] = {}
-        records = self.opt_outs.setdefault(sender, {})
-        for key, numbers, status in (("optOuts", opt_outs, "OptOut"),
-                                     ("optIns", opt_ins, "OptIn")):
-            ok: list[str] = []
-            failed: list[dict[str, str]] = []
-            for number in numbers:
-                if isinstance(number, str) and e164_to_int(number):
-                    records[number] = (status, "Account")
-                    ok.append(number)
-                else:
-                    failed.append({"to": str(number),
-                                   "errorMessage": "The recipient number is invalid"})
-            result[key] = {"successful": ok, "failed": failed}
-        self._opted_out_cache.pop(sender, None)
-        return result
 
     # -- ledger support -----------------------------------------------------
 

@@ -1,0 +1,192 @@
+"""One stored batch: its columns, its processing schedule and its JSON views.
+
+A batch's messages are processed in order: message i is done once the sender
+has reached it (`processed(now) > i`), and its outcome was fixed at submit
+time (`outcomes[i]`: 0 Delivered, 1..5 DeliveryFailed with one of
+`DELIVERY_FAILURE_CODES`, `SENDING_FAILED` for an opted-out recipient).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from .parse import TextColumn
+from .responses import format_time
+
+__all__ = [
+    "DELIVERED",
+    "DELIVERY_FAILURE_CODES",
+    "OPTED_OUT_CODE",
+    "SENDING_FAILED",
+    "Batch",
+    "e164",
+]
+
+DELIVERED = 0
+# Outcome k in 1..len(DELIVERY_FAILURE_CODES) is DeliveryFailed with code k-1.
+DELIVERY_FAILURE_CODES = ("SMS-CAR-104", "SMS-CAR-411", "SMS-CAR-412", "SMS-CAR-199",
+                          "SMS-CAR-431")
+SENDING_FAILED = 200  # opted out: SendingFailed SMS-RC-413
+OPTED_OUT_CODE = "SMS-RC-413"
+
+Int64s = npt.NDArray[np.int64]
+UInt8s = npt.NDArray[np.uint8]
+
+
+def e164(number: int) -> str:
+    return f"+{number}"
+
+
+@dataclass(slots=True, eq=False)
+class Batch:
+    seq: int
+    id: str
+    sender: str
+    created: float
+    numbers: Int64s
+    outcomes: UInt8s
+    segments: UInt8s | int
+    default_text: str | None
+    texts: TextColumn | None
+    first_message_id: int
+    # Schedule: `base_done` messages were done at `start`; then `rate` per second.
+    base_done: int
+    start: float
+    rate: float
+    _cost: float | None = None
+    # Running per-outcome counts and segment units of messages [0, _tally_done).
+    _tally_done: int = 0
+    _tally: tuple[Int64s, Int64s] | None = None
+
+    @property
+    def size(self) -> int:
+        return len(self.numbers)
+
+    def processed(self, now: float) -> int:
+        if now <= self.start:
+            return self.base_done
+        if math.isinf(self.rate):
+            return self.size
+        return min(self.size, self.base_done + int((now - self.start) * self.rate))
+
+    @property
+    def end(self) -> float:
+        if math.isinf(self.rate):
+            return self.start
+        return self.start + (self.size - self.base_done) / self.rate
+
+    def status(self, now: float) -> str:
+        return "Completed" if self.processed(now) >= self.size else "Processing"
+
+    def last_modified(self, now: float) -> float:
+        done = self.processed(now)
+        if done >= self.size:
+            return max(self.created, self.end)
+        if done <= self.base_done:
+            return max(self.created, self.start) if done else self.created
+        return self.start + (done - self.base_done) / self.rate
+
+    def processed_at(self, index: int) -> float:
+        """When message `index` was processed (approximate before a rate change)."""
+        if index < self.base_done or math.isinf(self.rate):
+            return max(self.created, self.start)
+        return self.start + (index + 1 - self.base_done) / self.rate
+
+    def segments_of(self, index: slice | npt.NDArray[np.intp]) -> UInt8s:
+        if isinstance(self.segments, int):
+            count = len(self.numbers[index])
+            return np.full(count, self.segments, dtype=np.uint8)
+        return self.segments[index]
+
+    def tally(self, done: int) -> tuple[Int64s, Int64s]:
+        """Counts and segment units per outcome code of the first `done` messages.
+
+        Kept incrementally, so polling a big batch only looks at what is new.
+        """
+        if self._tally is None or done < self._tally_done:
+            self._tally = (np.zeros(256, dtype=np.int64), np.zeros(256, dtype=np.int64))
+            self._tally_done = 0
+        if done > self._tally_done:
+            part = slice(self._tally_done, done)
+            counts = np.bincount(self.outcomes[part], minlength=256)
+            if isinstance(self.segments, int):
+                units = counts * self.segments
+            else:
+                units = np.bincount(self.outcomes[part], weights=self.segments[part],
+                                    minlength=256).astype(np.int64)
+            self._tally = (self._tally[0] + counts, self._tally[1] + units)
+            self._tally_done = done
+        return self._tally
+
+    def cost(self, price: float) -> float:
+        """Segments of every processed message but the SendingFailed ones, priced."""
+        if self._cost is None:
+            _, units = self.tally(self.size)
+            self._cost = round(int(units.sum() - units[SENDING_FAILED]) * price, 6)
+        return self._cost
+
+    def view(self, now: float, price: float,
+             rejected: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+        """`MessageBatchResponse`; `rejected` is only ever filled by the POST."""
+        done = self.processed(now)
+        out: dict[str, Any] = {
+            "id": self.id,
+            "from": self.sender,
+            "batchSize": self.size,
+            "processedCount": done,
+            "status": "Completed" if done >= self.size else "Processing",
+            "creationTime": format_time(self.created),
+            "lastModifiedTime": format_time(self.last_modified(now)),
+            "rejected": rejected or [],
+        }
+        if done >= self.size:
+            out["cost"] = self.cost(price)
+        return out
+
+    def text_of(self, i: int) -> str | None:
+        if self.texts is not None:
+            lo, hi = int(self.texts.offsets[i]), int(self.texts.offsets[i + 1])
+            if hi > lo:
+                return self.texts.blob[lo:hi].decode("utf-8")
+        return self.default_text
+
+    def message(self, index: int, now: float, price: float, *, detailed: bool
+                ) -> dict[str, Any]:
+        """Message `index` as `MessageListMessageResponse` (text only if detailed)."""
+        batch = self
+        done = index < batch.processed(now)
+        segments = int(batch.segments if isinstance(batch.segments, int)
+                       else batch.segments[index])
+        out: dict[str, Any] = {
+            "id": str(batch.first_message_id + index),
+            "batchId": batch.id,
+            "from": batch.sender,
+            "to": [e164(int(batch.numbers[index]))],
+            "creationTime": format_time(batch.created),
+            "lastModifiedTime": format_time(batch.processed_at(index) if done else batch.created),
+            "segmentCount": segments,
+            "direction": "Outbound",
+        }
+        outcome = int(batch.outcomes[index])
+        if not done:
+            out["messageStatus"] = "Queued"
+        elif outcome == SENDING_FAILED:
+            out["messageStatus"] = "SendingFailed"
+            out["errorCode"] = OPTED_OUT_CODE
+        elif outcome == DELIVERED:
+            out["messageStatus"] = "Delivered"
+            out["cost"] = round(segments * price, 6)
+        else:
+            out["messageStatus"] = "DeliveryFailed"
+            out["errorCode"] = DELIVERY_FAILURE_CODES[outcome - 1]
+            out["cost"] = round(segments * price, 6)
+        if detailed:
+            text = batch.text_of(index)
+            if text is not None:
+                out["text"] = text
+        return out
