@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
+from typing import Any
 
 import orjson
 import pytest
@@ -27,7 +29,7 @@ async def test_batch_is_accepted_as_processing(api: ApiFactory) -> None:
 
 async def test_invalid_recipients_are_rejected_with_one_based_indexes(api: ApiFactory) -> None:
     client = await api(EmulatorConfig(invalid_numbers=("+14155550999",)))
-    messages = [
+    messages: list[dict[str, Any]] = [
         {"to": ["+14155550100"]},
         {"to": ["4155550101"]},  # no +
         {"to": ["+14155550102", "+14155550103"]},  # two recipients
@@ -119,7 +121,7 @@ async def test_chunked_body_over_the_limit_is_413_json(api: ApiFactory) -> None:
     client = await api(EmulatorConfig(max_body_bytes=2000))
     payload = orjson.dumps({"from": "+16505550100", "text": "x", "messages": recipients(200)})
 
-    async def chunks():  # type: ignore[no-untyped-def]
+    async def chunks() -> AsyncIterator[bytes]:
         for i in range(0, len(payload), 500):
             yield payload[i:i + 500]
 

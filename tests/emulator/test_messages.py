@@ -79,7 +79,7 @@ async def test_unprocessed_messages_are_queued(api: ApiFactory) -> None:
 
 async def test_texts_and_segments_in_detailed_view(api: ApiFactory) -> None:
     client = await api(EmulatorConfig(delivery_failure_share=0.0))
-    messages = [{"to": ["+14155550100"], "text": "a" * 161},
+    messages: list[dict[str, Any]] = [{"to": ["+14155550100"], "text": "a" * 161},
                 {"to": ["+14155550101"], "text": "Привет"},
                 {"to": ["+14155550102"]}]
     batch = (await client.send(messages, text="Default")).body["id"]

@@ -90,7 +90,7 @@ PLAIN_TEXTS = ["", "Hello", "Привет", "a" * 1001, "emoji 😀", "messages"
 def test_fast_path_agrees_on_serialiser_bodies(data: st.DataObject, count: int, layout: str,
                                                text: str | None, style: str) -> None:
     """Bodies shaped like a serialiser's: the fast path must take them and agree."""
-    messages = []
+    messages: list[dict[str, Any]] = []
     for _ in range(count):
         to = [data.draw(st.sampled_from(NUMBERS))]
         own = data.draw(st.sampled_from(PLAIN_TEXTS))
