@@ -315,14 +315,19 @@ class EmulatorState:
     # -- ledger support -----------------------------------------------------
 
     def sorted_recipients(self, sender: str) -> Int64s:
-        """Every recipient ever accepted for `sender`, sorted (cached per batch count)."""
+        """Every recipient ever accepted for `sender`, sorted.
+
+        Kept incrementally: only batches new since the last call are sorted,
+        then merged (a stable sort of two sorted runs is a linear merge).
+        """
         count = len(self.batches)
-        cached = self._sorted_cache.get(sender)
-        if cached is not None and cached[0] == count:
-            return cached[1]
-        arrays = [b.numbers for b in self.batches if b.sender == sender and b.size]
-        merged = np.sort(np.concatenate(arrays)) if arrays else np.empty(0, dtype=np.int64)
-        self._sorted_cache[sender] = (count, merged)
+        seen, merged = self._sorted_cache.get(sender, (0, np.empty(0, dtype=np.int64)))
+        if seen < count:
+            arrays = [b.numbers for b in self.batches[seen:] if b.sender == sender and b.size]
+            if arrays:
+                new = np.sort(np.concatenate(arrays))
+                merged = np.sort(np.concatenate([merged, new]), kind="stable")
+            self._sorted_cache[sender] = (count, merged)
         return merged
 
     def senders_used(self) -> list[str]:
