@@ -110,7 +110,8 @@ def terminal(console: Console, figures: Sequence[Figure], ratio_list: Sequence[R
                          else "right", overflow="fold")
     for row in rows(figures, sizes, variants, ranges=True):
         table.add_row(*row)
-    console.print(table)
+    if figures:
+        console.print(table)
     if ratio_list:
         rt = Table(title="Ratios (hvsms / other; medians, same run)")
         for h in ("variant", "size", "pair", "CPU", "RSS", "wall"):
@@ -187,6 +188,7 @@ def markdown(doc: dict[str, Any], figures: Sequence[Figure], ratio_list: Sequenc
         "",
     ]
     lines += _md_table(HEADERS, rows(figures, sizes, variants, ranges=True))
+    lines += _endpoint_table(figures, sizes, variants)
     if ratio_list:
         lines += ["", "## Ratios (hvsms / other, medians)", ""]
         body = [[*k, *v] for k, v in _ratio_rows(ratio_list).items()]
@@ -213,6 +215,33 @@ def markdown(doc: dict[str, Any], figures: Sequence[Figure], ratio_list: Sequenc
     if doc.get("notes"):
         lines += ["", "## Notes", ""] + [f"- {n}" for n in doc["notes"]]
     return "\n".join(lines) + "\n"
+
+
+ENDPOINTS = (("token", "token"), ("listExtensionPhoneNumbers", "phone-number"),
+             ("readA2PSMSOptOuts", "opt-outs"), (POST, "POST batches"),
+             ("readA2PBatch", "GET batch"), ("listA2PBatches", "list batches"),
+             ("aggregateA2PSMSStatuses", "statuses"), ("listA2PSMS", "messages"),
+             ("revoke", "revoke"))
+
+
+def _endpoint_table(figures: Sequence[Figure], sizes: Sequence[str],
+                    variants: Sequence[str]) -> list[str]:
+    """Requests per endpoint on the ledger (run with the median wall time)."""
+    body = []
+    for f in _sorted(figures, sizes, variants):
+        rep = f.representative
+        if rep is None or f.contender == "floor":
+            continue
+        known = {name for name, _ in ENDPOINTS}
+        cells = [str(rep.requests.get(name, 0)) for name, _ in ENDPOINTS]
+        rest = sum(v for k, v in rep.requests.items() if k not in known)
+        body.append([f.variant, f.size, f.contender, *cells, str(rest),
+                     str(sum(rep.requests.values()))])
+    if not body:
+        return []
+    return ["", "## Requests per endpoint (emulator ledger)", "",
+            *_md_table(["variant", "size", "contender", *(label for _, label in ENDPOINTS),
+                        "other", "total"], body)]
 
 
 def write_json(path: Path, doc: dict[str, Any]) -> None:
