@@ -9,12 +9,25 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
+import shutil
 import sys
+import tempfile
 from collections.abc import Sequence
 
 import engine
 
 from ._common import Clock, Env, Result, parse_args, run_main
+
+
+def _remove_temp_journal(journal: str | None) -> None:
+    """A failed job keeps its temporary journal for `resume`; a benchmark has no use for it."""
+    if journal is None:
+        return
+    directory = os.path.dirname(os.path.abspath(journal))
+    if os.path.basename(directory).startswith("hvsms-") and \
+            os.path.dirname(directory) == os.path.abspath(tempfile.gettempdir()):
+        shutil.rmtree(directory, ignore_errors=True)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -49,6 +62,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if report.status != "completed":
             result.status = "failed"
             result.reason = f"job {report.status}: {report.message}"[:500]
+        _remove_temp_journal(report.journal)
 
     return run_main("hvsms", args.file, work)
 
