@@ -3,17 +3,18 @@
 A body is `{"from":F[,"text":T],"messages":[M1,M2,...]}` where each message is
 `{"to":["N"]}` or `{"to":["N"],"text":"..."}`. Sizes are exact byte counts of
 what is sent, so the chunker never has to build a body to know where to cut:
-it works on a list of message sizes with `itertools.accumulate` and `bisect`
-(C-level loops), and the submitter assembles the bytes later with `join`.
+it works on an array of message sizes with numpy's `cumsum` and
+`searchsorted`, and the submitter assembles the bytes later with `join`.
 """
 
 from __future__ import annotations
 
-import itertools
-from bisect import bisect_right
+import re
 from collections.abc import Sequence
 from typing import NamedTuple
 
+import numpy as np
+import numpy.typing as npt
 import orjson
 
 __all__ = [
@@ -22,12 +23,15 @@ __all__ = [
     "Cut",
     "body_header",
     "encode_messages",
+    "escape_texts",
     "message_sizes",
 ]
 
 FOOTER = b"]}"
+# What orjson escapes in a string: quote, backslash, control characters.
+_NEEDS_ESCAPE = re.compile(r'["\\\x00-\x1f]')
 _TO_ONLY = 12  # len('{"to":["') + len('"]}') + 1 for the comma before it
-_WITH_TEXT = 20  # len('{"to":["') + len('"],"text":') + len('}') + 1 comma
+_WITH_TEXT = 20  # len('{"to":["') + len('"],"text":') + len('}') + 1 comma; + 2 quotes
 
 
 def body_header(sender: str, text: str | None) -> bytes:
@@ -38,32 +42,55 @@ def body_header(sender: str, text: str | None) -> bytes:
     return orjson.dumps(head)[:-1] + b',"messages":['
 
 
-def message_sizes(numbers: Sequence[str], texts: Sequence[bytes | None] | None) -> list[int]:
-    """Size of each message plus its leading comma; `texts` are JSON-encoded or None.
+def escape_texts(texts: list[str | None]) -> list[str | None]:
+    """JSON string contents (no quotes) of `texts`; most need no escaping at all."""
+    own = [t for t in texts if t is not None]
+    if not _NEEDS_ESCAPE.search("".join(own)):
+        return texts
+    return [None if t is None else orjson.dumps(t)[1:-1].decode() if _NEEDS_ESCAPE.search(t)
+            else t for t in texts]
+
+
+def message_sizes(
+    numbers: Sequence[str], texts: Sequence[str | None] | None
+) -> npt.NDArray[np.int64]:
+    """Size of each message plus its leading comma; `texts` are escaped, or None.
 
     Numbers are validated E.164 (ASCII), so their length is their byte count.
     """
+    sizes = np.fromiter(map(len, numbers), np.int64, len(numbers))
     if texts is None:
-        return [n + _TO_ONLY for n in map(len, numbers)]
-    return [
-        len(n) + (_TO_ONLY if t is None else _WITH_TEXT + len(t))
-        for n, t in zip(numbers, texts, strict=True)
-    ]
+        return sizes + _TO_ONLY
+    if None not in texts:
+        own: list[str] = texts  # type: ignore[assignment]  # no None in it
+        lengths = map(len, own) if "".join(own).isascii() else map(_utf8_len, own)
+        return sizes + np.fromiter(lengths, np.int64, len(own)) + (_WITH_TEXT + 2)
+    ascii_only = "".join(t for t in texts if t is not None).isascii()
+    nbytes = len if ascii_only else _utf8_len
+    extra = np.fromiter(
+        (_TO_ONLY if t is None else _WITH_TEXT + 2 + nbytes(t) for t in texts),
+        np.int64, len(texts),
+    )
+    return sizes + extra
 
 
-def encode_messages(numbers: Sequence[str], texts: Sequence[bytes | None] | None) -> bytes:
+def _utf8_len(text: str) -> int:
+    return len(text.encode())
+
+
+def encode_messages(numbers: Sequence[str], texts: Sequence[str | None] | None) -> bytes:
     """The messages of `numbers`, comma-separated, exactly as `message_sizes` counted."""
     if not numbers:
         return b""
-    if texts is None or not any(texts):
+    if texts is None or texts.count(None) == len(texts):
         return ('{"to":["' + '"]},{"to":["'.join(numbers) + '"]}').encode()
-    parts: list[bytes] = []
-    for n, t in zip(numbers, texts, strict=True):
-        if t is None:
-            parts.append(b'{"to":["' + n.encode() + b'"]}')
-        else:
-            parts.append(b'{"to":["' + n.encode() + b'"],"text":' + t + b"}")
-    return b",".join(parts)
+    if None not in texts:
+        pairs = map('"],"text":"'.join, zip(numbers, texts, strict=True))  # type: ignore[arg-type]
+        return ('{"to":["' + '"},{"to":["'.join(pairs) + '"}').encode()
+    return ",".join(
+        f'{{"to":["{n}"]}}' if t is None else f'{{"to":["{n}"],"text":"{t}"}}'
+        for n, t in zip(numbers, texts, strict=True)
+    ).encode()
 
 
 class Chunker:
@@ -87,27 +114,28 @@ class Chunker:
     def fits_alone(self, size: int) -> bool:
         return size <= self.room
 
-    def feed(self, sizes: Sequence[int]) -> list[Cut]:
+    def feed(self, sizes: Sequence[int] | npt.NDArray[np.int64]) -> list[Cut]:
         """Account for the next messages; return the batches they close.
 
         Every size must satisfy `fits_alone`. A cut at index 0 means the open
         batch was closed before the first of these messages.
         """
         n = len(sizes)
-        cum = list(itertools.accumulate(sizes, initial=0))
+        cum = np.zeros(n + 1, np.int64)
+        np.cumsum(sizes, out=cum[1:])
         cuts: list[Cut] = []
         i = 0
         while i < n:
-            j = bisect_right(cum, cum[i] + self.room - self.used, i, n + 1) - 1
+            j = int(np.searchsorted(cum, cum[i] + self.room - self.used, side="right")) - 1
             if self.max_messages is not None:
                 j = min(j, i + self.max_messages - self.count)
             if j >= n:
-                self.used += cum[n] - cum[i]
+                self.used += int(cum[n] - cum[i])
                 self.count += n - i
                 break
             if j == i and self.count == 0:
                 raise ValueError(f"message of {sizes[i]} bytes does not fit in an empty batch")
-            self.used += cum[j] - cum[i]
+            self.used += int(cum[j] - cum[i])
             self.count += j - i
             cuts.append(Cut(j, self.count, self._size()))
             self.used = 0

@@ -13,12 +13,15 @@ state, which is how a planned batch is rebuilt from its byte range.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Collection, Sequence
+from collections.abc import Sequence
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
+from itertools import compress
 
-import orjson
+import numpy as np
+import numpy.typing as npt
 
-from .chunker import message_sizes
+from .chunker import escape_texts, message_sizes
 from .numberset import NumberSet, Seen
 from .phones import Normalizer
 from .reader import RowBlock
@@ -31,10 +34,10 @@ __all__ = ["CleanBlock", "Hygiene"]
 
 @dataclass(slots=True)
 class CleanBlock:
-    lines: list[int]
+    lines: Sequence[int]
     numbers: list[str]
-    texts: list[bytes | None] | None  # JSON-encoded own text per message; None: the default
-    sizes: list[int]
+    texts: list[str | None] | None  # own text per message, JSON-escaped; None: the default
+    sizes: npt.NDArray[np.int64]
     segments: int
     dropped: list[DroppedRow]
     kinds: Counter[str] = field(default_factory=Counter)
@@ -75,13 +78,13 @@ class Hygiene:
         if default_text and template is None:
             self.shortener = find_shortener(default_text)
 
-    def clean(self, block: RowBlock, *, skip: Collection[int] | None = None) -> CleanBlock:
+    def clean(self, block: RowBlock, *, skip: AbstractSet[int] | None = None) -> CleanBlock:
         dropped = [DroppedRow(ln, raw, f"malformed row: {why}") for ln, raw, why in block.bad
                    if not skip or ln not in skip]  # replay: already dropped when planned
         kinds: Counter[str] = Counter(invalid=len(dropped))
         rows = _Rows(block.lines, block.columns)
-        if skip:
-            rows.keep([i for i, ln in enumerate(rows.lines) if ln not in skip])
+        if skip and not skip.isdisjoint(rows.lines):
+            rows.keep(bytearray(ln not in skip for ln in rows.lines))
         rows.numbers, bad = self.normalizer.normalize(rows.raw_to)
         drop: dict[int, tuple[str, str]] = {
             i: ("invalid", f"invalid number: {why}") for i, why in bad.items()
@@ -97,7 +100,7 @@ class Hygiene:
             rows.drop({i: ("duplicates", f"duplicate of line {first}")
                        for i, first in dups.items()}, dropped, kinds, value=rows.raw_to)
         sizes = message_sizes(rows.numbers, rows.texts)
-        if sizes and max(sizes) > self.max_message_size:
+        if len(sizes) and int(sizes.max()) > self.max_message_size:
             big = {i: ("too_long", "message too large for the batch size limit")
                    for i, s in enumerate(sizes) if s > self.max_message_size}
             rows.drop(big, dropped, kinds, value=rows.numbers)
@@ -113,8 +116,8 @@ class Hygiene:
 
     def _texts(
         self, cols: list[list[str]], drop: dict[int, tuple[str, str]]
-    ) -> tuple[list[bytes | None] | None, list[str | None]]:
-        """Per-message texts (JSON bytes, None for the default) and their plain form."""
+    ) -> tuple[list[str | None] | None, list[str | None]]:
+        """Per-message texts (JSON-escaped, None for the default) and their plain form."""
         if self.template is None and not self.has_text_column:
             return None, []
         n = len(cols[0])
@@ -123,67 +126,68 @@ class Hygiene:
             for i, own in enumerate(cols[1]):
                 if own:
                     plain[i] = own
-        for i, text in enumerate(plain):
-            if text is None:
-                if self.default_text is None:
+        if None in plain and self.default_text is None:
+            for i, text in enumerate(plain):
+                if text is None:
                     drop.setdefault(i, ("invalid", "no text (empty text column and no default)"))
-            elif len(text) > MAX_TEXT_CHARS:
-                drop.setdefault(
-                    i, ("too_long", f"text longer than {MAX_TEXT_CHARS} characters ({len(text)})")
-                )
-            elif text == self.default_text:
-                plain[i] = None
+        if max(map(len, filter(None, plain)), default=0) > MAX_TEXT_CHARS:
+            for i, text in enumerate(plain):
+                if text is not None and len(text) > MAX_TEXT_CHARS:
+                    drop.setdefault(i, ("too_long",
+                                        f"text longer than {MAX_TEXT_CHARS} characters ({len(text)})"))
+        if self.default_text is not None and self.default_text in plain:
+            plain = [None if t == self.default_text else t for t in plain]
         if self.shortener is None:
-            self.shortener = next(
-                (hit for t in plain if t is not None and (hit := find_shortener(t))), None
-            )
-        return [None if t is None else orjson.dumps(t) for t in plain], plain
+            self.shortener = find_shortener("\n".join(filter(None, plain)))
+        return escape_texts(plain), plain
 
     def _render(self, cols: list[list[str]], drop: dict[int, tuple[str, str]]) -> list[str | None]:
         assert self.template is not None
         first = 2 if self.has_text_column else 1
-        rows = list(zip(*cols[first:], strict=True)) if len(cols) > first else [()] * len(cols[0])
-        plain: list[str | None] = list(self.template.render_many(rows))
+        fields = cols[first:]
+        plain: list[str | None] = list(self.template.render_columns(fields))
         if self.empty_variables == "drop":
-            for i, row in enumerate(rows):
-                if any(not v.strip() for v in row):
-                    empty = self.template.empty_fields(row)
-                    if empty:
-                        drop.setdefault(i, ("invalid", f"empty value for {{{empty[0]}}}"))
+            for name, col in zip(self.template.fields, fields, strict=True):
+                stripped = list(map(str.strip, col))
+                if "" in stripped:
+                    for i, v in enumerate(stripped):
+                        if not v:
+                            drop.setdefault(i, ("invalid", f"empty value for {{{name}}}"))
         return plain
 
 
 class _Rows:
     """Parallel per-row lists that shrink together as rows are dropped."""
 
-    def __init__(self, lines: list[int], columns: list[list[str]]) -> None:
+    def __init__(self, lines: Sequence[int], columns: list[list[str]]) -> None:
         self.lines = lines
         self.columns = columns
         self.numbers: list[str] = []
-        self.texts: list[bytes | None] | None = None
+        self.texts: list[str | None] | None = None
         self.plain: list[str | None] = []
 
     @property
     def raw_to(self) -> list[str]:
         return self.columns[0]
 
-    def keep(self, idx: list[int]) -> None:
-        if len(idx) == len(self.lines):
-            return
-        self.lines = [self.lines[i] for i in idx]
-        self.columns = [[c[i] for i in idx] for c in self.columns]
+    def keep(self, mask: bytearray) -> None:
+        """Keep the rows whose mask byte is non-zero (C-level `compress`, no per-row code)."""
+        self.lines = list(compress(self.lines, mask))
+        self.columns = [list(compress(c, mask)) for c in self.columns]
         if self.numbers:
-            self.numbers = [self.numbers[i] for i in idx]
+            self.numbers = list(compress(self.numbers, mask))
         if self.texts is not None:
-            self.texts = [self.texts[i] for i in idx]
-            self.plain = [self.plain[i] for i in idx]
+            self.texts = list(compress(self.texts, mask))
+            self.plain = list(compress(self.plain, mask))
 
     def drop(self, drop: dict[int, tuple[str, str]], out: list[DroppedRow],
              kinds: Counter[str], *, value: list[str]) -> None:
         if not drop:
             return
+        mask = bytearray(b"\x01") * len(self.lines)
         for i in sorted(drop):
             kind, why = drop[i]
             kinds[kind] += 1
             out.append(DroppedRow(self.lines[i], value[i], why))
-        self.keep([i for i in range(len(self.lines)) if i not in drop])
+            mask[i] = 0
+        self.keep(mask)

@@ -143,7 +143,7 @@ class BodyBuilder:
         self.hygiene = hygiene
         self.head = head
 
-    async def _blocks(self, rec: BatchRecord, skip: set[int]) -> AsyncIterator[tuple[list[int], bytes]]:
+    async def _blocks(self, rec: BatchRecord, skip: set[int]) -> AsyncIterator[tuple[Sequence[int], bytes]]:
         async for block in self.source.blocks(
             self.header, self.select, start=rec.start, end=rec.stop, first_line=rec.start_line
         ):

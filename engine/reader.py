@@ -18,6 +18,7 @@ import itertools
 import os
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
+from itertools import repeat
 from operator import itemgetter
 
 import aiofiles
@@ -26,7 +27,7 @@ from .errors import InputError
 
 __all__ = ["BLOCK_SIZE", "CsvSource", "Header", "RowBlock"]
 
-BLOCK_SIZE = 4 << 20
+BLOCK_SIZE = 1 << 20
 MAX_ROW_BYTES = 32 << 20
 _BOM = codecs.BOM_UTF8
 _BINARY_MAGIC = {
@@ -64,7 +65,7 @@ class Header:
 class RowBlock:
     """Consecutive rows of the file; `columns` holds the selected columns."""
 
-    lines: list[int]
+    lines: Sequence[int]  # a range when the rows are consecutive lines
     columns: list[list[str]]
     start: int  # byte offset of the block's first byte (a row start)
     end: int  # byte offset just past the block
@@ -208,6 +209,7 @@ class CsvSource:
             )
         if "\r" in text:
             text = text.replace("\r\n", "\n")
+        lines: Sequence[int]
         if '"' in text:
             lines, rows = self._parse_quoted(text, first_line)
         else:
@@ -219,10 +221,24 @@ class CsvSource:
                 lines = [first_line + i for i in keep]
                 phys = [phys[i] for i in keep]
             else:
-                lines = list(range(first_line, first_line + len(phys)))
-            rows = [[p] for p in phys] if ncols == 1 else [p.split(",") for p in phys]
+                lines = range(first_line, first_line + len(phys))
+            if ncols == 1:
+                # One column: the lines are the values, no per-row lists.
+                return RowBlock(lines=lines, columns=[phys for _ in select], start=offset,
+                                end=offset + len(data), first_line=first_line, _data=data)
+            if phys and min(commas := list(map(str.count, phys, repeat(",", len(phys))))) == max(
+                commas
+            ) == ncols - 1:
+                # Every line has the right number of fields: split the whole
+                # block at once and take each column as a slice (no per-row lists).
+                flat = ",".join(phys).split(",")
+                return RowBlock(lines=lines, columns=[flat[c::ncols] for c in select],
+                                start=offset, end=offset + len(data), first_line=first_line,
+                                _data=data)
+            rows = [p.split(",") for p in phys]
         bad: list[tuple[int, str, str]] = []
         if rows and (min(map(len, rows)) != ncols or max(map(len, rows)) != ncols):
+            lines = list(lines)
             good_lines: list[int] = []
             good_rows: list[list[str]] = []
             for ln, row in zip(lines, rows, strict=True):
@@ -241,7 +257,7 @@ class CsvSource:
             first_line=first_line, bad=bad, _data=data,
         )
 
-    def _parse_quoted(self, text: str, first_line: int) -> tuple[list[int], list[list[str]]]:
+    def _parse_quoted(self, text: str, first_line: int) -> tuple[Sequence[int], list[list[str]]]:
         phys = text.split("\n")
         if phys and phys[-1] == "":
             phys.pop()

@@ -140,6 +140,12 @@ class BoundTemplate:
             return [text for _ in rows]
         return list(starmap(self._format, rows))
 
+    def render_columns(self, columns: Sequence[Sequence[str]]) -> list[str]:
+        """`render` for every row given column-major (one list per field, in order)."""
+        if self.text is not None:
+            return [self.text] * (len(columns[0]) if columns else 0)
+        return list(map(self._format, *columns))
+
     def empty_fields(self, row: Sequence[str]) -> list[str]:
         """Names of the fields whose value is empty or only whitespace on this row."""
         return [f for f, v in zip(self.fields, row, strict=True) if not v.strip()]
