@@ -12,6 +12,7 @@ state, which is how a planned batch is rebuilt from its byte range.
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from collections import Counter
 from collections.abc import Sequence
 from collections.abc import Set as AbstractSet
@@ -83,8 +84,8 @@ class Hygiene:
                    if not skip or ln not in skip]  # replay: already dropped when planned
         kinds: Counter[str] = Counter(invalid=len(dropped))
         rows = _Rows(block.lines, block.columns)
-        if skip and not skip.isdisjoint(rows.lines):
-            rows.keep(bytearray(ln not in skip for ln in rows.lines))
+        if skip:
+            rows.skip(skip)
         rows.numbers, bad = self.normalizer.normalize(rows.raw_to)
         drop: dict[int, tuple[str, str]] = {
             i: ("invalid", f"invalid number: {why}") for i, why in bad.items()
@@ -169,6 +170,19 @@ class _Rows:
     @property
     def raw_to(self) -> list[str]:
         return self.columns[0]
+
+    def skip(self, lines: AbstractSet[int]) -> None:
+        """Leave out the rows at these lines (rows are in line order)."""
+        mask = bytearray(b"\x01") * len(self.lines)
+        n = len(self.lines)
+        hit = False
+        for line in lines:
+            pos = bisect_left(self.lines, line)
+            if pos < n and self.lines[pos] == line:
+                mask[pos] = 0
+                hit = True
+        if hit:
+            self.keep(mask)
 
     def keep(self, mask: bytearray) -> None:
         """Keep the rows whose mask byte is non-zero (C-level `compress`, no per-row code)."""
