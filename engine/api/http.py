@@ -252,9 +252,7 @@ class ApiClient:
                 self.stats.statuses[status] += 1
                 if resp.content_length is not None and resp.content_length > MAX_RESPONSE_BYTES:
                     raise ServerError(status, None, "answer too large", endpoint=endpoint)
-                raw = await resp.content.read(MAX_RESPONSE_BYTES + 1)
-                if len(raw) > MAX_RESPONSE_BYTES:
-                    raise ServerError(status, None, "answer too large", endpoint=endpoint)
+                raw = await _read_capped(resp, endpoint)
                 retry_after = _seconds(resp.headers.get("Retry-After"))
                 location = resp.headers.get("Location", "")
         except (TimeoutError, aiohttp.ClientError, OSError) as exc:
@@ -299,7 +297,7 @@ class ApiClient:
                     raise OutcomeUnknown(
                         f"{endpoint}: HTTP {status} with a body that is not JSON"
                     ) from None
-                raise _Retry(ServerError(status, None, "answer is not JSON",
+                raise _Retry(ServerError(status, None, "answer is not JSON: " + _snippet(raw),
                                          endpoint=endpoint)) from None
         code, message = _error_body(raw)
         if 300 <= status < 400:
@@ -325,6 +323,18 @@ class ApiClient:
             self.stats.unknown_outcomes += 1
             raise OutcomeUnknown(f"{endpoint}: {err}; the request may have been processed")
         raise ApiError(status, code, message or _snippet(raw), endpoint=endpoint)
+
+
+async def _read_capped(resp: aiohttp.ClientResponse, endpoint: str) -> bytes:
+    """The whole body, refusing more than MAX_RESPONSE_BYTES (`read(n)` may return less)."""
+    parts: list[bytes] = []
+    total = 0
+    while chunk := await resp.content.read(1 << 20):
+        total += len(chunk)
+        if total > MAX_RESPONSE_BYTES:
+            raise ServerError(resp.status, None, "answer too large", endpoint=endpoint)
+        parts.append(chunk)
+    return b"".join(parts)
 
 
 def _seconds(value: str | None) -> float | None:
