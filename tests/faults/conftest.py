@@ -1,0 +1,70 @@
+"""Fixtures for the misbehaving-server tests: recipient files, quick options, the ledger check."""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from engine import JobOptions
+from engine.emulator import EmulatorConfig, RateLimitConfig
+
+SENDER = "+16505550100"
+
+
+def us_number(i: int) -> str:
+    return f"+1415{200 + (i // 10_000) % 800:03d}{i % 10_000:04d}"
+
+
+def cfg(**kw: Any) -> EmulatorConfig:
+    """An emulator without rate limits (unless a test is about them), processing at once."""
+    kw.setdefault("rate_limits", RateLimitConfig(enabled=False))
+    return EmulatorConfig(**kw)
+
+
+def opts(**kw: Any) -> JobOptions:
+    """Quick polling, no client-side rate limit worth the name, few retries."""
+    base: dict[str, Any] = {"poll_interval": 0.05, "max_poll_interval": 0.3,
+                            "light_limit": 10_000, "reconcile_after": 0.5,
+                            "max_batch_bytes": 2048}
+    base.update(kw)
+    return JobOptions(**base)
+
+
+def assert_exactly_once(ledger: dict[str, Any], numbers: Sequence[str],
+                        counts: dict[str, dict[str, int]]) -> None:
+    """Every number accepted once by the emulator: none lost, none twice."""
+    assert ledger["duplicates"] == 0, ledger["duplicate_numbers"]
+    per_number = counts.get(SENDER, {})
+    missing = [n for n in numbers if per_number.get(n, 0) == 0]
+    twice = [n for n in numbers if per_number.get(n, 0) > 1]
+    assert not missing, f"{len(missing)} never accepted, e.g. {missing[:3]}"
+    assert not twice, f"{len(twice)} accepted twice, e.g. {twice[:3]}"
+    assert ledger["accepted"] == len(numbers)
+
+
+@pytest.fixture
+def write_csv(tmp_path: Path) -> Callable[..., Path]:
+    def write(rows: Sequence[Sequence[str]], header: Sequence[str] = ("to",),
+              name: str = "recipients.csv") -> Path:
+        path = tmp_path / name
+        with path.open("w", newline="", encoding="utf-8") as f:
+            w = csv.writer(f, lineterminator="\n")
+            w.writerow(header)
+            w.writerows(rows)
+        return path
+
+    return write
+
+
+@pytest.fixture
+def numbers_file(write_csv: Callable[..., Path]) -> Callable[[int], tuple[Path, list[str]]]:
+    """`path, numbers = numbers_file(n)`: a `to`-only file of n distinct US numbers."""
+    def make(n: int) -> tuple[Path, list[str]]:
+        numbers = [us_number(i) for i in range(n)]
+        return write_csv([[x] for x in numbers]), numbers
+
+    return make

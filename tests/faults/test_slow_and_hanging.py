@@ -1,0 +1,154 @@
+"""POSTs whose answer comes too late or never: reconciliation, never a blind resend.
+
+Two kinds of "too late":
+
+- The emulator's `latency` fault sleeps *before* the handler reads the body.
+  When the client gives up first and closes the connection, reading the body
+  fails ("Connection lost") and the batch is never stored. The engine cannot
+  know that: it must check the server's list before each resend.
+- A purpose-built proxy forwards the POST at once (the emulator stores the
+  batch) and only delays the answer. A blind resend here would send every
+  recipient twice; the engine must find the batch and adopt it.
+
+Then the emulator's `hang_share`: half the hangs stall before handling
+(nothing stored), half store the batch and send the headers but never the body.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from pathlib import Path
+
+from aiohttp import web
+
+import engine
+from engine.emulator import CREATE_BATCH, Emulator, FaultConfig
+from engine.journal import COMPLETED, UNCERTAIN, Journal
+from engine.submitter import MAX_RESENDS
+
+from .conftest import assert_exactly_once, cfg, opts
+from .servers import Forward, Proxy
+
+Numbers = Callable[[int], tuple[Path, list[str]]]
+
+
+def _states(journal: Path) -> list[str]:
+    j = Journal.open(str(journal))
+    try:
+        return [b.state for b in j.batches()]
+    finally:
+        j.close()
+
+
+async def test_post_slower_than_the_timeout_is_checked_before_every_resend(
+    numbers_file: Numbers, tmp_path: Path,
+) -> None:
+    path, numbers = numbers_file(120)  # 2 batches of ~2 KB
+    journal = tmp_path / "job.journal"
+    faults = FaultConfig(latency=0.6, paths=(CREATE_BATCH,))
+    async with Emulator(cfg(faults=faults)) as emu:
+        report = await engine.send_bulk(
+            path, text="Hi", credentials=emu.credentials, journal=journal,
+            options=opts(request_timeout=0.2, reconcile_after=0.3, concurrency=2),
+        )
+        ledger = emu.ledger()
+        batches = len(_states(journal))
+        assert batches == 2
+        # Every POST timed out; none was resent before the server's list was read.
+        assert report.status == "failed"
+        assert "outcome still unknown" in report.message
+        assert ledger["requests"][CREATE_BATCH] == batches * (MAX_RESENDS + 1)
+        assert ledger["requests"]["listA2PBatches"] >= ledger["requests"][CREATE_BATCH]
+        assert ledger["batches"] == 0  # the slow emulator never stored a timed-out POST
+        # The journal keeps them uncertain: a resume checks again before sending.
+        assert _states(journal) == [UNCERTAIN] * batches
+
+        emu.configure(faults=FaultConfig())
+        resumed = await engine.resume(journal, credentials=emu.credentials)
+        assert resumed.status == "completed", resumed.message
+        assert resumed.reconciled == 0  # checked again first: not there, so sent now
+        ledger = emu.ledger()
+        counts = emu.lookup(numbers)
+    assert_exactly_once(ledger, numbers, counts)
+    assert _states(journal) == [COMPLETED] * batches
+
+
+async def test_post_stored_but_answered_late_is_adopted_not_resent(numbers_file: Numbers) -> None:
+    path, numbers = numbers_file(240)
+    late = 0
+
+    async def answer_late(request: web.Request, forward: Forward) -> web.StreamResponse | None:
+        nonlocal late
+        if request.method != "POST" or not request.path.endswith("/a2p-sms/batches"):
+            return None
+        answer = await forward()  # stored now...
+        late += 1
+        await asyncio.sleep(0.8)  # ...answered after the client gave up
+        return answer
+
+    async with Emulator(cfg()) as emu:
+        proxy = Proxy(emu.url, answer_late)
+        async with proxy.running() as url:
+            creds = engine.Credentials(url, emu.config.client_id, emu.config.client_secret,
+                                       emu.config.jwt)
+            report = await engine.send_bulk(
+                path, text="Hi", credentials=creds,
+                options=opts(request_timeout=0.25, reconcile_after=0.4, concurrency=3),
+            )
+        ledger = emu.ledger()
+        counts = emu.lookup(numbers)
+    assert report.status == "completed", report.message
+    n = len(report.batches)
+    assert n >= 3 and late == n, n
+    assert report.requests["unknown_outcomes"] == n
+    assert report.reconciled == n and report.resent_after_check == 0
+    assert ledger["requests"][CREATE_BATCH] == n
+    assert_exactly_once(ledger, numbers, counts)
+
+
+async def test_hanging_posts_finish_or_resume_exactly_once(
+    numbers_file: Numbers, tmp_path: Path,
+) -> None:
+    """Half the POSTs hang: some before storing (nothing sent), some after the headers."""
+    path, numbers = numbers_file(200)
+    journal = tmp_path / "job.journal"
+    faults = FaultConfig(seed=7, hang_share=0.5, paths=(CREATE_BATCH,))
+    async with Emulator(cfg(faults=faults)) as emu:
+        options = opts(request_timeout=0.3, reconcile_after=0.3, concurrency=3)
+        report = await engine.send_bulk(path, text="Hi", credentials=emu.credentials,
+                                        journal=journal, options=options)
+        ledger = emu.ledger()
+        assert ledger["faults"].get("hang", 0) > 0
+        assert ledger["faults"].get("hang_after_headers", 0) > 0
+        if report.status != "completed":
+            # Out of resends for some batch: the journal knows; resume with a sane server.
+            emu.configure(faults=FaultConfig())
+            report = await engine.resume(journal, credentials=emu.credentials)
+        assert report.status == "completed", report.message
+        ledger = emu.ledger()
+        counts = emu.lookup(numbers)
+    assert_exactly_once(ledger, numbers, counts)
+    assert set(_states(journal)) == {COMPLETED}
+
+
+async def test_hangs_on_every_endpoint_are_retried_or_reconciled(
+    numbers_file: Numbers, tmp_path: Path,
+) -> None:
+    """Polls, lists and message reads hang too: GETs are retried, POSTs reconciled."""
+    path, numbers = numbers_file(150)
+    journal = tmp_path / "job.journal"
+    faults = FaultConfig(seed=11, hang_share=0.25)
+    async with Emulator(cfg(faults=faults)) as emu:
+        report = await engine.send_bulk(
+            path, text="Hi", credentials=emu.credentials, journal=journal,
+            options=opts(request_timeout=0.25, reconcile_after=0.3, concurrency=2),
+        )
+        if report.status != "completed":
+            emu.configure(faults=FaultConfig())
+            report = await engine.resume(journal, credentials=emu.credentials)
+        assert report.status == "completed", report.message
+        ledger = emu.ledger()
+        counts = emu.lookup(numbers)
+    assert report.retries > 0 or report.reconciled > 0
+    assert_exactly_once(ledger, numbers, counts)
