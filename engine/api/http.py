@@ -250,9 +250,11 @@ class ApiClient:
                 governor.observe(resp.headers)
                 status = resp.status
                 self.stats.statuses[status] += 1
-                if resp.content_length is not None and resp.content_length > MAX_RESPONSE_BYTES:
-                    raise ServerError(status, None, "answer too large", endpoint=endpoint)
-                raw = await _read_capped(resp, endpoint)
+                declared = resp.content_length
+                raw = None if declared is not None and declared > MAX_RESPONSE_BYTES else (
+                    await _read_capped(resp))
+                if raw is None:
+                    raise self._too_large(status, endpoint=endpoint, idempotent=idempotent)
                 retry_after = _seconds(resp.headers.get("Retry-After"))
                 location = resp.headers.get("Location", "")
         except (TimeoutError, aiohttp.ClientError, OSError) as exc:
@@ -276,6 +278,16 @@ class ApiClient:
             status, raw, retry_after, location, endpoint=endpoint, idempotent=idempotent,
             governor=governor,
         )
+
+    def _too_large(self, status: int, *, endpoint: str, idempotent: bool) -> HvsmsError:
+        """An answer over the cap is not read; after a POST, what it said is unknown."""
+        err = ServerError(status, None, "answer too large", endpoint=endpoint)
+        if idempotent:
+            return err
+        # The server may well have acted (a 2xx we cannot read): reconcile, never
+        # treat it as a refusal (the batch would be marked failed, yet stored).
+        self.stats.unknown_outcomes += 1
+        return OutcomeUnknown(f"{endpoint}: {err}; the request may have been processed")
 
     def _classify(
         self,
@@ -325,14 +337,14 @@ class ApiClient:
         raise ApiError(status, code, message or _snippet(raw), endpoint=endpoint)
 
 
-async def _read_capped(resp: aiohttp.ClientResponse, endpoint: str) -> bytes:
-    """The whole body, refusing more than MAX_RESPONSE_BYTES (`read(n)` may return less)."""
+async def _read_capped(resp: aiohttp.ClientResponse) -> bytes | None:
+    """The whole body; None past MAX_RESPONSE_BYTES (`read(n)` may return less than n)."""
     parts: list[bytes] = []
     total = 0
     while chunk := await resp.content.read(1 << 20):
         total += len(chunk)
         if total > MAX_RESPONSE_BYTES:
-            raise ServerError(resp.status, None, "answer too large", endpoint=endpoint)
+            return None
         parts.append(chunk)
     return b"".join(parts)
 
