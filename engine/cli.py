@@ -115,13 +115,17 @@ class ProgressView:
     """Shows `Progress` snapshots: a live panel on a terminal, else periodic plain lines."""
 
     def __init__(self, ui: Ui, verb: str, *, total: int | None = None,
+                 total_batches: int | None = None,
                  interval: float = PLAIN_PROGRESS_INTERVAL) -> None:
         self.ui = ui
         self.verb = verb
         self.total = total  # recipients expected, when a plan told us
+        self.total_batches = total_batches
         self.interval = interval
         self.p = Progress()
-        self._samples: collections.deque[tuple[float, int, int, int]] = collections.deque()
+        # (time, rows read, accepted, processed, batches submitted, batches completed)
+        self._samples: collections.deque[tuple[float, int, int, int, int, int]] = (
+            collections.deque())
         self._live: Live | None = None
         self._ticker: asyncio.Task[None] | None = None
         self._last_line = ""
@@ -130,20 +134,21 @@ class ProgressView:
     def update(self, p: Progress) -> None:
         self.p = dataclasses.replace(p)
         now = time.monotonic()
-        self._samples.append((now, p.rows_read, p.accepted, p.processed))
+        self._samples.append((now, p.rows_read, p.accepted, p.processed, p.batches_submitted,
+                              p.batches_completed))
         while len(self._samples) > 2 and now - self._samples[0][0] > 10.0:
             self._samples.popleft()
 
-    def _rates(self) -> tuple[float, float, float]:
-        """Rows read, recipients accepted and processed per second, over the last ~10 s."""
+    def _rates(self) -> tuple[float, ...]:
+        """Per second over the last ~10 s: rows, accepted, processed, submitted, completed."""
+        p = self.p
         if len(self._samples) < 2:
-            p = self.p
             t = max(p.elapsed, 1e-6)
-            return p.rows_read / t, p.accepted / t, p.processed / t
-        t0, r0, a0, p0 = self._samples[0]
-        t1, r1, a1, p1 = self._samples[-1]
-        dt = max(t1 - t0, 1e-6)
-        return (r1 - r0) / dt, (a1 - a0) / dt, (p1 - p0) / dt
+            return (p.rows_read / t, p.accepted / t, p.processed / t, p.batches_submitted / t,
+                    p.batches_completed / t)
+        first, last = self._samples[0], self._samples[-1]
+        dt = max(last[0] - first[0], 1e-6)
+        return tuple((b - a) / dt for a, b in zip(first[1:], last[1:], strict=True))
 
     def _expected(self) -> int | None:
         p = self.p
@@ -153,22 +158,37 @@ class ProgressView:
             return p.accepted
         return None
 
+    def _batches(self) -> int | None:
+        if self.total_batches is not None:
+            return self.total_batches
+        return self.p.batches_planned if self.p.planning_done else None
+
     def _eta(self) -> str:
+        """Time left: the slowest of submitting, completing and processing what remains."""
+        p = self.p
+        batches = self._batches()
+        if batches is None:
+            return "-"
+        _, _, processed_rate, submit_rate, complete_rate = self._rates()
+        todo = [(batches - p.batches_submitted, submit_rate),
+                (batches - p.batches_completed, complete_rate)]
         expected = self._expected()
-        _, _, processed_rate = self._rates()
-        if expected is None:
-            return "-"
-        left = max(0, expected - self.p.processed)
-        if left == 0:
-            return "0s"
-        if processed_rate <= 0:
-            return "-"
-        return fmt_duration(left / processed_rate)
+        if p.processed and expected is not None:
+            todo.append((expected - p.processed, processed_rate))
+        eta = 0.0
+        for left, rate in todo:
+            if left <= 0:
+                continue
+            if rate <= 0:
+                return "-"
+            eta = max(eta, left / rate)
+        return fmt_duration(eta)
 
     def line(self) -> str:
         p = self.p
-        rows_rate, _, processed_rate = self._rates()
-        planned = f"{p.batches_planned}" + ("" if p.planning_done else "+")
+        rows_rate, _, processed_rate, _, _ = self._rates()
+        batches = self._batches()
+        planned = f"{p.batches_planned}+" if batches is None else f"{batches}"
         return (
             f"{self.verb}: {p.rows_read:,} rows read ({rows_rate:,.0f}/s); "
             f"batches {p.batches_submitted}/{planned} submitted, {p.batches_completed} completed; "
@@ -179,12 +199,13 @@ class ProgressView:
 
     def __rich__(self) -> Group:
         p = self.p
-        rows_rate, acc_rate, processed_rate = self._rates()
+        rows_rate, acc_rate, processed_rate, _, _ = self._rates()
         t = Table.grid(padding=(0, 2))
         t.add_column(style="bold")
         t.add_column(justify="right")
         t.add_column()
-        planned = f"{p.batches_planned:,}" + ("" if p.planning_done else "+")
+        batches = self._batches()
+        planned = f"{p.batches_planned:,}+" if batches is None else f"{batches:,}"
         t.add_row("rows read", f"{p.rows_read:,}",
                   "done" if p.planning_done else f"{rows_rate:,.0f}/s")
         t.add_row("batches", f"{p.batches_submitted:,}/{planned}",
@@ -235,15 +256,13 @@ class ProgressView:
 @dataclasses.dataclass
 class Outcome:
     report: JobReport | None
-    signals: int = 0
+    signals: int = 0  # SIGINT/SIGTERM received while the job ran
 
 
 async def _run_job(job: Job, view: ProgressView, ui: Ui) -> Outcome:
     """Run `job` with SIGINT/SIGTERM handled: the first stops it, a second aborts."""
     loop = asyncio.get_running_loop()
-    task = asyncio.current_task()
     outcome = Outcome(report=None)
-    inner: asyncio.Task[JobReport] | None = None
 
     def on_signal(signum: int) -> None:
         outcome.signals += 1
@@ -251,10 +270,13 @@ async def _run_job(job: Job, view: ProgressView, ui: Ui) -> Outcome:
             ui.say(f"{signal.Signals(signum).name}: stopping; requests in flight finish and "
                    "the journal is saved (signal again to abort at once)", always=True)
             job.stop()
-        elif inner is not None:
-            inner.cancel()
-        elif task is not None:
-            task.cancel()
+            # A safety net: the library drains for `drain_timeout`; never hang past it.
+            loop.call_later(job.options.drain_timeout + 15, _abort_now, ui,
+                            None if job.dry_run else job.report.journal)
+            return
+        # The journal records intent before every POST and is synced on each
+        # change, so leaving now is as safe as kill -9 (which resume handles).
+        _abort_now(ui, None if job.dry_run else job.report.journal)
 
     installed = []
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -263,29 +285,30 @@ async def _run_job(job: Job, view: ProgressView, ui: Ui) -> Outcome:
             installed.append(sig)
     try:
         async with view.shown():
-            inner = asyncio.create_task(job.run())
-            try:
-                outcome.report = await inner
-            except asyncio.CancelledError:
-                if outcome.signals < 2:
-                    raise
+            outcome.report = await job.run()
     finally:
         for sig in installed:
             loop.remove_signal_handler(sig)
     return outcome
 
 
-def _finish(outcome: Outcome, ui: Ui, directory: Path, *, journal: str | None) -> int:
-    """Write the report files, print the summary and the next step; the exit code.
+def _abort_now(ui: Ui, journal: str | None) -> NoReturn:
+    """A second signal: leave at once, without waiting for anything."""
+    lines = ["aborted: no report written."]
+    if journal:
+        lines.append(f"The journal is safe; resume with: hvsms resume {journal}")
+    for line in lines:
+        ui.say(line, always=True)
+    with contextlib.suppress(Exception):
+        sys.stdout.flush()
+        sys.stderr.flush()
+    os._exit(EXIT_INTERRUPTED)
 
-    `journal` is the job's journal, named in the resume hint when the job was aborted.
-    """
+
+def _finish(outcome: Outcome, ui: Ui, directory: Path) -> int:
+    """Write the report files, print the summary and the next step; the exit code."""
     report = outcome.report
-    if report is None:  # aborted by a second signal
-        ui.say("aborted.", always=True)
-        if journal:
-            ui.say(f"The journal is saved; resume with: hvsms resume {journal}", always=True)
-        return EXIT_INTERRUPTED
+    assert report is not None
     written = write_reports(report, directory)
     ui.table(summary_table(report, ascii_only=not ui.tty))
     for w in report.warnings:
@@ -476,10 +499,11 @@ def _send(ui: Ui, file: str, *, text: str | None, sender: str | None, journal: s
         job = Job(file, text=text, sender=sender, credentials=None, journal=None,
                   options=options, progress=view.update, dry_run=True)
         outcome = asyncio.run(_run_job(job, view, ui))
-        return _finish(outcome, ui, report_dir or default_report_dir(journal), journal=None)
+        return _finish(outcome, ui, report_dir or default_report_dir(journal))
 
     creds = _credentials(ui)
     total: int | None = None
+    total_batches: int | None = None
     if creds is None:
         ui.say(EMULATOR_LINE, style="bold yellow", always=True)
     else:
@@ -497,17 +521,17 @@ def _send(ui: Ui, file: str, *, text: str | None, sender: str | None, journal: s
             return EXIT_INTERRUPTED
         plan = planned.report
         total = sum(b.messages for b in plan.batches)
+        total_batches = len(plan.batches)
         ui.console.print(plan_table(plan, ascii_only=not ui.tty))
         for w in plan.warnings:
             ui.say(f"note: {w}")
         if not yes:
             _confirm(ui, f"Send {total:,} messages via {creds.server_url}?")
-    view = ProgressView(ui, "sending", total=total)
+    view = ProgressView(ui, "sending", total=total, total_batches=total_batches)
     job = Job(file, text=text, sender=sender, credentials=creds, journal=journal,
               options=options, progress=view.update)
     outcome = asyncio.run(_run_job(job, view, ui))
-    return _finish(outcome, ui, report_dir or default_report_dir(journal),
-                   journal=job.report.journal)
+    return _finish(outcome, ui, report_dir or default_report_dir(journal))
 
 
 @cli.command()
@@ -542,7 +566,7 @@ def resume(journal: str, report_dir: Path | None, yes: bool, quiet: bool, verbos
         view = ProgressView(ui, "resuming")
         job = Job.from_inputs(inputs, journal=journal, credentials=creds, progress=view.update)
         outcome = asyncio.run(_run_job(job, view, ui))
-        code = _finish(outcome, ui, report_dir or default_report_dir(journal), journal=journal)
+        code = _finish(outcome, ui, report_dir or default_report_dir(journal))
     raise SystemExit(code)
 
 
@@ -653,7 +677,7 @@ def status_view(state: dict[str, Any], *, ascii_only: bool = False) -> Table:
     from rich import box
 
     t = Table(title=f"Job {state['source']}", title_justify="left", show_header=False,
-              box=box.ASCII if ascii_only else box.SIMPLE_HEAD, pad_edge=False)
+              box=box.ASCII if ascii_only else box.SIMPLE_HEAD)
     t.add_column("what", style="bold", no_wrap=True)
     t.add_column("value", overflow="fold")
     kinds = ", ".join(f"{n:,} {k.replace('_', ' ')}" for k, n in sorted(

@@ -136,5 +136,8 @@ def setup_logging(
     logging.getLogger("engine").setLevel(level)
     # aiohttp's own loggers: its access log is noise; its errors still show.
     logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
+    if not debug:
+        # The in-process emulator's server: a client hanging up mid-request is not news.
+        logging.getLogger("aiohttp.server").setLevel(logging.CRITICAL)
     logging.captureWarnings(True)
     return redactor

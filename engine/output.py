@@ -122,7 +122,7 @@ def _money(value: float | None) -> str:
 
 def _table(ascii_only: bool, title: str | None = None) -> Table:
     t = Table(title=title, box=box.ASCII if ascii_only else box.SIMPLE_HEAD,
-              show_header=False, title_justify="left", pad_edge=False)
+              show_header=False, title_justify="left")
     t.add_column("what", style="bold", no_wrap=True)
     t.add_column("count", justify="right", no_wrap=True)
     t.add_column("detail", overflow="fold")

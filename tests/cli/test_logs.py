@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import io
 import logging
-import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import pytest
 
@@ -34,14 +32,11 @@ def test_redact_credentials_values() -> None:
 
 
 @pytest.fixture
-def captured() -> Iterator[io.StringIO]:
-    buf = io.StringIO()
-    old = sys.stderr
-    sys.stderr = buf
+def captured(capsys: pytest.CaptureFixture[str]) -> Iterator[Callable[[], str]]:
+    """The handler writes to whatever sys.stderr is at the time: capsys sees it."""
     try:
-        yield buf
+        yield lambda: capsys.readouterr().err
     finally:
-        sys.stderr = old
         root = logging.getLogger()
         for h in list(root.handlers):
             root.removeHandler(h)
@@ -49,7 +44,7 @@ def captured() -> Iterator[io.StringIO]:
         logging.captureWarnings(False)
 
 
-def test_setup_logging_redacts_messages_args_and_tracebacks(captured: io.StringIO) -> None:
+def test_setup_logging_redacts_messages_args_and_tracebacks(captured: Callable[[], str]) -> None:
     redactor = setup_logging(debug=True)
     redactor.add_secrets(["s3cr3t-value"])
     log = logging.getLogger("engine.test")
@@ -59,19 +54,19 @@ def test_setup_logging_redacts_messages_args_and_tracebacks(captured: io.StringI
     except RuntimeError:
         log.exception("boom")
     logging.getLogger("aiohttp.client").warning("header Authorization: Bearer zzzzyyyyxxxx")
-    out = captured.getvalue()
+    out = captured()
     assert "token *** for ***" in out
     assert "Traceback" in out and "RuntimeError" in out
     for leaked in (JWT, "s3cr3t-value", "abcdefgh12345678", "zzzzyyyyxxxx"):
         assert leaked not in out
 
 
-def test_default_level_hides_info_and_drops_repeated_lines(captured: io.StringIO) -> None:
+def test_default_level_hides_info_and_drops_repeated_lines(captured: Callable[[], str]) -> None:
     setup_logging(drop=("built-in emulator",))
     log = logging.getLogger("engine.job")
     log.info("an info line")
     log.warning("running on the built-in emulator")
     log.warning("a warning")
-    out = captured.getvalue()
+    out = captured()
     assert "an info line" not in out and "built-in emulator" not in out
     assert out == "hvsms: WARNING: a warning\n"

@@ -33,7 +33,7 @@ N = 3000
 @pytest.fixture
 def slow_emulator() -> Iterator[EmulatorProcess]:
     cfg = EmulatorConfig(rate_limits=RateLimitConfig(enabled=False),
-                         faults=FaultConfig(latency=0.15, paths=(CREATE_BATCH,)))
+                         faults=FaultConfig(latency=0.5, paths=(CREATE_BATCH,)))
     with EmulatorProcess(cfg) as emu:
         yield emu
 
@@ -52,6 +52,35 @@ def _submitted(journal: Path) -> int:
     return int(row[0])
 
 
+def _start(path: Path, journal: Path, env: dict[str, str], workdir: Path,
+           *extra: str) -> subprocess.Popen[str]:
+    # ~11 batches of ~300 recipients; the emulator takes 0.5 s to answer each POST.
+    return subprocess.Popen(
+        cli_command("send", str(path), "--text", "Hi", "--journal", str(journal), "--yes",
+                    "--max-batch-bytes", "8192", "--concurrency", "1", *extra),
+        cwd=workdir, env=base_env(env), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE, text=True)
+
+
+def _interrupt(proc: subprocess.Popen[str], journal: Path, *, after: int,
+               signals: int = 1) -> tuple[str, str]:
+    """SIGINT (`signals` times) once `after` batches are submitted; the output."""
+    try:
+        deadline = time.monotonic() + 60
+        while _submitted(journal) < after and proc.poll() is None:
+            assert time.monotonic() < deadline, "nothing was submitted in 60 s"
+            time.sleep(0.02)
+        assert proc.poll() is None, "the job finished before it could be interrupted"
+        for _ in range(signals):
+            proc.send_signal(signal.SIGINT)
+            time.sleep(0.2)
+        return proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+
+
 def test_sigint_then_resume_sends_everyone_once(
     slow_emulator: EmulatorProcess, write_csv: Callable[..., Path], workdir: Path, run: Run
 ) -> None:
@@ -60,23 +89,8 @@ def test_sigint_then_resume_sends_everyone_once(
     path = write_csv(rows, name="big.csv")
     journal = workdir / "big.journal"
     env = emulator_env(slow_emulator)
-    proc = subprocess.Popen(
-        cli_command("send", str(path), "--text", "Hi", "--journal", str(journal), "--yes",
-                    "--max-batch-bytes", "2048", "--concurrency", "2"),
-        cwd=workdir, env=base_env(env), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE, text=True)
-    try:
-        deadline = time.monotonic() + 60
-        while _submitted(journal) < 2 and proc.poll() is None:
-            assert time.monotonic() < deadline, "nothing was submitted in 60 s"
-            time.sleep(0.05)
-        assert proc.poll() is None, "the job finished before it could be interrupted"
-        proc.send_signal(signal.SIGINT)
-        out, err = proc.communicate(timeout=60)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
+    proc = _start(path, journal, env, workdir)
+    out, err = _interrupt(proc, journal, after=2)
     assert proc.returncode == 130, (out, err)
     assert f"hvsms resume {journal}" in out
     assert "Traceback" not in err
@@ -103,6 +117,28 @@ def test_sigint_then_resume_sends_everyone_once(
     status = run("status", str(journal))
     assert "done: every batch completed" in status.stdout
     assert f"{N:,}" in status.stdout
+
+
+def test_second_sigint_aborts_at_once_and_resume_still_sends_everyone_once(
+    slow_emulator: EmulatorProcess, write_csv: Callable[..., Path], workdir: Path, run: Run
+) -> None:
+    path = write_csv([[us_number(i)] for i in range(N)], name="big.csv")
+    journal = workdir / "big.journal"
+    env = emulator_env(slow_emulator)
+    slow_emulator.configure(faults=FaultConfig(latency=3.0, paths=(CREATE_BATCH,)))
+    proc = _start(path, journal, env, workdir)
+    started = time.monotonic()
+    out, err = _interrupt(proc, journal, after=1, signals=2)
+    assert proc.returncode == 130, (out, err)
+    assert time.monotonic() - started < 10  # did not wait for the 3 s POST in flight
+    assert "aborted" in out and f"hvsms resume {journal}" in out
+    slow_emulator.configure(faults=FaultConfig())
+    done = run("resume", str(journal), "--yes", env=env)
+    assert done.returncode == 0, done.stderr
+    ledger = slow_emulator.ledger()
+    assert ledger["accepted"] == N and ledger["duplicates"] == 0, ledger
+    report = check_reports(workdir / "big-report")
+    assert report["counts"]["accepted"] == N
 
 
 def test_status_of_a_finished_job_and_watch(run: Run, workdir: Path,
