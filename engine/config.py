@@ -128,6 +128,8 @@ class JobOptions:
     max_poll_interval: float = 60.0
     fetch_delivery: bool = True
     drain_timeout: float = 30.0
+    # Encoded messages kept from planning for the first send of their batch.
+    hot_bytes: int = 32 << 20
     # Uncertain POSTs: how long the server gets to show a batch before we resend.
     reconcile_after: float = 5.0
 

@@ -41,7 +41,7 @@ from .journal import (
 )
 from .numberset import NumberSet, Seen, load_suppression
 from .phones import Normalizer, is_e164
-from .planner import BodyBuilder, Planner, PlanStats
+from .planner import BodyBuilder, HotBudget, Planner, PlanStats
 from .poller import Poller
 from .reader import CsvSource, Header
 from .report import BatchReport, DroppedRow, FailedRow, JobReport
@@ -228,25 +228,31 @@ class Job:
             for line, value, why in unusable:
                 report.warnings.append(f"{opts.suppress}:{line}: {value!r} ignored ({why})")
 
+        file_size = os.path.getsize(source.path)
         head = body_header(sender, default_text)
         chunker = Chunker(header_size=len(head), max_bytes=opts.max_batch_bytes,
                           max_messages=opts.max_batch_messages)
         hygiene = Hygiene(
             normalizer=normalizer, default_text=default_text, template=bound,
-            has_text_column=text_idx is not None, seen=Seen() if opts.dedupe else None,
+            has_text_column=text_idx is not None,
+            # A row is at least ~13 bytes: sizes the dedupe filter once, up front.
+            seen=Seen(expected=file_size // 13) if opts.dedupe else None,
             blocklists=blocklists, empty_variables=opts.empty_variables,
             max_message_size=chunker.room,
         )
-        file_size = os.path.getsize(source.path)
+        # Bodies are sent from what planning built, within this many bytes;
+        # past it they are rebuilt from the file (flat memory, any file size).
+        budget = HotBudget(0 if self.dry_run else opts.hot_bytes)
         planner = Planner(source=source, header=header, select=select, hygiene=hygiene,
-                          chunker=chunker, file_size=file_size)
+                          chunker=chunker, file_size=file_size,
+                          budget=None if self.dry_run else budget)
         replay_hygiene = Hygiene(
             normalizer=normalizer, default_text=default_text, template=bound,
             has_text_column=text_idx is not None, seen=None, blocklists=(),
             empty_variables=opts.empty_variables, max_message_size=chunker.room,
         )
         builder = BodyBuilder(source=source, header=header, select=select,
-                              hygiene=replay_hygiene, head=head)
+                              hygiene=replay_hygiene, head=head, budget=budget)
         if a2p is None:
             await self._plan_only(planner, journal, known)
         else:

@@ -8,6 +8,7 @@ the inputs hold the server URL and sender, never credentials or tokens.
 
 from __future__ import annotations
 
+import builtins
 import contextlib
 import hashlib
 import json
@@ -77,6 +78,11 @@ class BatchRecord:
     failed: int | None = None
     error_codes: str | None = None
     attempts: int = 0
+    # Not journaled: messages encoded while planning (a prefix of the batch),
+    # and where the rest starts in the file when the prefix is not all of it.
+    hot: list[builtins.bytes] | None = None
+    hot_messages: int = 0
+    cold_start: tuple[int, int] | None = None  # (byte offset, line)
 
 
 def fingerprint(path: str) -> str:
@@ -211,7 +217,7 @@ class Journal:
             "first_to, last_to, state, batch_id, accepted, rejected, processed, status, cost, "
             "delivered, failed, error_codes, attempts FROM batches ORDER BY seq"
         )
-        return [BatchRecord(*row) for row in cur]
+        return [BatchRecord(*row) for row in cur]  # the first 21 fields, as selected
 
     def dropped_lines(self, seq: int) -> set[int]:
         """Lines inside batch `seq`'s byte range that are not sent."""

@@ -16,9 +16,9 @@ from dataclasses import dataclass
 
 from .chunker import FOOTER, Chunker, encode_messages
 from .errors import JournalError
-from .hygiene import Hygiene
+from .hygiene import CleanBlock, Hygiene
 from .journal import BatchRecord
-from .reader import CsvSource, Header
+from .reader import CsvSource, Header, RowBlock
 from .report import DroppedRow
 
 __all__ = ["BodyBuilder", "PlanStats", "Planner"]
@@ -34,12 +34,43 @@ class PlanStats:
     kinds: Counter[str] | None = None
 
 
+class HotBudget:
+    """Bytes of encoded messages the planner may keep for the first send.
+
+    Within the budget a batch's body is sent from what planning already built;
+    past it, the rest is rebuilt from the file. Memory stays bounded either way.
+    """
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.used = 0
+
+    def take(self, n: int) -> bool:
+        if self.used + n > self.limit:
+            return False
+        self.used += n
+        return True
+
+    def release(self, n: int) -> None:
+        self.used -= n
+
+
+@dataclass(slots=True)
+class _Open:
+    """The batch being planned: its kept prefix, or where keeping stopped."""
+
+    hot: list[bytes]
+    messages: int = 0
+    bytes: int = 0
+    cold: tuple[int, int] | None = None
+
+
 class Planner:
     """Streams the file into `BatchRecord`s; calls `emit` for each, in order."""
 
     def __init__(
         self, *, source: CsvSource, header: Header, select: Sequence[int], hygiene: Hygiene,
-        chunker: Chunker, file_size: int,
+        chunker: Chunker, file_size: int, budget: HotBudget | None = None,
     ) -> None:
         self.source = source
         self.header = header
@@ -47,6 +78,7 @@ class Planner:
         self.hygiene = hygiene
         self.chunker = chunker
         self.file_size = file_size
+        self.budget = budget
         self.stats = PlanStats(kinds=Counter())
 
     async def run(
@@ -64,6 +96,7 @@ class Planner:
         first: tuple[int, str] | None = None  # (line, to) of the open batch's first message
         last: tuple[int, str] = (0, "")
         pending: list[tuple[DroppedRow, str]] = []  # dropped rows not yet given to a batch
+        open_ = _Open([])
         async for block in self.source.blocks(self.header, self.select):
             clean = self.hygiene.clean(block)
             st.rows += len(block) + len(block.bad)
@@ -74,8 +107,11 @@ class Planner:
             pending.extend(zip(clean.dropped, kinds, strict=True))
             if first is None and clean.numbers:
                 first = (clean.lines[0], clean.numbers[0])
+            seg = 0
             for cut in self.chunker.feed(clean.sizes):
                 i = cut.end
+                self._keep(open_, block, clean, seg, i)
+                seg = i
                 assert first is not None  # a cut always closes a batch with messages
                 end_line = clean.lines[i]
                 stop = block.offset_at_line(end_line)
@@ -84,13 +120,13 @@ class Planner:
                 seq += 1
                 k = bisect.bisect_left([d.line for d, _ in pending], end_line)
                 mine, pending = pending[:k], pending[k:]
-                await emit(
-                    BatchRecord(seq, start, stop, start_line, first[0], last[0], cut.messages,
-                                cut.size, first[1], last[1]),
-                    mine,
-                )
+                rec = BatchRecord(seq, start, stop, start_line, first[0], last[0], cut.messages,
+                                  cut.size, first[1], last[1])
+                open_ = self._hand_over(open_, rec)
+                await emit(rec, mine)
                 start, start_line = stop, end_line
                 first = (clean.lines[i], clean.numbers[i])
+            self._keep(open_, block, clean, seg, len(clean.numbers))
             if clean.numbers:
                 last = (clean.lines[-1], clean.numbers[-1])
             if on_block is not None:
@@ -100,16 +136,41 @@ class Planner:
         tail = self.chunker.close()
         if tail is not None and first is not None:
             seq += 1
-            await emit(
-                BatchRecord(seq, start, self.file_size, start_line, first[0], last[0], tail.messages,
-                            tail.size, first[1], last[1]),
-                pending,
-            )
+            rec = BatchRecord(seq, start, self.file_size, start_line, first[0], last[0],
+                              tail.messages, tail.size, first[1], last[1])
+            self._hand_over(open_, rec)
+            await emit(rec, pending)
         elif pending:
             emit_dropped(pending)
         st.batches = seq
         st.shortener = self.hygiene.shortener
         return st
+
+
+    def _keep(self, open_: _Open, block: RowBlock, clean: CleanBlock, a: int, b: int) -> None:
+        """Keep messages [a, b) of the block for the open batch while the budget allows."""
+        if b <= a or open_.cold is not None:
+            return
+        whole = a == 0 and b == len(clean.numbers)
+        numbers = clean.numbers if whole else clean.numbers[a:b]
+        texts = clean.texts if whole or clean.texts is None else clean.texts[a:b]
+        data = encode_messages(numbers, texts) if self.budget is not None else b""
+        if self.budget is not None and self.budget.take(len(data)):
+            open_.hot.append(data)
+            open_.messages += b - a
+            open_.bytes += len(data)
+        else:
+            line = clean.lines[a]
+            open_.cold = (block.offset_at_line(line), line)
+
+    def _hand_over(self, open_: _Open, rec: BatchRecord) -> _Open:
+        """Give the batch its kept prefix; start a new open batch."""
+        if open_.hot:
+            rec.hot, rec.hot_messages = open_.hot, open_.messages
+            rec.cold_start = open_.cold
+        elif open_.cold is not None and self.budget is not None:
+            rec.cold_start = None  # nothing kept: the plain rebuild
+        return _Open([])
 
 
 def _kinds(dropped: list[DroppedRow], kinds: Counter[str]) -> list[str]:
@@ -131,21 +192,25 @@ def _kinds(dropped: list[DroppedRow], kinds: Counter[str]) -> list[str]:
 
 
 class BodyBuilder:
-    """Rebuilds a planned batch's body from its byte range, as the plan sized it."""
+    """Builds a planned batch's body: from what planning kept, then from the file."""
 
     def __init__(
         self, *, source: CsvSource, header: Header, select: Sequence[int], hygiene: Hygiene,
-        head: bytes,
+        head: bytes, budget: HotBudget | None = None,
     ) -> None:
         self.source = source
         self.header = header
         self.select = select
         self.hygiene = hygiene
         self.head = head
+        self.budget = budget
 
-    async def _blocks(self, rec: BatchRecord, skip: set[int]) -> AsyncIterator[tuple[Sequence[int], bytes]]:
+    async def _blocks(
+        self, rec: BatchRecord, skip: set[int], start: tuple[int, int] | None = None
+    ) -> AsyncIterator[tuple[Sequence[int], bytes]]:
+        offset, line = start or (rec.start, rec.start_line)
         async for block in self.source.blocks(
-            self.header, self.select, start=rec.start, end=rec.stop, first_line=rec.start_line
+            self.header, self.select, start=offset, end=rec.stop, first_line=line
         ):
             clean = self.hygiene.clean(block, skip=skip)
             if clean.dropped:
@@ -157,17 +222,33 @@ class BodyBuilder:
             yield clean.lines, encode_messages(clean.numbers, clean.texts)
 
     async def pieces(self, rec: BatchRecord, skip: set[int]) -> AsyncIterator[bytes]:
+        # What planning kept serves the first attempt only; a retry rebuilds it all.
+        hot, rec.hot = rec.hot, None
         yield self.head
         sep = False
         count = 0
-        async for lines, data in self._blocks(rec, skip):
-            if not data:
-                continue
-            if sep:
-                yield b","
-            yield data
-            sep = True
-            count += len(lines)
+        rest: tuple[int, int] | None = None
+        if hot is not None:
+            try:
+                for data in hot:
+                    if sep:
+                        yield b","
+                    yield data
+                    sep = True
+            finally:
+                if self.budget is not None:
+                    self.budget.release(sum(map(len, hot)))
+            count = rec.hot_messages
+            rest = rec.cold_start
+        if hot is None or rest is not None:
+            async for lines, data in self._blocks(rec, skip, rest):
+                if not data:
+                    continue
+                if sep:
+                    yield b","
+                yield data
+                sep = True
+                count += len(lines)
         if count != rec.messages:
             raise JournalError(
                 f"batch {rec.seq} rebuilt with {count} messages, planned {rec.messages}: "

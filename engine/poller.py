@@ -11,6 +11,7 @@ the estimated completion time. A completed batch's delivery counts come from
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import Callable
@@ -85,7 +86,13 @@ class Poller:
                 self._wake.clear()
                 await self._wake.wait()
                 continue
-            await asyncio.sleep(interval)
+            self._wake.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), interval)
+            if self._wake.is_set():
+                # A new batch: its processing just began, look again soon.
+                await asyncio.sleep(self.base)
+                interval = self.base
             infos = await self._fetch()
             self.polls += 1
             for info in infos:
