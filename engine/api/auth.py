@@ -37,6 +37,10 @@ class Auth:
         self._refresh: str | None = None
         self._refresh_expires = 0.0
         self._lock = asyncio.Lock()
+        # A token issued because the server refused the previous one (401), until
+        # some request shows it works; a 401 on it too means renewing is no use.
+        self._suspect: str | None = None
+        self._refused: AuthError | None = None
         self.logins = 0
         self.refreshes = 0
         client.auth = self
@@ -47,6 +51,8 @@ class Auth:
 
     async def token(self) -> str:
         """A valid access token, renewed ahead of expiry."""
+        if self._refused is not None:
+            raise self._refused
         if self._access is not None and time.monotonic() < self._expires:
             return self._access
         async with self._lock:
@@ -58,10 +64,25 @@ class Auth:
     async def renew(self, rejected: str | None) -> None:
         """The server refused `rejected` (401): renew once, unless someone already did."""
         async with self._lock:
+            if self._refused is not None:
+                raise self._refused
             if self._access is not None and self._access != rejected:
                 return
+            if rejected is not None and rejected == self._suspect:
+                # The token we just got for a refused one is refused too: one
+                # renewal, then a clear failure, never a loop on the Auth group.
+                self._refused = AuthError(
+                    401, None, "the server refuses a freshly issued access token (check the "
+                    "app's permissions, or whether its session was revoked)", endpoint="token")
+                raise self._refused
             self._access = None
             await self._renew()
+            self._suspect = self._access
+
+    def accepted(self, token: str) -> None:
+        """A request with `token` got past authentication (any answer but 401)."""
+        if token == self._suspect:
+            self._suspect = None
 
     async def revoke(self) -> None:
         """End the session; errors are ignored, as RingCentral advises."""

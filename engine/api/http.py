@@ -140,7 +140,8 @@ class ApiClient:
         }
         self._limit = limit
         self._session: aiohttp.ClientSession | None = None
-        self.auth: Any = None  # set by Auth.attach: has `token()` and `renew(token)`
+        # Set by Auth: has `token()`, `renew(rejected)` and `accepted(token)`.
+        self.auth: Any = None
 
     async def __aenter__(self) -> Self:
         timeout = aiohttp.ClientTimeout(
@@ -249,6 +250,8 @@ class ApiClient:
             ) as resp:
                 governor.observe(resp.headers)
                 status = resp.status
+                if token is not None and status != 401:
+                    self.auth.accepted(token)
                 self.stats.statuses[status] += 1
                 declared = resp.content_length
                 raw = None if declared is not None and declared > MAX_RESPONSE_BYTES else (
