@@ -21,6 +21,7 @@ import dataclasses
 import os
 import re
 import signal
+import sqlite3
 import sys
 import time
 import traceback
@@ -56,12 +57,15 @@ __all__ = ["cli", "main"]
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
 EMULATOR_LINE = (
-    "No RingCentral credentials (RC_* variables or ./.env): running on the built-in "
-    "emulator on loopback. Nothing leaves this machine."
+    "No credentials (RC_* variables or ./.env): using the built-in emulator. "
+    "Nothing leaves this machine."
 )
 # The library says the same in a log warning; the CLI says it once, above.
 _LIBRARY_EMULATOR_NOTE = "running on the built-in emulator"
 _E164 = re.compile(r"\+[1-9][0-9]{6,14}")
+# Journal meta key naming the server that holds the job's batches (set by the CLI).
+SERVER_META = "cli_server"
+_RATE_WINDOW = 10.0  # seconds of history behind the rates shown
 # Seconds between plain progress lines when stdout is not a terminal.
 PLAIN_PROGRESS_INTERVAL = float(os.environ.get("HVSMS_PROGRESS_INTERVAL", "5"))
 
@@ -129,6 +133,7 @@ class ProgressView:
         self._live: Live | None = None
         self._ticker: asyncio.Task[None] | None = None
         self._last_line = ""
+        self._started = time.monotonic()
 
     # the library's callback: keep a copy, no I/O here
     def update(self, p: Progress) -> None:
@@ -136,19 +141,28 @@ class ProgressView:
         now = time.monotonic()
         self._samples.append((now, p.rows_read, p.accepted, p.processed, p.batches_submitted,
                               p.batches_completed))
-        while len(self._samples) > 2 and now - self._samples[0][0] > 10.0:
+        while len(self._samples) > 2 and now - self._samples[1][0] > _RATE_WINDOW:
             self._samples.popleft()
 
+    def elapsed(self) -> float:
+        return time.monotonic() - self._started
+
     def _rates(self) -> tuple[float, ...]:
-        """Per second over the last ~10 s: rows, accepted, processed, submitted, completed."""
+        """Per second over the last ~10 s, up to now (so a stall shows as 0/s).
+
+        Rows read, recipients accepted and processed, batches submitted and completed.
+        """
         p = self.p
-        if len(self._samples) < 2:
-            t = max(p.elapsed, 1e-6)
-            return (p.rows_read / t, p.accepted / t, p.processed / t, p.batches_submitted / t,
-                    p.batches_completed / t)
-        first, last = self._samples[0], self._samples[-1]
-        dt = max(last[0] - first[0], 1e-6)
-        return tuple((b - a) / dt for a, b in zip(first[1:], last[1:], strict=True))
+        now = (p.rows_read, p.accepted, p.processed, p.batches_submitted, p.batches_completed)
+        t = time.monotonic()
+        base = next((s for s in self._samples if t - s[0] <= _RATE_WINDOW), None)
+        if base is None and self._samples:
+            base = self._samples[-1]
+        if base is None or t - base[0] < 1.0:  # too little history: the average so far
+            dt = max(self.elapsed(), 1e-6)
+            return tuple(v / dt for v in now)
+        dt = t - base[0]
+        return tuple((v - b) / dt for v, b in zip(now, base[1:], strict=True))
 
     def _expected(self) -> int | None:
         p = self.p
@@ -186,15 +200,18 @@ class ProgressView:
 
     def line(self) -> str:
         p = self.p
-        rows_rate, _, processed_rate, _, _ = self._rates()
+        rows_rate, accepted_rate, processed_rate, _, _ = self._rates()
         batches = self._batches()
-        planned = f"{p.batches_planned}+" if batches is None else f"{batches}"
+        seen = max(p.batches_planned, p.batches_submitted)
+        planned = f"{seen}+" if batches is None else f"{batches}"
+        processed = (f", {p.processed:,} processed ({processed_rate:,.0f}/s)"
+                     if p.processed else "")
         return (
             f"{self.verb}: {p.rows_read:,} rows read ({rows_rate:,.0f}/s); "
             f"batches {p.batches_submitted}/{planned} submitted, {p.batches_completed} completed; "
-            f"recipients {p.accepted:,} accepted, {p.processed:,} processed "
-            f"({processed_rate:,.0f}/s); ETA {self._eta()}; "
-            f"retries {p.retries}, 429s {p.rate_limited}; {fmt_duration(p.elapsed)}"
+            f"{p.accepted:,} recipients accepted ({accepted_rate:,.0f}/s){processed}; "
+            f"ETA {self._eta()}; retries {p.retries}, 429s {p.rate_limited}; "
+            f"{fmt_duration(self.elapsed())}"
         )
 
     def __rich__(self) -> Group:
@@ -205,19 +222,20 @@ class ProgressView:
         t.add_column(justify="right")
         t.add_column()
         batches = self._batches()
-        planned = f"{p.batches_planned:,}+" if batches is None else f"{batches:,}"
+        seen = max(p.batches_planned, p.batches_submitted)
+        planned = f"{seen:,}+" if batches is None else f"{batches:,}"
         t.add_row("rows read", f"{p.rows_read:,}",
-                  "done" if p.planning_done else f"{rows_rate:,.0f}/s")
+                  "all read" if p.planning_done else f"{rows_rate:,.0f}/s")
         t.add_row("batches", f"{p.batches_submitted:,}/{planned}",
-                  f"submitted (accepted), {p.batches_completed:,} completed")
-        t.add_row("accepted", f"{p.accepted:,}", f"recipients, {acc_rate:,.0f}/s")
+                  f"submitted and accepted, {p.batches_completed:,} completed")
         total = self._expected()
         of = f" of {total:,}" if total is not None else ""
-        t.add_row("processed", f"{p.processed:,}", f"{processed_rate:,.0f}/s{of}")
-        t.add_row("ETA", self._eta(), f"elapsed {fmt_duration(p.elapsed)}")
+        t.add_row("recipients", f"{p.accepted:,}", f"accepted{of}, {acc_rate:,.0f}/s")
+        if p.processed:
+            t.add_row("processed", f"{p.processed:,}", f"{processed_rate:,.0f}/s")
+        t.add_row("ETA", self._eta(), f"elapsed {fmt_duration(self.elapsed())}")
         t.add_row("retries", f"{p.retries:,}", f"429s {p.rate_limited:,}")
-        title = Text(f"hvsms {self.verb}", style="bold cyan")
-        return Group(title, t)
+        return Group(Text(f"hvsms {self.verb}", style="bold cyan"), t)
 
     @contextlib.asynccontextmanager
     async def shown(self) -> Any:
@@ -263,6 +281,8 @@ async def _run_job(job: Job, view: ProgressView, ui: Ui) -> Outcome:
     """Run `job` with SIGINT/SIGTERM handled: the first stops it, a second aborts."""
     loop = asyncio.get_running_loop()
     outcome = Outcome(report=None)
+    server = None if job.dry_run else (
+        BUILTIN if job.credentials is None else job.credentials.server_url)
 
     def on_signal(signum: int) -> None:
         outcome.signals += 1
@@ -272,11 +292,11 @@ async def _run_job(job: Job, view: ProgressView, ui: Ui) -> Outcome:
             job.stop()
             # A safety net: the library drains for `drain_timeout`; never hang past it.
             loop.call_later(job.options.drain_timeout + 15, _abort_now, ui,
-                            None if job.dry_run else job.report.journal)
+                            None if job.dry_run else job.report.journal, server)
             return
         # The journal records intent before every POST and is synced on each
         # change, so leaving now is as safe as kill -9 (which resume handles).
-        _abort_now(ui, None if job.dry_run else job.report.journal)
+        _abort_now(ui, None if job.dry_run else job.report.journal, server)
 
     installed = []
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -289,11 +309,57 @@ async def _run_job(job: Job, view: ProgressView, ui: Ui) -> Outcome:
     finally:
         for sig in installed:
             loop.remove_signal_handler(sig)
+        if server is not None:
+            record_server(job.report.journal, server)
     return outcome
 
 
-def _abort_now(ui: Ui, journal: str | None) -> NoReturn:
+BUILTIN = "built-in emulator"
+
+
+def record_server(journal: str | None, server: str) -> None:
+    """Note in the journal which server holds its batches (checked by `resume`)."""
+    if not journal or not os.path.exists(journal):
+        return
+    with contextlib.suppress(HvsmsError, sqlite3.Error):
+        j = Journal.open(journal)
+        try:
+            j.set_meta(SERVER_META, server)
+        finally:
+            j.close()
+
+
+def check_server(journal: str, creds: Credentials | None) -> None:
+    """Refuse to resume on a server that cannot know the job's batches."""
+    if not os.path.exists(journal):
+        return
+    j = Journal.open(journal)
+    try:
+        recorded = j.meta(SERVER_META)
+        waiting = sum(1 for b in j.batches() if b.state == SUBMITTED)
+    finally:
+        j.close()
+    here = BUILTIN if creds is None else creds.server_url
+    if not recorded or not waiting:
+        return
+    if recorded == BUILTIN:
+        raise UsageProblem(
+            f"{journal}: {waiting} batch(es) of this job went to the built-in emulator of an "
+            "earlier run, which ended with it; they can never be completed\n"
+            "  hint: to try resume, run `hvsms emulator` in another terminal and set the RC_* "
+            "variables it prints"
+        )
+    if recorded != here:
+        raise UsageProblem(
+            f"{journal}: this job's batches are on {recorded}, but the server now is {here}\n"
+            "  hint: set RC_SERVER_URL (and the other RC_* variables) as when the job began"
+        )
+
+
+def _abort_now(ui: Ui, journal: str | None, server: str | None = None) -> NoReturn:
     """A second signal: leave at once, without waiting for anything."""
+    if server is not None:
+        record_server(journal, server)
     lines = ["aborted: no report written."]
     if journal:
         lines.append(f"The journal is safe; resume with: hvsms resume {journal}")
@@ -313,7 +379,8 @@ def _finish(outcome: Outcome, ui: Ui, directory: Path) -> int:
     ui.table(summary_table(report, ascii_only=not ui.tty))
     for w in report.warnings:
         if _LIBRARY_EMULATOR_NOTE not in w:
-            ui.say(f"warning: {w}", style="yellow")
+            kind = "note" if w.startswith("dry run") else "warning"
+            ui.say(f"{kind}: {w}", style="yellow")
     if report.counts.failed and delivery_fetched(report) and not report.failed:
         ui.say("warning: the failed messages were not listed (batches too large to list); "
                "see the per-batch error codes in report.json", style="yellow")
@@ -327,10 +394,14 @@ def _finish(outcome: Outcome, ui: Ui, directory: Path) -> int:
             ui.say("Interrupted.", always=True)
         return EXIT_INTERRUPTED
     if report.status == "completed":
-        done = "dry run complete: nothing was sent" if report.dry_run else "job completed"
-        ui.say(f"{done} ({report.counts.accepted:,} accepted, "
-               f"{report.counts.rejected:,} rejected, {report.counts.dropped:,} dropped)",
-               always=True, style="bold green")
+        c = report.counts
+        if report.dry_run:
+            would = sum(b.messages for b in report.batches)
+            ui.say(f"dry run complete, nothing was sent ({would:,} would be sent, "
+                   f"{c.dropped:,} dropped)", always=True, style="bold green")
+        else:
+            ui.say(f"job completed ({c.accepted:,} accepted, {c.rejected:,} rejected, "
+                   f"{c.dropped:,} dropped)", always=True, style="bold green")
         return EXIT_OK
     ui.error(f"job {report.status}: {report.message or 'no detail'}")
     if report.journal and "hvsms resume" not in report.message:
@@ -502,6 +573,8 @@ def _send(ui: Ui, file: str, *, text: str | None, sender: str | None, journal: s
         return _finish(outcome, ui, report_dir or default_report_dir(journal))
 
     creds = _credentials(ui)
+    if journal:
+        check_server(journal, creds)
     total: int | None = None
     total_batches: int | None = None
     if creds is None:
@@ -524,7 +597,10 @@ def _send(ui: Ui, file: str, *, text: str | None, sender: str | None, journal: s
         total_batches = len(plan.batches)
         ui.console.print(plan_table(plan, ascii_only=not ui.tty))
         for w in plan.warnings:
-            ui.say(f"note: {w}")
+            if not w.startswith("dry run"):  # notes about the plan itself, said below
+                ui.say(f"note: {w}")
+        ui.say("note: numbers on the sender's opt-out list are dropped when sending, so the "
+               "plan may count a few too many")
         if not yes:
             _confirm(ui, f"Send {total:,} messages via {creds.server_url}?")
     view = ProgressView(ui, "sending", total=total, total_batches=total_batches)
@@ -551,6 +627,7 @@ def resume(journal: str, report_dir: Path | None, yes: bool, quiet: bool, verbos
         finally:
             j.close()
         creds = _credentials(ui)
+        check_server(journal, creds)
         todo = [b for b in batches if b.state in (PLANNED, SUBMITTING, UNCERTAIN)]
         if creds is None:
             ui.say(EMULATOR_LINE, style="bold yellow", always=True)

@@ -27,6 +27,7 @@ from .report import JobReport
 __all__ = [
     "REPORT_FILES",
     "default_report_dir",
+    "fmt_bytes",
     "fmt_duration",
     "plan_table",
     "summary_table",
@@ -44,7 +45,7 @@ def default_report_dir(journal: str | None, now: dt.datetime | None = None) -> P
         p = Path(journal)
         return p.with_name(f"{p.stem}-report")
     stamp = (now or dt.datetime.now()).strftime("%Y%m%d-%H%M%S")
-    return Path.cwd() / f"hvsms-report-{stamp}"
+    return Path(f"hvsms-report-{stamp}")
 
 
 def _open_private(path: Path) -> Any:
@@ -112,6 +113,14 @@ def fmt_duration(seconds: float) -> str:
     return f"{h}:{m:02d}:{s:02d}" if h else f"{m}:{s:02d}"
 
 
+def fmt_bytes(n: int) -> str:
+    """Decimal units, as the API's limit is usually quoted (50 MB)."""
+    for unit, size in (("GB", 1e9), ("MB", 1e6), ("kB", 1e3)):
+        if n >= size:
+            return f"{n / size:.1f} {unit}"
+    return f"{n} bytes"
+
+
 def _n(value: int) -> str:
     return f"{value:,}"
 
@@ -139,7 +148,7 @@ def plan_table(report: JobReport, *, ascii_only: bool = False) -> Table:
     t.add_row("recipients", _n(recipients), "to be sent")
     biggest = max((b.bytes for b in report.batches), default=0)
     t.add_row("batches", _n(len(report.batches)),
-              f"largest {biggest / 1e6:.1f} MB" if biggest else "")
+              f"largest {fmt_bytes(biggest)}" if biggest else "")
     t.add_row("segments", _n(c.segments), "")
     t.add_row("estimated cost", _money(report.estimated_cost), "at the list price per segment")
     return t

@@ -54,7 +54,7 @@ def _submitted(journal: Path) -> int:
 
 def _start(path: Path, journal: Path, env: dict[str, str], workdir: Path,
            *extra: str) -> subprocess.Popen[str]:
-    # ~11 batches of ~300 recipients; the emulator takes 0.5 s to answer each POST.
+    # 8 kB batches (~300 recipients); the slow emulator takes 0.5 s to answer each POST.
     return subprocess.Popen(
         cli_command("send", str(path), "--text", "Hi", "--journal", str(journal), "--yes",
                     "--max-batch-bytes", "8192", "--concurrency", "1", *extra),
@@ -171,3 +171,17 @@ def test_resume_of_a_finished_job_sends_nothing(
     again = run("resume", "j.journal", "--yes", env=env)
     assert again.returncode == 0, again.stderr
     assert external_emulator.ledger()["requests"][CREATE_BATCH] == posts
+
+
+def test_resume_refuses_batches_left_on_an_earlier_builtin_emulator(
+    run: Run, workdir: Path, write_csv: Callable[..., Path]
+) -> None:
+    path = write_csv([[us_number(i)] for i in range(60_000)], name="big.csv")
+    journal = workdir / "big.journal"
+    proc = _start(path, journal, {}, workdir)
+    out, err = _interrupt(proc, journal, after=2)
+    assert proc.returncode == 130, (out, err)
+    done = run("resume", str(journal))
+    assert done.returncode == 2, (done.stdout, done.stderr)
+    assert "built-in emulator of an earlier run" in done.stderr
+    assert "hvsms emulator" in done.stderr

@@ -74,7 +74,7 @@ def test_progress_display_in_a_terminal(
         deadline = time.monotonic() + 90
         while time.monotonic() < deadline:
             screen = tmux.capture()
-            if "processed" in screen and "ETA" in screen and "EXIT=" not in screen:
+            if "hvsms sending" in screen and "ETA" in screen and "EXIT=" not in screen:
                 seen.append(screen)
             if "EXIT=" in screen:
                 break
@@ -82,8 +82,8 @@ def test_progress_display_in_a_terminal(
         final = tmux.capture()
     assert seen, f"no live display was seen; the screen at the end:\n{final}"
     live = seen[-1]
-    for label in ("hvsms sending", "rows read", "batches", "accepted", "processed", "ETA",
-                  "retries", "429s"):
+    for label in ("hvsms sending", "rows read", "batches", "recipients", "accepted", "ETA",
+                  "elapsed", "retries", "429s"):
         assert label in live, f"{label!r} missing from:\n{live}"
     assert "EXIT=0" in final, final
     assert "Job completed" in final and "job completed" in final
