@@ -534,7 +534,7 @@ def cli() -> None:
               help="Only send to valid numbers (not just possible ones).")
 @click.option("--no-dedupe", is_flag=True, help="Keep duplicate recipients.")
 @click.option("--suppress", type=click.Path(exists=True, dir_okay=False),
-              help="File of numbers never to send to (one per line or a 'to' column).")
+              help="CSV of numbers never to send to (a to/phone/number column, or one per line).")
 @click.option("--encoding", default="utf-8", show_default=True, help="Encoding of FILE.")
 @click.option("--dry-run", is_flag=True,
               help="Plan and report, send nothing (needs no credentials).")

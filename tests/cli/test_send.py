@@ -157,3 +157,16 @@ def test_dotenv_in_the_current_directory_is_read(
     assert done.returncode == 0, done.stderr
     assert EMULATOR_LINE not in done.stdout
     assert external_emulator.ledger()["accepted"] == 20
+
+
+def test_suppress_file_and_no_dedupe(run: Run, workdir: Path) -> None:
+    (workdir / "dnt.csv").write_text("phone\n(415) 555-0100\n+14155550101\n")
+    done = run("send", str(SAMPLES / "recipients.csv"), "--text", "Hi", "--suppress",
+               "dnt.csv", "--report", "out")
+    assert done.returncode == 0, done.stderr
+    report = check_reports(workdir / "out")
+    assert report["counts"]["suppressed"] == 2 and report["counts"]["accepted"] == 18
+    dups = run("send", str(SAMPLES / "dirty.csv"), "--text", "Hi", "--no-dedupe", "--dry-run",
+               "--report", "plan")
+    assert dups.returncode == 0, dups.stderr
+    assert check_reports(workdir / "plan")["counts"]["duplicates"] == 0
