@@ -251,14 +251,18 @@ class ProgressView:
         try:
             yield self
         finally:
-            if self._live is not None:
-                self._live.stop()
-                self._live = None
+            self.close()
             if self._ticker is not None:
                 self._ticker.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await self._ticker
                 self._ticker = None
+
+    def close(self) -> None:
+        """Stop the live display (idempotent)."""
+        if self._live is not None:
+            self._live.stop()
+            self._live = None
 
     async def _tick(self) -> None:
         while True:
@@ -291,11 +295,14 @@ async def _run_job(job: Job, view: ProgressView, ui: Ui) -> Outcome:
                    "the journal is saved (signal again to abort at once)", always=True)
             job.stop()
             # A safety net: the library drains for `drain_timeout`; never hang past it.
-            loop.call_later(job.options.drain_timeout + 15, _abort_now, ui,
-                            None if job.dry_run else job.report.journal, server)
+            loop.call_later(job.options.drain_timeout + 15, abort)
             return
+        abort()
+
+    def abort() -> None:
         # The journal records intent before every POST and is synced on each
         # change, so leaving now is as safe as kill -9 (which resume handles).
+        view.close()  # give the terminal its cursor back
         _abort_now(ui, None if job.dry_run else job.report.journal, server)
 
     installed = []
