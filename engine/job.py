@@ -58,6 +58,9 @@ _DRY_RUN_SENDER = "+10000000000"
 # failed.csv is a convenience: the list endpoint has no status filter, so it
 # costs a page per 1000 messages. Spend at most this many requests on it.
 _FETCH_FAILED_PAGES = 10
+# A resumed job sends these again: `failed` means the server refused the POST
+# (it did not act on it), so once the cause is fixed, sending it is safe.
+_TO_SEND = (PLANNED, SUBMITTING, UNCERTAIN, FAILED)
 _EMULATOR_NOTE = "no RC_* credentials: running on the built-in emulator; nothing leaves this machine"
 
 
@@ -147,6 +150,8 @@ class Job:
         self._started = time.monotonic()
         self._temp_dir: str | None = None
         self._client: ApiClient | None = None
+        self._journal: Journal | None = None
+        self._poller: Poller | None = None
 
     @classmethod
     def from_inputs(
@@ -195,7 +200,7 @@ class Job:
         header = await source.header()
         default_text, bound, text_idx, select = self._texts(header, source.path)
 
-        journal = self._open_journal()
+        journal = self._journal = self._open_journal()
         stack.callback(journal.close)
         known = {b.seq: b for b in journal.batches()}
         if self.sender is None:
@@ -253,11 +258,14 @@ class Job:
         )
         builder = BodyBuilder(source=source, header=header, select=select,
                               hygiene=replay_hygiene, head=head, budget=budget)
-        if a2p is None:
-            await self._plan_only(planner, journal, known)
-        else:
-            await self._send(planner, builder, journal, known, a2p, sender)
-        self._summarise(journal)
+        try:
+            if a2p is None:
+                await self._plan_only(planner, journal, known)
+            else:
+                await self._send(planner, builder, journal, known, a2p, sender)
+        finally:
+            # Even a failed job's report says what was read, planned and sent.
+            self._summarise(journal)
 
     def _texts(
         self, header: Header, path: str
@@ -301,6 +309,7 @@ class Job:
             report.warnings.append(_EMULATOR_NOTE)
             log.warning(_EMULATOR_NOTE)
         report.server = creds.server_url
+        self._check_server(creds.server_url, report.emulator)
         client = ApiClient(
             creds.server_url, request_timeout=opts.request_timeout,
             connect_timeout=opts.connect_timeout, max_retries=opts.max_retries,
@@ -322,6 +331,23 @@ class Job:
             have = ", ".join(senders) or "none"
             raise SenderError(f"{sender} is not an A2P SMS sender of this account (A2P senders: {have})")
         return a2p, sender
+
+    def _check_server(self, url: str, emulator: bool) -> None:
+        """A job's batches live on one server: refuse to resume them on another."""
+        journal = self._journal
+        assert journal is not None
+        # Refused (`failed`) batches are on no server; the others may be.
+        sent = [b for b in journal.batches() if b.state not in (PLANNED, FAILED)]
+        was, was_emulator = journal.meta("server"), journal.meta("emulator") == "1"
+        if sent and was_emulator:
+            raise JournalError(
+                "this job's batches were sent to a built-in emulator that no longer runs; "
+                "it cannot be resumed"
+            )
+        if sent and was is not None and was != url:
+            log.warning("resuming on %s; the job began on %s", url, was)
+        journal.set_meta("server", url)
+        journal.set_meta("emulator", "1" if emulator else "0")
 
     def _open_journal(self) -> Journal:
         path = self.journal_path
@@ -392,9 +418,10 @@ class Job:
     ) -> None:
         opts = self.options
         since = self._since(journal)
-        poller = Poller(a2p=a2p, journal=journal, sender=sender, since=since,
-                        base=opts.poll_interval, cap=opts.max_poll_interval,
-                        on_update=self._on_update)
+        poller = self._poller = Poller(
+            a2p=a2p, journal=journal, sender=sender, since=since, base=opts.poll_interval,
+            cap=opts.max_poll_interval, on_update=self._on_update,
+        )
         submitter = Submitter(a2p=a2p, journal=journal, builder=builder, sender=sender,
                               since=since, reconcile_after=opts.reconcile_after,
                               on_submitted=lambda rec: self._on_submitted(rec, poller))
@@ -434,13 +461,20 @@ class Job:
         submitter: Submitter, poller: Poller,
     ) -> None:
         concurrency = self.options.concurrency
-        queue: asyncio.Queue[BatchRecord | None] = asyncio.Queue(maxsize=concurrency)
+        # Unbounded, so the end-of-work markers can always be put; the
+        # semaphore is the backpressure that keeps the planner `concurrency` ahead.
+        queue: asyncio.Queue[BatchRecord | None] = asyncio.Queue()
+        ahead = asyncio.Semaphore(concurrency)
+
+        async def put(rec: BatchRecord) -> None:
+            await ahead.acquire()
+            queue.put_nowait(rec)
 
         async def emit(rec: BatchRecord, dropped: list[tuple[DroppedRow, str]]) -> None:
             rec = _reconcile_plan(journal, known, rec, dropped)
             self.progress.batches_planned = rec.seq
-            if rec.state in (PLANNED, SUBMITTING, UNCERTAIN):
-                await queue.put(rec)
+            if rec.state in _TO_SEND:
+                await put(rec)
 
         async def plan() -> None:
             try:
@@ -449,18 +483,19 @@ class Job:
                     self.progress.batches_planned = len(known)
                     self.progress.planning_done = True
                     for rec in known.values():
-                        if rec.state in (PLANNED, SUBMITTING, UNCERTAIN):
-                            await queue.put(rec)
+                        if rec.state in _TO_SEND:
+                            await put(rec)
                 else:
                     stats = await planner.run(emit, journal.add_dropped, self._on_block,
                                               self._stop.is_set)
                     self._planned(journal, stats)
             finally:
                 for _ in range(concurrency):
-                    await queue.put(None)
+                    queue.put_nowait(None)
 
         async def submit() -> None:
             while (rec := await queue.get()) is not None:
+                ahead.release()
                 if not self._stop.is_set():
                     await submitter.submit(rec)
 
@@ -515,6 +550,8 @@ class Job:
     def _on_update(self, rec: BatchRecord) -> None:
         if rec.state == COMPLETED:
             self.progress.batches_completed += 1
+        if self._poller is not None:
+            self.progress.processed = self._poller.processed_total()
         self._tick()
 
     def _tick(self) -> None:

@@ -65,6 +65,7 @@ class Poller:
         self._wake = asyncio.Event()
         self._closing = False
         self.polls = 0
+        self._done_processed = 0  # messages of the batches already completed
 
     def track(self, rec: BatchRecord) -> None:
         assert rec.batch_id is not None
@@ -78,7 +79,7 @@ class Poller:
 
     async def run(self) -> None:
         interval = self.base
-        last_total, last_time = self._processed(), time.monotonic()
+        last_total, last_time = self.processed_total(), time.monotonic()
         while True:
             if not self.open:
                 if self._closing:
@@ -105,7 +106,8 @@ class Poller:
                 else:
                     self.journal.update(rec.seq, processed=info.processed, status=info.status)
                     self.on_update(rec)
-            total, now = self._processed(), time.monotonic()
+            # Count batches completed in this round too, or the rate looks tiny.
+            total, now = self.processed_total(), time.monotonic()
             remaining = sum((r.accepted or 0) - (r.processed or 0) for r in self.open.values())
             rate = (total - last_total) / max(now - last_time, 1e-6)
             interval = next_interval(
@@ -116,6 +118,10 @@ class Poller:
 
     def _processed(self) -> int:
         return sum(r.processed or 0 for r in self.open.values())
+
+    def processed_total(self) -> int:
+        """Messages processed so far across every batch this poller followed."""
+        return self._done_processed + self._processed()
 
     async def _fetch(self) -> list[BatchInfo]:
         if len(self.open) == 1:
@@ -143,6 +149,7 @@ class Poller:
             cost=info.cost, delivered=delivered, failed=failed, error_codes=_codes(codes),
         )
         del self.open[rec.batch_id]
+        self._done_processed += info.processed
         self.on_update(rec)
 
 

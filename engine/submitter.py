@@ -21,7 +21,7 @@ from collections.abc import Callable
 
 from .api.a2p import A2P, BatchInfo
 from .api.http import StreamBody
-from .errors import ApiError, OutcomeUnknown
+from .errors import ApiError, AuthError, OutcomeUnknown
 from .journal import FAILED, SUBMITTED, SUBMITTING, UNCERTAIN, BatchRecord, Journal
 from .planner import BodyBuilder
 from .report import RejectedRow
@@ -79,10 +79,13 @@ class Submitter:
                 self.resent += 1
                 continue
             except ApiError as exc:
+                # Refused: the server did not act on it; a resume sends it again.
                 rec.state = FAILED
                 self.journal.update(rec.seq, state=FAILED, status=str(exc)[:500])
                 self.failures.append(f"batch {rec.seq} (lines {rec.first_line}-{rec.last_line}): {exc}")
                 log.error("batch %d refused: %s", rec.seq, exc)
+                if isinstance(exc, AuthError):
+                    raise  # every other request would be refused too: stop the job
                 return
             await self._accepted(rec, info, skip)
             return

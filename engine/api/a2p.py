@@ -6,7 +6,7 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import Any
 
-from ..errors import ServerError
+from ..errors import OutcomeUnknown, ServerError
 from .http import ApiClient, StreamBody
 
 __all__ = ["A2P", "BatchInfo", "Rejection"]
@@ -41,6 +41,8 @@ class BatchInfo:
 
     @classmethod
     def parse(cls, data: Any, endpoint: str) -> BatchInfo:
+        if not isinstance(data, dict):
+            raise ServerError(200, None, "answer is not a batch object", endpoint=endpoint)
         try:
             rejected = tuple(
                 Rejection(
@@ -81,8 +83,10 @@ class A2P:
                 "GET", f"{ACCOUNT}/extension/~/phone-number", endpoint="listExtensionPhoneNumbers",
                 params={"perPage": "1000", "page": str(page)},
             )
-            data = resp.data or {}
+            data = _page(resp.data, "listExtensionPhoneNumbers")
             for rec in data.get("records") or ():
+                if not isinstance(rec, dict):
+                    continue
                 if A2P_SENDER in (rec.get("features") or ()) and rec.get("phoneNumber"):
                     senders.append(str(rec["phoneNumber"]))
             paging = data.get("paging") or {}
@@ -94,7 +98,15 @@ class A2P:
         resp = await self.client.request(
             "POST", f"{ACCOUNT}/a2p-sms/batches", endpoint="createA2PSMS", body=body
         )
-        return BatchInfo.parse(resp.data, "createA2PSMS")
+        try:
+            return BatchInfo.parse(resp.data, "createA2PSMS")
+        except ServerError:
+            # A 2xx that is not a batch: the server may well have stored it.
+            self.client.stats.unknown_outcomes += 1
+            raise OutcomeUnknown(
+                f"createA2PSMS: HTTP {resp.status} with an answer that is not a batch; "
+                "the batch may have been stored"
+            ) from None
 
     async def get_batch(self, batch_id: str) -> BatchInfo:
         resp = await self.client.request(
@@ -125,6 +137,7 @@ class A2P:
             yield rec
 
     async def statuses(self, *, batch_id: str, date_from: str | None = None) -> dict[str, Any]:
+        """Counts per message status for one batch (`MessageStatusesResponse`)."""
         params = {"batchId": batch_id}
         if date_from:
             params["dateFrom"] = date_from
@@ -151,10 +164,21 @@ class A2P:
         while True:
             query = params + ([("pageToken", token)] if token else [])
             resp = await self.client.request("GET", path, endpoint=endpoint, params=query)
-            data = resp.data or {}
+            data = _page(resp.data, endpoint)
             for rec in data.get("records") or ():
-                yield rec
+                if isinstance(rec, dict):
+                    yield rec
             pages += 1
             token = (data.get("paging") or {}).get("nextPageToken")
             if not token or (max_pages is not None and pages >= max_pages):
                 return
+
+
+def _page(data: Any, endpoint: str) -> dict[str, Any]:
+    """A list page's JSON object; anything else is the server's fault."""
+    if not isinstance(data, dict) or not isinstance(data.get("records", []), list):
+        raise ServerError(200, None, "answer is not a list page", endpoint=endpoint)
+    paging = data.get("paging")
+    if paging is not None and not isinstance(paging, dict):
+        raise ServerError(200, None, "answer has a malformed paging object", endpoint=endpoint)
+    return data

@@ -62,6 +62,11 @@ class Governor:
                 await asyncio.sleep(wait)
             self._sent.append(self._clock())
 
+    def refund(self) -> None:
+        """Give back the last slot: that request never reached the server."""
+        if self._sent:
+            self._sent.pop()
+
     def observe(self, headers: Mapping[str, str]) -> None:
         """Learn the limit and window from a response's `X-Rate-Limit-*` headers."""
         try:

@@ -264,6 +264,8 @@ class ApiClient:
             if stream is not None and stream.error is not None:
                 raise stream.error from None
             sent_fully = stream is None or stream.complete
+            if isinstance(exc, aiohttp.ClientConnectorError):
+                governor.refund()  # never reached the server: costs no rate slot
             if isinstance(exc, aiohttp.ClientConnectorError) or not sent_fully:
                 err = NetworkError(f"cannot reach {self.server_url}: {_describe(exc)}")
                 raise _Retry(err) from None
