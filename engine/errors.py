@@ -7,6 +7,8 @@ headers, tokens or secrets.
 
 from __future__ import annotations
 
+from .logs import redact
+
 __all__ = [
     "ApiError",
     "AuthError",
@@ -20,7 +22,25 @@ __all__ = [
     "RateLimited",
     "SenderError",
     "ServerError",
+    "register_secret",
 ]
+
+# Values no error may carry: the app's credentials and the session's tokens,
+# registered by `engine.api.auth`. A server that quotes what it was sent
+# ("Invalid JWT token eyJ...") must not put them into an error, and so into
+# `report.message` and report.json. Bounded: the most recent ones are kept.
+_SECRETS: dict[str, None] = {}
+_MAX_SECRETS = 256
+
+
+def register_secret(*values: str | None) -> None:
+    """Remember values to scrub from server messages carried by `ApiError`s."""
+    for value in values:
+        if value and len(value) >= 4:
+            _SECRETS.pop(value, None)
+            _SECRETS[value] = None
+    while len(_SECRETS) > _MAX_SECRETS:
+        del _SECRETS[next(iter(_SECRETS))]
 
 
 class HvsmsError(Exception):
@@ -99,6 +119,8 @@ class ApiError(HvsmsError):
         *,
         endpoint: str = "",
     ) -> None:
+        # Server text: without registered secrets, Authorization values and JWTs.
+        message = redact(message, _SECRETS)
         self.status = status
         self.error_code = error_code
         self.message = message

@@ -15,7 +15,7 @@ import time
 from typing import Any
 
 from ..config import Credentials
-from ..errors import ApiError, AuthError, HvsmsError
+from ..errors import ApiError, AuthError, HvsmsError, register_secret
 from .http import ApiClient
 
 __all__ = ["Auth"]
@@ -32,6 +32,8 @@ class Auth:
         self._basic = base64.b64encode(
             f"{credentials.client_id}:{credentials.client_secret}".encode()
         ).decode()
+        register_secret(credentials.client_id, credentials.client_secret, credentials.jwt,
+                        self._basic)
         self._access: str | None = None
         self._expires = 0.0
         self._refresh: str | None = None
@@ -110,6 +112,7 @@ class Auth:
         data = await self._post(form, path="/restapi/oauth/token", endpoint="token")
         try:
             self._access = str(data["access_token"])
+            register_secret(self._access, str(data.get("refresh_token") or ""))
             lifetime = float(data.get("expires_in", 3600))
         except (KeyError, TypeError, ValueError):
             raise AuthError(200, None, "token answer without access_token",
