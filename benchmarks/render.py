@@ -62,7 +62,7 @@ def _body(f: Figure) -> tuple[str, str]:
     rep = f.representative
     if rep is None or not rep.largest_body:
         return "-", "-"
-    fill = "-" if rep.fill is None else f"{rep.fill:.0%}"
+    fill = "-" if rep.fill is None else f"{rep.fill:.0%}" if rep.fill >= 0.1 else f"{rep.fill:.1%}"
     return f"{rep.largest_body / 1e6:.1f}", fill
 
 
@@ -164,7 +164,8 @@ def markdown(doc: dict[str, Any], figures: Sequence[Figure], ratio_list: Sequenc
         "# hvsms benchmark results",
         "",
         (f"Measured {doc['date']} with `{doc['command']}` (hvsms at "
-         f"`{sw.get('git_commit', '?')}`{dirty})."),
+         f"`{sw.get('git_commit', '?')}`{dirty}; every process ran one copy of engine/, "
+         f"sha1 `{sw.get('engine_sha1', '?')}` over its .py files)."),
         ("Every figure below comes from this one run: same generated files, one emulator "
          "in its own process, each contender in its own process. See "
          "[README.md](../README.md) for what is measured and how."),

@@ -4,6 +4,12 @@
     python -m benchmarks                  # 10k, 100k, 1M; 3 runs; the economy scenario
     python -m benchmarks --large          # ... and 10M
 
+The code under test is copied first (`engine/` and `benchmarks/`, as they
+are in the working tree, into a temporary directory) and every process of the
+run (the emulator, each contender, the runner's own emulator control) imports
+that copy: others may commit to the checkout while a long run goes on, and
+every figure must come from the same code.
+
 One emulator in its own process serves every run (rate limits off, batches
 processed at once); its ledger is reset before each run and read after it.
 Each contender runs in its own process, measured with `os.wait4`. The
@@ -19,16 +25,20 @@ contender crashed, timed out or failed in another way (figures incomplete),
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime as dt
+import hashlib
 import json
 import math
 import os
 import platform
+import shutil
 import subprocess
 import sys
+import tempfile
 import time
 import traceback
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -97,6 +107,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         if args.large:
             names.append("10M")
         args.sizes = ",".join(names)
+    args.out = args.out.resolve()
     args.size_list = [s.strip() for s in args.sizes.split(",") if s.strip()]
     for s in args.size_list:
         if s not in data.SIZES:
@@ -137,6 +148,8 @@ class Runner:
         self.console = console
         self.samples: list[Sample] = []
         self.notes: list[str] = []
+        self.code = ROOT  # the private copy of the code under test, once made
+        self.software: dict[str, Any] = {}
 
     # -- the plan ---------------------------------------------------------------
 
@@ -152,9 +165,22 @@ class Runner:
         return out
 
     def run(self) -> int:
+        with snapshot(ROOT) as code:
+            self.code = code
+            self.software = _software(code)
+            # This process, too, uses the copy from now on (engine is not imported yet).
+            sys.path.insert(0, str(code))
+            try:
+                return self._run()
+            finally:
+                sys.path.remove(str(code))
+
+    def _run(self) -> int:
         from engine.emulator import EmulatorConfig, EmulatorProcess, RateLimitConfig
 
         args, console = self.args, self.console
+        console.print(f"code under test: engine/ {self.software['engine_sha1']} copied to "
+                      f"{self.code}", highlight=False)
         cases = self.cases()
         files: dict[tuple[str, str], data.DataFile] = {}
         for variant, size in cases:
@@ -170,10 +196,15 @@ class Runner:
                                 rate_limits=RateLimitConfig(enabled=False))
         economy: dict[str, Any] | None = None
         began = dt.datetime.now(dt.UTC)
-        with EmulatorProcess(config) as emu:
+        code_env = {"PYTHONPATH": str(self.code)}
+        with contextlib.ExitStack() as stack:
+            emu = EmulatorProcess(config, env=code_env)
+            with inside(self.code):
+                emu.start()
+            stack.callback(emu.stop)
             console.print(f"emulator pid {emu.pid} at {emu.url} (rate limits off, instant "
                           "processing)", highlight=False)
-            env = {**os.environ, "RC_SERVER_URL": emu.url,
+            env = {**os.environ, **code_env, "RC_SERVER_URL": emu.url,
                    "RC_APP_CLIENT_ID": config.client_id,
                    "RC_APP_CLIENT_SECRET": config.client_secret, "RC_USER_JWT": config.jwt}
             env.pop("PYTHONSTARTUP", None)
@@ -203,7 +234,8 @@ class Runner:
         cmd = [sys.executable, "-m", f"benchmarks.contenders.{contender}", str(f.path),
                "--text", f.meta.text, "--poll-interval", str(poll_interval), *extra]
         cap = int(self.args.max_rss_gib * 1024 * 1024)
-        ex = run_measured(cmd, env=env, timeout=self.args.timeout, cwd=str(ROOT), max_rss_kb=cap)
+        ex = run_measured(cmd, env=env, timeout=self.args.timeout, cwd=str(self.code),
+                          max_rss_kb=cap)
         ledger = emu.ledger() if contender != "floor" else None
         return build_sample(contender, variant, size, rep, f.meta, ex, ledger,
                             max_rss_gib=self.args.max_rss_gib)
@@ -268,7 +300,7 @@ class Runner:
             "date": started.isoformat(timespec="seconds").replace("+00:00", "Z"),
             "command": "python -m benchmarks " + " ".join(sys.argv[1:]),
             "machine": _machine(loadavg_before, loadavg_after),
-            "software": _software(),
+            "software": self.software,
             "settings": {
                 "runs": args.runs, "sizes": args.size_list, "variants": args.variant_list,
                 "contenders": args.contender_list, "poll_interval": POLL_INTERVAL,
@@ -413,14 +445,48 @@ def _machine(before: str, after: str) -> dict[str, Any]:
             "platform": platform.platform(), "loadavg_before": before, "loadavg_after": after}
 
 
-def _software() -> dict[str, Any]:
+@contextlib.contextmanager
+def snapshot(root: Path) -> Iterator[Path]:
+    """A private copy of `engine/` and `benchmarks/` (no data, no results) for this run."""
+    target = Path(tempfile.mkdtemp(prefix="hvsms-bench-code-"))
+    try:
+        skip = shutil.ignore_patterns("__pycache__", "*.pyc")
+        shutil.copytree(root / "engine", target / "engine", ignore=skip)
+        shutil.copytree(root / "benchmarks", target / "benchmarks",
+                        ignore=shutil.ignore_patterns("__pycache__", "*.pyc", "data", "results"))
+        yield target
+    finally:
+        shutil.rmtree(target, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def inside(directory: Path) -> Iterator[None]:
+    """chdir for a child started here: `python -m` puts its cwd first on sys.path."""
+    before = os.getcwd()
+    os.chdir(directory)
+    try:
+        yield
+    finally:
+        os.chdir(before)
+
+
+def _tree_sha1(directory: Path) -> str:
+    digest = hashlib.sha1()
+    for path in sorted(directory.rglob("*.py")):
+        digest.update(str(path.relative_to(directory)).encode() + b"\0")
+        digest.update(path.read_bytes() + b"\0")
+    return digest.hexdigest()[:12]
+
+
+def _software(code: Path) -> dict[str, Any]:
     packages = {}
     for name in PACKAGES:
         try:
             packages[name] = metadata.version(name)
         except metadata.PackageNotFoundError:
             packages[name] = "not installed"
-    out: dict[str, Any] = {"python": platform.python_version(), "packages": packages}
+    out: dict[str, Any] = {"python": platform.python_version(), "packages": packages,
+                           "engine_sha1": _tree_sha1(code / "engine")}
     try:
         out["git_commit"] = subprocess.run(
             ["git", "rev-parse", "--short=12", "HEAD"], cwd=ROOT, capture_output=True,

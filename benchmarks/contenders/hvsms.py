@@ -58,6 +58,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             "counts": report.to_dict()["counts"],
             "requests": report.requests,
             "elapsed": round(report.elapsed, 4),
+            "engine": os.path.dirname(engine.__file__),
         }
         if report.status != "completed":
             result.status = "failed"
