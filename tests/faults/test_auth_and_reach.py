@@ -101,12 +101,6 @@ async def test_token_endpoint_redirect_does_not_carry_the_app_credentials(
     assert proxy.count(TOKEN) == 1  # a redirect is an answer, not something to retry
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "engine/submitter.py marks a batch `failed` on any ApiError (here a 307 answer to the "
-    "POST, which the server did not act on), and engine/job.py never queues `failed` "
-    "batches again on resume (_pipeline/emit only take planned/submitting/uncertain): "
-    "after the server is fixed, `resume` completes nothing and the batch's recipients "
-    "are never sent"))
 async def test_post_redirect_is_not_followed_and_the_batch_is_sent_on_resume(
     numbers_file: Numbers, tmp_path: Path,
 ) -> None:
@@ -212,10 +206,6 @@ async def test_401_on_the_first_api_call_renews_once() -> None:
     assert calls[0] == 3
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "engine/submitter.py marks every batch refused with 401 `failed`, and engine/job.py "
-    "never queues `failed` batches again on resume: once the app's access is restored, "
-    "`resume` sends nothing and the whole file is lost"))
 async def test_after_a_401_failure_resume_sends_everything_once(
     numbers_file: Numbers, tmp_path: Path,
 ) -> None:
@@ -367,12 +357,6 @@ async def test_ledger_untouched_when_only_the_token_endpoint_is_reachable(
     assert ledger["batches"] == 0 and ledger["requests"].get(CREATE_BATCH, 0) == 0
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "engine/api/http.py _once takes a governor slot before connecting and keeps it when "
-    "the connection fails (engine/api/governor.py has no way to give it back): attempts "
-    "that never reached the server use up the Auth group's 5 per minute, so with the "
-    "default max_retries=6 a DNS failure or a refused port at start is reported only "
-    "after ~64 s (the 6th retry waits ~50 s for a slot) instead of ~16 s"))
 async def test_connection_attempts_that_never_reached_the_server_cost_no_rate_slot() -> None:
     async with ApiClient(f"http://127.0.0.1:{closed_port()}", max_retries=0,
                          light_limit=1) as client:

@@ -150,11 +150,6 @@ async def test_post_answered_200_not_json_is_reconciled(numbers_file: Numbers,
     assert_exactly_once(ledger, numbers, counts)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "engine/api/a2p.py: A2P._pages and a2p_senders call data.get() on resp.data without "
-    "checking it is a dict; a 200 whose JSON is a list raises AttributeError, which "
-    "escapes the HvsmsError tree: send_bulk raises a bare ExceptionGroup instead of "
-    "failing resumably with a ServerError"))
 async def test_poll_answered_200_with_the_wrong_json_is_retried_or_resumable(
     numbers_file: Numbers, tmp_path: Path,
 ) -> None:
@@ -186,12 +181,6 @@ async def test_poll_answered_200_with_the_wrong_json_is_retried_or_resumable(
     assert _states(journal) == {COMPLETED}
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "a 2xx POST answer that is JSON but not a batch (BatchInfo.parse -> ServerError "
-    "'unexpected batch object', engine/api/a2p.py create_batch) is taken by "
-    "engine/submitter.py as a refusal: the batch is marked failed although the server "
-    "stored it, the job fails, and resume never looks at it again; it should be "
-    "OutcomeUnknown and reconciled like a 2xx that is not JSON"))
 async def test_post_answered_201_with_json_that_is_not_a_batch_is_reconciled(
     numbers_file: Numbers, tmp_path: Path,
 ) -> None:

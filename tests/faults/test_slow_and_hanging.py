@@ -20,7 +20,6 @@ import asyncio
 from collections.abc import Callable
 from pathlib import Path
 
-import pytest
 from aiohttp import web
 
 import engine
@@ -155,11 +154,6 @@ async def test_hangs_on_every_endpoint_are_retried_or_reconciled(
     assert_exactly_once(ledger, numbers, counts)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "engine/job.py: Job._run calls _summarise only when _send returns; when the job "
-    "fails (JobFailed from the submitter, or an error out of the TaskGroup) the report "
-    "keeps no batches, zero counts and no request stats, so the report.json of a failed "
-    "job says nothing about which lines were read, planned or sent"))
 async def test_a_failed_jobs_report_still_accounts_for_its_batches(
     numbers_file: Numbers, tmp_path: Path,
 ) -> None:
