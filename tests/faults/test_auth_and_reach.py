@@ -11,6 +11,9 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -363,3 +366,24 @@ async def test_connection_attempts_that_never_reached_the_server_cost_no_rate_sl
         with pytest.raises(NetworkError):
             await client.request("GET", "/x", endpoint="x", authorized=False)
         assert client.governors["light"].delay() == 0.0
+
+
+@pytest.mark.slow  # the default 6 retries with backoff: 5 to 30 s
+@pytest.mark.parametrize("where", ["dns", "refused"])
+def test_cli_unreachable_server_at_start(tmp_path: Path, where: str) -> None:
+    source = tmp_path / "r.csv"
+    source.write_text("to\n+14155550100\n+14155550101\n")
+    url = ("https://hvsms-nonexistent.invalid" if where == "dns"
+           else f"http://127.0.0.1:{closed_port()}")
+    env = {**os.environ, "RC_SERVER_URL": url, "RC_APP_CLIENT_ID": "id-123456",
+           "RC_APP_CLIENT_SECRET": "secret-123456", "RC_USER_JWT": "jwt-123456"}
+    done = subprocess.run(
+        [sys.executable, "-m", "engine", "send", str(source), "--text", "Hi", "--yes", "-q",
+         "--journal", "job.journal"], cwd=tmp_path, env=env, stdin=subprocess.DEVNULL,
+        capture_output=True, text=True, timeout=120, check=False)
+    assert done.returncode == 1
+    lines = done.stderr.strip().splitlines()
+    assert lines[0].startswith(f"hvsms: error: job failed: cannot reach {url}: "), lines
+    assert lines[1:] == ["Resume with: hvsms resume job.journal"]
+    assert "Traceback" not in done.stderr
+    assert set(_journal_states(tmp_path / "job.journal")) <= {"planned"}
