@@ -59,9 +59,10 @@ def _redirect_to(target: str, status: int) -> Callable[[web.Request], web.Respon
 
 @pytest.mark.parametrize("status", [302, 307])
 async def test_api_redirect_to_another_host_is_not_followed(
-    numbers_file: Numbers, status: int,
+    numbers_file: Numbers, tmp_path: Path, status: int,
 ) -> None:
-    path, _ = numbers_file(10)
+    path, numbers = numbers_file(100)
+    journal = tmp_path / "job.journal"
     other = Recorder()
     async with other.running() as elsewhere, Emulator(cfg()) as emu:
         redirect = _redirect_to(elsewhere, status)
@@ -72,15 +73,20 @@ async def test_api_redirect_to_another_host_is_not_followed(
         proxy = Proxy(emu.url, hook)
         async with proxy.running() as url:
             report = await engine.send_bulk(path, text="Hi", credentials=_creds(emu, url),
-                                            options=opts())
+                                            journal=journal, options=opts())
+        assert report.status == "failed"
+        assert emu.ledger()["batches"] == 0
+        # Resumable: straight to the emulator this time, every recipient once.
+        resumed = await engine.resume(journal, credentials=emu.credentials)
         ledger = emu.ledger()
-    assert report.status == "failed"
+        counts = emu.lookup(numbers)
     assert f"HTTP {status}" in report.message and "refused to follow a redirect" in report.message
     assert elsewhere in report.message  # says where it was sent, so the user can check
     assert other.seen == []  # not a single request, so no token either
-    assert ledger["batches"] == 0
     # The token the proxy saw went to the configured server only.
     assert any(s.authorization and s.authorization.startswith("Bearer ") for s in proxy.seen)
+    assert resumed.status == "completed", resumed.message
+    assert_exactly_once(ledger, numbers, counts)
 
 
 async def test_token_endpoint_redirect_does_not_carry_the_app_credentials(

@@ -101,9 +101,10 @@ async def test_gets_answered_500_html_are_retried(numbers_file: Numbers) -> None
 
 
 async def test_a_server_that_only_answers_html_fails_with_a_readable_message(
-    numbers_file: Numbers,
+    numbers_file: Numbers, tmp_path: Path,
 ) -> None:
-    path, _ = numbers_file(10)
+    path, numbers = numbers_file(10)
+    journal = tmp_path / "job.journal"
 
     async def html_500(request: web.Request, forward: Forward) -> web.StreamResponse | None:
         if request.path.startswith("/restapi/oauth"):
@@ -114,12 +115,16 @@ async def test_a_server_that_only_answers_html_fails_with_a_readable_message(
         proxy = Proxy(emu.url, html_500)
         async with proxy.running() as url:
             report = await engine.send_bulk(path, text="Hi", credentials=_creds(emu, url),
-                                            options=opts(max_retries=1))
+                                            journal=journal, options=opts(max_retries=1))
+        assert emu.ledger()["batches"] == 0
+        resumed = await engine.resume(journal, credentials=emu.credentials)
         ledger = emu.ledger()
+        counts = emu.lookup(numbers)
     assert report.status == "failed"
     assert "HTTP 500" in report.message and "Internal Server Error" in report.message
-    assert "\n" not in report.message.split(" (journal kept")[0]
-    assert ledger["batches"] == 0
+    assert "\n" not in report.message
+    assert resumed.status == "completed", resumed.message
+    assert_exactly_once(ledger, numbers, counts)
 
 
 @pytest.mark.parametrize("stored", [False, True], ids=["before-storing", "after-storing"])
