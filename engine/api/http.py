@@ -255,7 +255,7 @@ class ApiClient:
                 self.stats.statuses[status] += 1
                 declared = resp.content_length
                 raw = None if declared is not None and declared > MAX_RESPONSE_BYTES else (
-                    await _read_capped(resp))
+                    await _read_capped(resp, within=self.request_timeout))
                 if raw is None:
                     raise self._too_large(status, endpoint=endpoint, idempotent=idempotent)
                 retry_after = _seconds(resp.headers.get("Retry-After"))
@@ -342,15 +342,24 @@ class ApiClient:
         raise ApiError(status, code, message or _snippet(raw), endpoint=endpoint)
 
 
-async def _read_capped(resp: aiohttp.ClientResponse) -> bytes | None:
-    """The whole body; None past MAX_RESPONSE_BYTES (`read(n)` may return less than n)."""
+async def _read_capped(resp: aiohttp.ClientResponse, *, within: float) -> bytes | None:
+    """The whole body; None past MAX_RESPONSE_BYTES (`read(n)` may return less than n).
+
+    The body must be complete `within` seconds: `sock_read` only bounds the gap
+    between two reads, so an answer trickling in a byte at a time would
+    otherwise hold the request (and a POST's outcome) forever.
+    """
     parts: list[bytes] = []
     total = 0
-    while chunk := await resp.content.read(1 << 20):
-        total += len(chunk)
-        if total > MAX_RESPONSE_BYTES:
-            return None
-        parts.append(chunk)
+    try:
+        async with asyncio.timeout(within):
+            while chunk := await resp.content.read(1 << 20):
+                total += len(chunk)
+                if total > MAX_RESPONSE_BYTES:
+                    return None
+                parts.append(chunk)
+    except TimeoutError:
+        raise TimeoutError(f"the answer did not finish within {within:g}s") from None
     return b"".join(parts)
 
 

@@ -17,9 +17,11 @@ Then the emulator's `hang_share`: half the hangs stall before handling
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
 from aiohttp import web
 
 import engine
@@ -104,6 +106,83 @@ async def test_post_stored_but_answered_late_is_adopted_not_resent(numbers_file:
     assert report.requests["unknown_outcomes"] == n
     assert report.reconciled == n and report.resent_after_check == 0
     assert ledger["requests"][CREATE_BATCH] == n
+    assert_exactly_once(ledger, numbers, counts)
+
+
+def _trickle_after(forward_first: bool) -> Callable[..., object]:
+    """A hook whose first POST answer starts, then trickles a byte every 50 ms forever."""
+    state = {"done": False}
+
+    async def trickle(request: web.Request, forward: Forward) -> web.StreamResponse | None:
+        if state["done"] or request.method != "POST" or not request.path.endswith(
+                "/a2p-sms/batches"):
+            return None
+        state["done"] = True
+        if forward_first:
+            await forward()
+        resp = web.StreamResponse(status=201, headers={"Content-Type": "application/json"})
+        await resp.prepare(request)
+        try:
+            await resp.write(b"{")
+            while True:  # each byte well inside sock_read: only a deadline stops this
+                await asyncio.sleep(0.05)
+                await resp.write(b" ")
+        except (ConnectionResetError, RuntimeError):
+            return resp
+
+    return trickle
+
+
+@pytest.mark.parametrize("stored", [False, True], ids=["before-storing", "after-storing"])
+async def test_post_answer_trickling_forever_is_an_unknown_outcome(numbers_file: Numbers,
+                                                                   stored: bool) -> None:
+    """Before the fix in engine/api/http.py such a POST never returned: the job hung."""
+    path, numbers = numbers_file(100)
+    async with Emulator(cfg()) as emu:
+        proxy = Proxy(emu.url, _trickle_after(stored))  # type: ignore[arg-type]
+        async with proxy.running() as url:
+            creds = engine.Credentials(url, emu.config.client_id, emu.config.client_secret,
+                                       emu.config.jwt)
+            report = await asyncio.wait_for(engine.send_bulk(
+                path, text="Hi", credentials=creds,
+                options=opts(request_timeout=0.3, reconcile_after=0.3)), 20)
+        ledger = emu.ledger()
+        counts = emu.lookup(numbers)
+    assert report.status == "completed", report.message
+    assert report.requests["unknown_outcomes"] == 1
+    assert report.reconciled == (1 if stored else 0)
+    assert_exactly_once(ledger, numbers, counts)
+
+
+async def test_poll_answer_trickling_forever_is_retried(numbers_file: Numbers) -> None:
+    path, numbers = numbers_file(100)
+    trickled = 0
+
+    async def trickle(request: web.Request, forward: Forward) -> web.StreamResponse | None:
+        nonlocal trickled
+        if request.method != "GET" or "/a2p-sms/batches" not in request.path or trickled:
+            return None
+        trickled += 1
+        resp = web.StreamResponse(status=200, headers={"Content-Type": "application/json"})
+        await resp.prepare(request)
+        with contextlib.suppress(ConnectionResetError, RuntimeError):
+            while True:
+                await resp.write(b" ")
+                await asyncio.sleep(0.05)
+        return resp
+
+    async with Emulator(cfg()) as emu:
+        proxy = Proxy(emu.url, trickle)
+        async with proxy.running() as url:
+            creds = engine.Credentials(url, emu.config.client_id, emu.config.client_secret,
+                                       emu.config.jwt)
+            report = await asyncio.wait_for(engine.send_bulk(
+                path, text="Hi", credentials=creds, options=opts(request_timeout=0.3)), 20)
+        ledger = emu.ledger()
+        counts = emu.lookup(numbers)
+    assert trickled == 1
+    assert report.status == "completed", report.message
+    assert report.retries >= 1
     assert_exactly_once(ledger, numbers, counts)
 
 
