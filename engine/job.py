@@ -177,6 +177,7 @@ class Job:
             async with contextlib.AsyncExitStack() as stack:
                 await self._run(stack)
         except (InputError, ConfigError, JournalError):
+            self._discard_journal()
             raise
         except HvsmsError as exc:
             report.status, report.message = "failed", str(exc)
@@ -184,6 +185,7 @@ class Job:
             errors = _flatten(group)
             for err in errors:
                 if isinstance(err, (InputError, ConfigError, JournalError)):
+                    self._discard_journal()
                     raise err from None
             if not all(isinstance(e, HvsmsError) for e in errors):
                 raise
@@ -205,19 +207,26 @@ class Job:
         known = {b.seq: b for b in journal.batches()}
         if self.sender is None:
             self.sender = journal.meta("sender")  # a resumed job keeps its sender
+        await self._check_input(source, header, select, journal)
 
         sender = self.sender
         a2p: A2P | None = None
-        if not self.dry_run:
+        if not self.dry_run and not self._no_rows(source.path, header.data_start):
             a2p, sender = await self._connect(stack, sender)
+        elif not self.dry_run:
+            report.message = "the file has no rows: nothing to send"
         elif sender is None:
             sender = _DRY_RUN_SENDER
             report.warnings.append("dry run without a sender: sized with a 12-character number")
         elif not is_e164(sender):
             raise SenderError(f"sender {sender!r} is not an E.164 number (+15551234567)")
-        assert sender is not None
+        sender = sender or _DRY_RUN_SENDER
         report.sender = sender
-        await self._check_inputs(journal, sender)
+        if a2p is not None:
+            if journal.meta("sender") not in (None, sender):
+                raise JournalError(
+                    f"the job was sending from {journal.meta('sender')}, not {sender}")
+            journal.set_meta("sender", sender)
 
         normalizer = Normalizer(opts.region, strict=opts.validate == "strict")
         blocklists: list[Blocklist] = []
@@ -375,23 +384,36 @@ class Job:
             "started": dt.datetime.now(dt.UTC).isoformat(timespec="seconds").replace("+00:00", "Z"),
         })
 
-    async def _check_inputs(self, journal: Journal, sender: str) -> None:
-        """Refuse a file that changed since the job began; record its fingerprint."""
+    async def _check_input(
+        self, source: CsvSource, header: Header, select: list[int], journal: Journal
+    ) -> None:
+        """Before anything is sent: a file that cannot be read anywhere is refused
+        (with its line), and one that changed since the job began too."""
         st = os.stat(self.source_path)
-        digest = await asyncio.to_thread(fingerprint, self.source_path)
+        digest, suspicious = await asyncio.to_thread(
+            fingerprint, self.source_path, source.encoding
+        )
+        if suspicious:
+            async for _ in source.blocks(header, select):  # raises InputError with the line
+                pass
         recorded = journal.meta("fingerprint")
         if recorded is None:
             journal.set_meta("fingerprint", digest)
-            journal.set_meta("sender", sender)
             return
-        inputs = journal.inputs
-        if recorded != digest or inputs.get("size") != st.st_size:
+        if recorded != digest or journal.inputs.get("size") != st.st_size:
             raise JournalError(
                 f"{self.source_path} changed since the job began (size or content differs); "
                 "refusing to resume: nothing was sent"
             )
-        if journal.meta("sender") not in (None, sender):
-            raise JournalError(f"the job was sending from {journal.meta('sender')}, not {sender}")
+
+    @staticmethod
+    def _no_rows(path: str, data_start: int) -> bool:
+        """True for a header-only file: then not even a login is needed."""
+        if os.path.getsize(path) - data_start > 4096:
+            return False
+        with open(path, "rb") as f:
+            f.seek(data_start)
+            return not f.read().strip()
 
     def _since(self, journal: Journal) -> str:
         started = str(journal.inputs.get("started") or "")
@@ -439,8 +461,7 @@ class Job:
                 # get `drain_timeout`, then are cancelled (their intent is journaled).
                 poller.close()
                 poller.open.clear()
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(asyncio.shield(main), opts.drain_timeout)
+                await asyncio.wait({main}, timeout=opts.drain_timeout)
             if not main.done():
                 main.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
@@ -619,6 +640,23 @@ class Job:
             report.status = "completed"
         elif FAILED in states:
             report.status = "failed"
+
+    def _discard_journal(self) -> None:
+        """A refused job: drop its temporary journal unless something was sent."""
+        if self._temp_dir is None or self.report.journal is None:
+            return
+        sent = False
+        if os.path.exists(self.report.journal):
+            journal = Journal.open(self.report.journal)  # the job's own was closed
+            try:
+                sent = any(b.state != PLANNED for b in journal.batches())
+            finally:
+                journal.close()
+        if sent:
+            log.warning("the job's journal is kept at %s", self.report.journal)
+        else:
+            shutil.rmtree(self._temp_dir, ignore_errors=True)
+            self.report.journal = None
 
     def _finish_journal(self) -> None:
         report = self.report

@@ -9,6 +9,7 @@ the inputs hold the server URL and sender, never credentials or tokens.
 from __future__ import annotations
 
 import builtins
+import codecs
 import contextlib
 import hashlib
 import json
@@ -85,13 +86,32 @@ class BatchRecord:
     cold_start: tuple[int, int] | None = None  # (byte offset, line)
 
 
-def fingerprint(path: str) -> str:
-    """blake2b of the whole file (hashlib releases the GIL: run it in a thread)."""
+def fingerprint(path: str, encoding: str = "utf-8") -> tuple[str, bool]:
+    """blake2b of the whole file, and whether it looks unreadable anywhere.
+
+    The second value is a cheap whole-file check (decodes, has no NUL byte,
+    an even number of quotes) so a bad line near the end stops the job before
+    anything is sent; the reader then says exactly where. Run it in a thread.
+    """
     h = hashlib.blake2b(digest_size=16)
+    decoder = codecs.getincrementaldecoder(encoding)()
+    quotes = 0
+    bad = False
     with open(path, "rb") as f:
         while chunk := f.read(8 << 20):
             h.update(chunk)
-    return h.hexdigest()
+            if not bad:
+                quotes += chunk.count(b'"')
+                bad = b"\x00" in chunk
+                try:
+                    decoder.decode(chunk)
+                except UnicodeDecodeError:
+                    bad = True
+    try:
+        decoder.decode(b"", final=True)
+    except UnicodeDecodeError:
+        bad = True
+    return h.hexdigest(), bad or quotes % 2 == 1
 
 
 class Journal:

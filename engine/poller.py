@@ -88,8 +88,10 @@ class Poller:
                 await self._wake.wait()
                 continue
             self._wake.clear()
+            # Not wait_for: on 3.11 it can swallow a cancel that races the wake-up.
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), interval)
+                async with asyncio.timeout(interval):
+                    await self._wake.wait()
             if self._wake.is_set():
                 # A new batch: its processing just began, look again soon.
                 await asyncio.sleep(self.base)

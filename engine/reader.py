@@ -29,6 +29,11 @@ __all__ = ["BLOCK_SIZE", "CsvSource", "Header", "RowBlock"]
 
 BLOCK_SIZE = 1 << 20
 MAX_ROW_BYTES = 32 << 20
+# The csv module refuses fields over 128 KiB by default; a long quoted text is
+# a row to drop with its line, not a malformed file.
+csv.field_size_limit(max(csv.field_size_limit(), MAX_ROW_BYTES))
+_UTF16_BOMS = (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE, codecs.BOM_UTF32_LE,
+               codecs.BOM_UTF32_BE)
 _BOM = codecs.BOM_UTF8
 _BINARY_MAGIC = {
     b"PK\x03\x04": "a ZIP archive (an .xlsx workbook?)",
@@ -97,6 +102,12 @@ class CsvSource:
         except LookupError:
             raise InputError(f"unknown encoding {encoding!r}", path=self.path) from None
         self.encoding = "utf-8" if encoding.lower().replace("_", "-") == "utf-8-sig" else encoding
+        if '\n,"+'.encode(self.encoding, "replace") != b'\n,"+':
+            raise InputError(
+                f"the {encoding.upper()} encoding is not supported: hvsms reads ASCII-compatible "
+                "encodings (UTF-8, Latin-1, cp1252, ...)", path=self.path,
+                hint="save the file as CSV UTF-8",
+            )
         self.block_size = block_size
 
     async def header(self) -> Header:
@@ -108,6 +119,11 @@ class CsvSource:
             raise InputError(f"cannot read the file: {exc.strerror}", path=self.path) from None
         if not head.strip():
             raise InputError("the file is empty (no header row)", path=self.path)
+        if head.startswith(_UTF16_BOMS) and not head.startswith(codecs.BOM_UTF8):
+            raise InputError(
+                "this is UTF-16/UTF-32 text (Excel's 'Unicode Text'), which hvsms does not read",
+                path=self.path, hint="save the file as CSV UTF-8",
+            )
         for magic, what in _BINARY_MAGIC.items():
             if head.startswith(magic):
                 raise InputError(

@@ -266,6 +266,9 @@ class ApiClient:
             sent_fully = stream is None or stream.complete
             if isinstance(exc, aiohttp.ClientConnectorError):
                 governor.refund()  # never reached the server: costs no rate slot
+            if isinstance(exc, aiohttp.ClientConnectorCertificateError):
+                # The server's certificate is not trusted: retrying cannot change that.
+                raise NetworkError(f"cannot reach {self.server_url}: {_describe(exc)}") from None
             if isinstance(exc, aiohttp.ClientConnectorError) or not sent_fully:
                 err = NetworkError(f"cannot reach {self.server_url}: {_describe(exc)}")
                 raise _Retry(err) from None
