@@ -127,7 +127,7 @@ async def test_dropped_connections_before_handling_are_resent(
         report = await engine.send_bulk(
             path, text="Hi", credentials=emu.credentials,
             options=JobOptions(max_batch_bytes=2048, poll_interval=0.05, max_poll_interval=0.3,
-                               reconcile_after=0.2),
+                               reconcile_after=0.2, light_limit=10_000),
         )
         ledger = emu.ledger()
     assert report.status == "completed", report.message
