@@ -10,8 +10,6 @@ import csv
 import zipfile
 from pathlib import Path
 
-import pytest
-
 from .conftest import Cli, WriteBytes, plain_error
 
 
@@ -141,11 +139,6 @@ def test_a_refused_header_leaves_no_temporary_journal(cli: Cli, write_bytes: Wri
     assert list((tmp_path / "tmpdir").iterdir()) == []
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "engine/job.py Job.run re-raises InputError/ConfigError/JournalError before "
-    "_finish_journal: when the error is found in the rows (after _open_journal), the "
-    "temporary journal directory $TMPDIR/hvsms-*/job.journal is neither removed nor "
-    "named to the user; every refused run leaves one behind"))
 def test_a_refused_row_leaves_no_temporary_journal(cli: Cli, write_bytes: WriteBytes,
                                                    tmp_path: Path) -> None:
     path = write_bytes("to,name\n+14155550100,Ann\n+14155550101,Renée\n".encode("cp1252"))

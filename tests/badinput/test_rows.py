@@ -139,12 +139,6 @@ async def test_a_number_field_of_several_megabytes_drops_that_row_only(
     assert list(texts) == ["+14155550101"]
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "engine/reader.py CsvSource._parse_quoted uses the csv module with its default "
-    "field_size_limit (131072): a quoted field over 128 KiB (a long text containing "
-    "commas must be quoted) raises InputError 'malformed CSV: field larger than field "
-    "limit (131072)' for the whole file, with the misleading hint about doubled quotes, "
-    "instead of dropping that row as 'text longer than 1000 characters'"))
 async def test_a_quoted_field_of_several_megabytes_drops_that_row_only(
     write_bytes: WriteBytes,
 ) -> None:

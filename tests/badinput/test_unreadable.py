@@ -2,8 +2,7 @@
 
 Library calls against an emulator; the emulator's ledger shows what was sent.
 Errors found in the header come before any request at all; errors in the rows
-come before any batch in these small files. (A file that goes bad only far into
-its rows is the xfail at the end.)
+come before any batch, even when the bad line is the last of 300,000.
 """
 
 from __future__ import annotations
@@ -64,10 +63,6 @@ async def test_header_only_sends_nothing(write_bytes: WriteBytes) -> None:
     assert CREATE_BATCH not in ledger["requests"]
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "engine/job.py Job._run logs in, lists the account's numbers and fetches the opt-out "
-    "list before it reads a single row: a header-only file still makes 4 requests "
-    "(token, listExtensionPhoneNumbers, readA2PSMSOptOuts, revoke)"))
 async def test_header_only_makes_no_request_at_all(write_bytes: WriteBytes) -> None:
     path = write_bytes("to\n")
     async with Emulator(cfg()) as emu:
@@ -150,14 +145,6 @@ async def test_nul_byte_in_a_row(write_bytes: WriteBytes) -> None:
     assert str(err) == f"{path}:3:9: NUL byte: this is not a CSV text file"
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "engine/reader.py: a UTF-16 file (Excel's 'Unicode Text' export, BOM FF FE) is "
-    "reported as 'not valid utf-8 (byte 0xff at byte offset 0)' with the hint "
-    "'--encoding cp1252', which cannot work; and --encoding utf-16 is accepted by "
-    "CsvSource although the reader splits rows on the byte 0x0A (only ASCII-compatible "
-    "encodings work), giving 'not valid utf-16 ... at byte offset 51' on line 3. "
-    "It should recognise the BOM / refuse non-ASCII-compatible encodings and say "
-    "'UTF-16: save the file as CSV UTF-8'"))
 async def test_utf16_file_is_named_as_such(write_bytes: WriteBytes) -> None:
     path = write_bytes("to,name\n+14155550100,Ann\n".encode("utf-16"))
     err, _ = await _refused(path)
@@ -225,16 +212,6 @@ _LATE = textwrap.dedent("""
 """)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "DESIGN: 'a file it cannot read stops the job before anything is sent'. The reader "
-    "(engine/reader.py) finds an undecodable byte, a NUL or an unclosed quote only when "
-    "planning reaches that block, and engine/job.py sends batches while planning: with "
-    "the bad line at the end of 300,000 rows, tens of thousands of recipients are "
-    "already accepted when InputError is raised (the journal then refuses a resume of "
-    "the corrected file). The file is read in full for its fingerprint before sending; "
-    "a validation pass there (decode, NUL, quote parity) would catch these first. "
-    "(Also seen here: the job sometimes hung after the InputError; see "
-    "tests/faults/test_cancel_races.py)"))
 @pytest.mark.parametrize("tail", [
     "+14155550100,Renée\n".encode("cp1252"),
     b"+14155550100,R\x00\n",

@@ -10,11 +10,8 @@ whose file went bad on line 300,002; reproduced here deterministically.
 from __future__ import annotations
 
 import asyncio
-import sys
 from pathlib import Path
 from typing import Any
-
-import pytest
 
 from engine.api.a2p import BatchInfo
 from engine.journal import BatchRecord, Journal
@@ -32,13 +29,6 @@ class _NeverDone:
         yield await self.get_batch("b1")
 
 
-@pytest.mark.xfail(sys.version_info < (3, 12), strict=True, reason=(
-    "engine/poller.py Poller.run waits with `asyncio.wait_for(self._wake.wait(), interval)`; "
-    "on Python 3.11, wait_for returns the inner result instead of raising when the task is "
-    "cancelled in the loop iteration where the wake completes (CPython gh-86296, fixed in "
-    "3.12), so the TaskGroup's one cancel is lost and the poller waits forever for batches. "
-    "`async with asyncio.timeout(interval): await self._wake.wait()` (suppressing "
-    "TimeoutError) does not lose it"))
 async def test_poller_cancelled_as_it_is_woken_stops(tmp_path: Path) -> None:
     journal = Journal.create(str(tmp_path / "j.journal"), {"source": "x.csv"})
     try:
