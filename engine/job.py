@@ -220,8 +220,8 @@ class Job:
             report.warnings.append("dry run without a sender: sized with a 12-character number")
         elif not is_e164(sender):
             raise SenderError(f"sender {sender!r} is not an E.164 number (+15551234567)")
-        sender = sender or _DRY_RUN_SENDER
         report.sender = sender
+        sender = sender or _DRY_RUN_SENDER  # a file with no rows is never sent
         if a2p is not None:
             if journal.meta("sender") not in (None, sender):
                 raise JournalError(
