@@ -1,8 +1,11 @@
-"""Shared fixtures: an `emulator` factory that starts in-process emulators and closes them."""
+"""Shared fixtures: an `emulator` factory (in-process emulators, closed after the
+test) and `write_csv` (a recipients file in the test's temporary directory)."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable
+import csv
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from pathlib import Path
 
 import pytest
 
@@ -25,3 +28,17 @@ async def emulator() -> AsyncIterator[EmulatorFactory]:
     yield start
     for emu in reversed(started):
         await emu.close()
+
+
+@pytest.fixture
+def write_csv(tmp_path: Path) -> Callable[..., Path]:
+    def write(rows: Sequence[Sequence[str]], header: Sequence[str] = ("to",),
+              name: str = "recipients.csv") -> Path:
+        path = tmp_path / name
+        with path.open("w", newline="", encoding="utf-8") as f:
+            w = csv.writer(f, lineterminator="\n")
+            w.writerow(header)
+            w.writerows(rows)
+        return path
+
+    return write

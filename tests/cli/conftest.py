@@ -10,7 +10,7 @@ import csv
 import os
 import subprocess
 import sys
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 
 import pytest
@@ -65,19 +65,6 @@ def run(workdir: Path) -> Run:
 
     return _run
 
-
-@pytest.fixture
-def write_csv(tmp_path: Path) -> Callable[..., Path]:
-    def write(rows: Sequence[Sequence[str]], header: Sequence[str] = ("to",),
-              name: str = "recipients.csv") -> Path:
-        path = tmp_path / name
-        with path.open("w", newline="", encoding="utf-8") as f:
-            w = csv.writer(f, lineterminator="\n")
-            w.writerow(header)
-            w.writerows(rows)
-        return path
-
-    return write
 
 
 @pytest.fixture

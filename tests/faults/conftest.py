@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -45,19 +44,6 @@ def assert_exactly_once(ledger: dict[str, Any], numbers: Sequence[str],
     assert not twice, f"{len(twice)} accepted twice, e.g. {twice[:3]}"
     assert ledger["accepted"] == len(numbers)
 
-
-@pytest.fixture
-def write_csv(tmp_path: Path) -> Callable[..., Path]:
-    def write(rows: Sequence[Sequence[str]], header: Sequence[str] = ("to",),
-              name: str = "recipients.csv") -> Path:
-        path = tmp_path / name
-        with path.open("w", newline="", encoding="utf-8") as f:
-            w = csv.writer(f, lineterminator="\n")
-            w.writerow(header)
-            w.writerows(rows)
-        return path
-
-    return write
 
 
 @pytest.fixture
