@@ -210,3 +210,19 @@ async def test_report_is_json_ready(write_csv: Callable[..., Path]) -> None:
     assert data["dropped"][0]["line"] == 7
     assert data["requests"]["requests"]["createA2PSMS"] == 1
     await asyncio.sleep(0)
+
+
+async def test_without_refresh_tokens_the_jwt_is_presented_again(
+    write_csv: Callable[..., Path],
+) -> None:
+    path = write_csv([[us_number(i)] for i in range(300)])
+    config = cfg(access_token_ttl=2, issue_refresh_tokens=False, processing_rate=100)
+    async with Emulator(config) as emu:
+        report = await engine.send_bulk(path, text="Hi", credentials=emu.credentials,
+                                        options=opts(max_batch_bytes=2048, concurrency=2))
+        ledger = emu.ledger()
+    assert report.status == "completed", report.message
+    assert ledger["accepted"] == 300 and ledger["duplicates"] == 0
+    # Each renewal is one JWT login (no refresh grant exists): a few, never a loop.
+    assert 2 <= ledger["requests"]["token"] <= 8
+    assert ledger["status_counts"].get("401", 0) == 0  # renewed ahead of expiry
