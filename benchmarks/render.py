@@ -15,6 +15,7 @@ from .results import POLL_OPERATIONS, POST, Figure, Ratio, Spread, Target
 __all__ = ["markdown", "plots", "terminal", "write_json"]
 
 ORDER = ("hvsms", "sdk_sample", "handwritten", "floor")
+COLORS = {"hvsms": "C0", "sdk_sample": "C1", "handwritten": "C2", "floor": "C3"}
 
 
 def _sorted(figures: Sequence[Figure], sizes: Sequence[str],
@@ -277,12 +278,13 @@ def plots(out_dir: Path, prefix: str, figures: Sequence[Figure],
                     ax.errorbar([f.rows for f in good], [s.median for s in spreads],
                                 yerr=[[s.median - s.low for s in spreads],
                                       [s.high - s.median for s in spreads]],
-                                marker="o", capsize=3, label=contender)
+                                marker="o", capsize=3, label=contender,
+                                color=COLORS.get(contender))
                 bad = [f for f in mine if f.status != "ok" and pick(f) is not None]
                 if bad and not only_ok:
                     values = [s.median for s in (pick(f) for f in bad) if s is not None]
                     ax.scatter([f.rows for f in bad], values, marker="x", s=60,
-                               label=f"{contender} (failed runs)")
+                               color=COLORS.get(contender), label=f"{contender} (failed runs)")
             ax.set_xscale("log")
             ax.set_yscale("log")
             ax.set_title(variant)

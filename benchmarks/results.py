@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 import statistics
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 __all__ = [
@@ -69,6 +69,12 @@ class Sample:
         if not self.batches or not self.bytes_posted:
             return None
         return math.ceil(self.bytes_posted / API_BODY_LIMIT) / self.batches
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Sample:
+        """The inverse of `to_dict` (derived values such as `rate` are recomputed)."""
+        names = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in data.items() if k in names})
 
     def outcome(self) -> str:
         """"failed: body over 50 MB", "error: exit status 1", ... (no doubled status)."""

@@ -56,6 +56,8 @@ __all__ = ["main"]
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
 DIRTY_MAX_ROWS = 1_000_000  # the dirty variant is about hygiene, not scale
+POLL_NOTE = (f"every contender polls every {POLL_INTERVAL} s (RingCentral's sample: 5 s; "
+             "hvsms's first poll by default: 2 s)")
 ECONOMY_ROWS = 12_000
 ECONOMY_BATCH_MESSAGES = 100
 ECONOMY_PROCESSING_RATE = 100.0  # messages per second: 12k messages take 2 minutes
@@ -94,6 +96,9 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     p.add_argument("--out", type=Path, default=RESULTS_DIR, help="where results go")
     p.add_argument("--timeout", type=float, default=1800.0,
                    help="seconds before a contender run is killed (default 1800)")
+    p.add_argument("--render-only", type=Path, default=None, metavar="JSON",
+                   help="re-render the tables, Markdown and plots from a results JSON "
+                        "(e.g. results/latest.json) without running anything")
     p.add_argument("--max-rss-gib", type=float, default=10.0,
                    help="a contender whose RSS passes this is killed and reported as failed "
                         "(default 10 GiB)")
@@ -132,6 +137,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     # Not a terminal (CI logs): wide enough for the table without wrapping.
     console = Console(width=None if sys.stdout.isatty() else 220)
     try:
+        if args.render_only is not None:
+            return Runner(args, console).render_only(args.render_only)
         return Runner(args, console).run()
     except KeyboardInterrupt:
         console.print("[red]interrupted[/]")
@@ -222,8 +229,33 @@ class Runner:
                         console.print(f"[{done}/{total}] {_progress(sample)}", highlight=False)
             if args.economy:
                 economy = self.economy(emu, env)
-        loadavg_after = _loadavg()
-        return self.report(economy, began, loadavg_before, loadavg_after)
+        header = {
+            "date": began.isoformat(timespec="seconds").replace("+00:00", "Z"),
+            "command": "python -m benchmarks " + " ".join(sys.argv[1:]),
+            "machine": _machine(loadavg_before, _loadavg()),
+            "software": self.software,
+            "settings": {
+                "runs": args.runs, "sizes": args.size_list, "variants": args.variant_list,
+                "contenders": args.contender_list, "poll_interval": POLL_INTERVAL,
+                "seed": args.seed, "economy": bool(args.economy),
+                "throughput_emulator": {"rate_limits": "off", "processing_rate": "instant"},
+            },
+        }
+        self.notes.append(POLL_NOTE)
+        return self.report(economy, header)
+
+    def render_only(self, path: Path) -> int:
+        """Figures, ratios, targets, Markdown and plots again, from a run's JSON."""
+        doc = json.loads(path.read_text())
+        self.samples = [Sample.from_dict(s) for s in doc["samples"]]
+        settings = doc["settings"]
+        self.args.size_list = settings["sizes"]
+        self.args.variant_list = settings["variants"]
+        self.args.quick = path.stem == "quick"
+        self.args.out = self.args.out if self.args.out != RESULTS_DIR else path.parent
+        self.notes = list(doc.get("notes") or [])
+        header = {k: doc[k] for k in ("date", "command", "machine", "software", "settings")}
+        return self.report(doc.get("economy"), header)
 
     # -- one run ----------------------------------------------------------------
 
@@ -285,8 +317,7 @@ class Runner:
 
     # -- the report -------------------------------------------------------------
 
-    def report(self, economy: dict[str, Any] | None, started: dt.datetime,
-               loadavg_before: str, loadavg_after: str) -> int:
+    def report(self, economy: dict[str, Any] | None, header: dict[str, Any]) -> int:
         args, console = self.args, self.console
         throughput = [s for s in self.samples if s.variant != "economy"]
         figures = aggregate(throughput)
@@ -294,19 +325,8 @@ class Runner:
         target_list = targets(figures, economy)
         failures = [s for s in self.samples if s.status != "ok"]
         unexpected = [s for s in failures if not _expected(s)]
-        self.notes.append(f"every contender polls every {POLL_INTERVAL} s (RingCentral's "
-                          "sample: 5 s; hvsms's first poll by default: 2 s)")
         doc: dict[str, Any] = {
-            "date": started.isoformat(timespec="seconds").replace("+00:00", "Z"),
-            "command": "python -m benchmarks " + " ".join(sys.argv[1:]),
-            "machine": _machine(loadavg_before, loadavg_after),
-            "software": self.software,
-            "settings": {
-                "runs": args.runs, "sizes": args.size_list, "variants": args.variant_list,
-                "contenders": args.contender_list, "poll_interval": POLL_INTERVAL,
-                "seed": args.seed, "economy": bool(args.economy),
-                "throughput_emulator": {"rate_limits": "off", "processing_rate": "instant"},
-            },
+            **header,
             "figures": [f.to_dict() for f in figures],
             "ratios": [r.to_dict() for r in ratio_list],
             "economy": economy,
