@@ -111,6 +111,9 @@ def _bad_lines(lines: _Lines, positions: np.ndarray) -> np.ndarray:
     return np.searchsorted(lines.newlines, positions)
 
 
+_BAD_NANP = re.compile(rb"(?m)^\+1(?:[0-9]{0,9}|[0-9]{11,})$")
+
+
 def e164_mask(values: Sequence[str]) -> np.ndarray:
     """numpy bool array: which values match `E164` exactly. No per-row Python."""
     return _e164_scan(values)[0]
@@ -601,7 +604,12 @@ class Normalizer:
             todo = list(range(n))
             sub = values
         else:
-            ok = e164_mask(values)
+            ok, data = _e164_scan(values)
+            if data is not None and _BAD_NANP.search(data):
+                # +1 (North America) takes exactly 10 digits after the 1; the
+                # others go the slow way, where phonenumbers calls them not possible.
+                ok &= np.fromiter(
+                    (not (v.startswith("+1") and len(v) != 12) for v in values), bool, n)
             if ok.all():
                 return values, dropped
             todo = np.flatnonzero(~ok).tolist()
