@@ -61,7 +61,6 @@ class _Open:
 
     hot: list[bytes]
     messages: int = 0
-    bytes: int = 0
     cold: tuple[int, int] | None = None
 
 
@@ -158,7 +157,6 @@ class Planner:
         if self.budget is not None and self.budget.take(len(data)):
             open_.hot.append(data)
             open_.messages += b - a
-            open_.bytes += len(data)
         else:
             line = clean.lines[a]
             open_.cold = (block.offset_at_line(line), line)
@@ -167,9 +165,7 @@ class Planner:
         """Give the batch its kept prefix; start a new open batch."""
         if open_.hot:
             rec.hot, rec.hot_messages = open_.hot, open_.messages
-            rec.cold_start = open_.cold
-        elif open_.cold is not None and self.budget is not None:
-            rec.cold_start = None  # nothing kept: the plain rebuild
+            rec.cold_start = open_.cold  # None: planning kept all of it
         return _Open([])
 
 
