@@ -1,10 +1,11 @@
 """Planning batches from the file, and rebuilding a planned batch's body.
 
 The planner streams the file through hygiene and the chunker and records each
-batch as a byte range of the file plus the lines dropped inside it; it keeps
-no message bytes. A body is built only while it is being sent, block by
-block, from that byte range (`BodyBuilder`): memory stays flat whatever the
-number of recipients, and a batch can be rebuilt after a crash or a retry.
+batch as a byte range of the file plus the lines dropped inside it. It keeps
+the messages it encoded only up to a fixed budget (`HotBudget`), for the
+batch's first send; the rest of a body is rebuilt block by block from the
+byte range while it is sent (`BodyBuilder`). Memory stays flat whatever the
+number of recipients, and any batch can be rebuilt after a crash or a retry.
 """
 
 from __future__ import annotations
