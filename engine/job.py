@@ -666,7 +666,9 @@ class Job:
             if report.status == "completed":
                 shutil.rmtree(self._temp_dir, ignore_errors=True)
                 report.journal = None
-            elif report.journal:
+            elif report.status == "failed":
+                self._discard_journal()  # kept only if something was sent
+            if report.journal:
                 report.message = (report.message + f" (journal kept: {report.journal})").strip()
 
 

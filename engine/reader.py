@@ -209,6 +209,7 @@ class CsvSource:
                 f"not valid {self.encoding} (byte 0x{data[exc.start]:02x} at byte offset "
                 f"{offset + exc.start})",
                 path=self.path, line=bad_line, column=exc.start - line_start + 1,
+                offset=offset + exc.start,
                 hint="give the file's encoding, e.g. --encoding cp1252",
             ) from None
 

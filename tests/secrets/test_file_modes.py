@@ -17,7 +17,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import engine
-from engine.emulator import Emulator, EmulatorConfig, FaultConfig, RateLimitConfig
+from engine.emulator import CREATE_BATCH, Emulator, EmulatorConfig, FaultConfig, RateLimitConfig
 from engine.output import write_reports
 
 _STRIP = ("RC_SERVER_URL", "RC_APP_CLIENT_ID", "RC_APP_CLIENT_SECRET", "RC_USER_JWT")
@@ -115,7 +115,8 @@ async def test_a_kept_temporary_journal_is_private(tmp_path: Path) -> None:
     temp.mkdir()
     source = _recipients(tmp_path / "recipients.csv", 20)
     cfg = EmulatorConfig(rate_limits=RateLimitConfig(enabled=False),
-                         faults=FaultConfig(error_503_share=1.0, retry_after_503=0.01))
+                         faults=FaultConfig(error_503_share=1.0, retry_after_503=0.01,
+                                            paths=(CREATE_BATCH,)))
     old = tempfile.tempdir
     tempfile.tempdir = str(temp)
     try:
