@@ -17,10 +17,6 @@ from typing import Any
 
 import pytest
 
-from engine import JobOptions
-from engine.emulator import EmulatorConfig, RateLimitConfig
-
-SENDER = "+16505550100"
 _STRIP = ("RC_SERVER_URL", "RC_APP_CLIENT_ID", "RC_APP_CLIENT_SECRET", "RC_USER_JWT",
           "FORCE_COLOR", "CLICOLOR_FORCE", "TTY_COMPATIBLE", "COLUMNS")
 
@@ -28,20 +24,6 @@ WriteBytes = Callable[..., Path]
 Cli = Callable[..., subprocess.CompletedProcess[str]]
 
 
-def us_number(i: int) -> str:
-    return f"+1415{200 + (i // 10_000) % 800:03d}{i % 10_000:04d}"
-
-
-def cfg(**kw: Any) -> EmulatorConfig:
-    kw.setdefault("rate_limits", RateLimitConfig(enabled=False))
-    return EmulatorConfig(**kw)
-
-
-def opts(**kw: Any) -> JobOptions:
-    base: dict[str, Any] = {"poll_interval": 0.05, "max_poll_interval": 0.3,
-                            "light_limit": 10_000}
-    base.update(kw)
-    return JobOptions(**base)
 
 
 @pytest.fixture

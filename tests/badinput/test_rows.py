@@ -10,13 +10,14 @@ from __future__ import annotations
 import asyncio
 
 import pytest
+from support import cfg, opts
 
 import engine
 from engine.emulator import CREATE_BATCH, Emulator
 from engine.errors import ConfigError, SenderError
 from engine.report import DroppedRow, JobReport
 
-from .conftest import WriteBytes, cfg, opts, sdk_texts
+from .conftest import WriteBytes, sdk_texts
 
 
 async def _send(path: object, **kw: object) -> tuple[JobReport, dict[str, str]]:

@@ -16,12 +16,13 @@ from pathlib import Path
 
 import orjson
 import pytest
+from support import cfg, opts, us_number
 
 import engine
 from engine.emulator import CREATE_BATCH, Emulator
 from engine.errors import InputError
 
-from .conftest import WriteBytes, cfg, opts, sdk_texts, us_number
+from .conftest import WriteBytes, sdk_texts
 
 
 async def _refused(path: Path, **kw: object) -> tuple[InputError, dict[str, object]]:

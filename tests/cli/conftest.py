@@ -25,10 +25,6 @@ _STRIP = ("RC_SERVER_URL", "RC_APP_CLIENT_ID", "RC_APP_CLIENT_SECRET", "RC_USER_
 Run = Callable[..., subprocess.CompletedProcess[str]]
 
 
-def us_number(i: int) -> str:
-    return f"+1415{200 + (i // 10_000) % 800:03d}{i % 10_000:04d}"
-
-
 def base_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if k not in _STRIP}
     env["PYTHONUNBUFFERED"] = "1"

@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from support import us_number
 
 from engine.emulator import (
     CREATE_BATCH,
@@ -24,7 +25,7 @@ from engine.emulator import (
     RateLimitConfig,
 )
 
-from .conftest import Run, base_env, cli_command, emulator_env, us_number
+from .conftest import Run, base_env, cli_command, emulator_env
 from .helpers import check_reports
 
 N = 3000

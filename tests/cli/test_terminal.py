@@ -11,6 +11,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from support import us_number
 
 from engine.emulator import (
     CREATE_BATCH,
@@ -20,7 +21,7 @@ from engine.emulator import (
     RateLimitConfig,
 )
 
-from .conftest import base_env, cli_command, emulator_env, us_number
+from .conftest import base_env, cli_command, emulator_env
 from .helpers import check_reports
 
 pytestmark = pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not installed")

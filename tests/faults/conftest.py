@@ -7,30 +7,19 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from support import SENDER, cfg, us_number
+from support import opts as quick_opts
 
 from engine import JobOptions
-from engine.emulator import EmulatorConfig, RateLimitConfig
 
-SENDER = "+16505550100"
-
-
-def us_number(i: int) -> str:
-    return f"+1415{200 + (i // 10_000) % 800:03d}{i % 10_000:04d}"
-
-
-def cfg(**kw: Any) -> EmulatorConfig:
-    """An emulator without rate limits (unless a test is about them), processing at once."""
-    kw.setdefault("rate_limits", RateLimitConfig(enabled=False))
-    return EmulatorConfig(**kw)
+__all__ = ["SENDER", "assert_exactly_once", "cfg", "opts", "us_number"]
 
 
 def opts(**kw: Any) -> JobOptions:
-    """Quick polling, no client-side rate limit worth the name, few retries."""
-    base: dict[str, Any] = {"poll_interval": 0.05, "max_poll_interval": 0.3,
-                            "light_limit": 10_000, "reconcile_after": 0.5,
-                            "max_batch_bytes": 2048}
-    base.update(kw)
-    return JobOptions(**base)
+    """Quick polling, quick reconciliation, small batches."""
+    kw.setdefault("reconcile_after", 0.5)
+    kw.setdefault("max_batch_bytes", 2048)
+    return quick_opts(**kw)
 
 
 def assert_exactly_once(ledger: dict[str, Any], numbers: Sequence[str],

@@ -15,6 +15,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from support import us_number
 
 import engine
 from engine import JobOptions
@@ -27,8 +28,6 @@ from engine.emulator import (
     RateLimitConfig,
 )
 from engine.errors import JournalError
-
-from .conftest import us_number
 
 RUNNER = """
 import asyncio, sys, engine

@@ -5,11 +5,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
+from support import cfg, opts, us_number
+
 import engine
 from engine import JobOptions
-from engine.emulator import Emulator, EmulatorConfig, RateLimitConfig
-
-from .conftest import us_number
+from engine.emulator import Emulator
 
 SENDER = "+16505550100"
 LONG = "x" * 1001
@@ -33,18 +33,6 @@ DIRTY: list[tuple[list[str], str]] = [
 ]
 
 
-def _opts(**kw: object) -> JobOptions:
-    base: dict[str, object] = {"poll_interval": 0.05, "max_poll_interval": 0.3,
-                               "light_limit": 10_000}
-    base.update(kw)
-    return JobOptions(**base)  # type: ignore[arg-type]
-
-
-def _cfg(**kw: object) -> EmulatorConfig:
-    kw.setdefault("rate_limits", RateLimitConfig(enabled=False))
-    return EmulatorConfig(**kw)  # type: ignore[arg-type]
-
-
 async def test_dirty_file_every_line_has_its_known_answer(
     write_csv: Callable[..., Path], tmp_path: Path
 ) -> None:
@@ -52,10 +40,10 @@ async def test_dirty_file_every_line_has_its_known_answer(
     suppress = tmp_path / "do-not-text.csv"
     suppress.write_text("phone\n(415) 555-0131\n")
     opt_outs = {SENDER: ["+14155550130"]}
-    async with Emulator(_cfg(opt_outs=opt_outs)) as emu:
+    async with Emulator(cfg(opt_outs=opt_outs)) as emu:
         report = await engine.send_bulk(
             path, text="Default text", credentials=emu.credentials,
-            options=_opts(suppress=str(suppress)),
+            options=opts(suppress=str(suppress)),
         )
         sent = {n: c for n, c in emu.lookup(
             [e.split(":", 1)[1] for _, e in DIRTY if e.startswith("sent:")]
@@ -86,9 +74,9 @@ async def test_opt_outs_fetched_across_pages_are_honoured(
     numbers = [us_number(i) for i in range(n)]
     opted = numbers[::2]  # 1500: two pages of opt-outs at 1000 a page
     path = write_csv([[x] for x in numbers])
-    async with Emulator(_cfg(opt_outs={SENDER: opted})) as emu:
+    async with Emulator(cfg(opt_outs={SENDER: opted})) as emu:
         report = await engine.send_bulk(path, text="Hi", credentials=emu.credentials,
-                                        options=_opts())
+                                        options=opts())
         ledger = emu.ledger()
         counts = emu.lookup(numbers)[SENDER]
     assert report.status == "completed", report.message
@@ -102,9 +90,9 @@ async def test_dedupe_across_batch_boundaries(write_csv: Callable[..., Path]) ->
     first = [us_number(i) for i in range(600)]
     rows = [[x] for x in first] + [[first[i]] for i in range(0, 600, 7)]
     path = write_csv(rows)
-    async with Emulator(_cfg()) as emu:
+    async with Emulator(cfg()) as emu:
         report = await engine.send_bulk(path, text="Hi", credentials=emu.credentials,
-                                        options=_opts(max_batch_bytes=2048))
+                                        options=opts(max_batch_bytes=2048))
         ledger = emu.ledger()
     assert report.status == "completed", report.message
     assert len(report.batches) > 5
@@ -116,9 +104,9 @@ async def test_dedupe_across_batch_boundaries(write_csv: Callable[..., Path]) ->
 
 async def test_dedupe_can_be_switched_off(write_csv: Callable[..., Path]) -> None:
     path = write_csv([[us_number(1)], [us_number(1)]])
-    async with Emulator(_cfg()) as emu:
+    async with Emulator(cfg()) as emu:
         report = await engine.send_bulk(path, text="Hi", credentials=emu.credentials,
-                                        options=_opts(dedupe=False))
+                                        options=opts(dedupe=False))
         ledger = emu.ledger()
     assert report.counts.accepted == 2 and ledger["duplicates"] == 1
 
@@ -130,14 +118,14 @@ async def test_dry_run_plans_like_a_real_run_and_sends_nothing(
     path = write_csv(rows, header=("to", "name"))
     text = "Hello {name}, see https://bit.ly/x1 — ünïcode"
     dry = await engine.send_bulk(path, text=text, sender=SENDER, dry_run=True,
-                                 options=_opts(max_batch_bytes=4096))
+                                 options=opts(max_batch_bytes=4096))
     assert dry.status == "completed" and dry.dry_run
     assert dry.requests == {} and dry.counts.accepted == 0
     assert any("bit.ly" in w for w in dry.warnings)
     assert dry.counts.segments == 800 and dry.estimated_cost == 800 * 0.007
-    async with Emulator(_cfg()) as emu:
+    async with Emulator(cfg()) as emu:
         real = await engine.send_bulk(path, text=text, credentials=emu.credentials,
-                                      options=_opts(max_batch_bytes=4096))
+                                      options=opts(max_batch_bytes=4096))
     assert [(b.first_line, b.last_line, b.messages, b.bytes) for b in dry.batches] == [
         (b.first_line, b.last_line, b.messages, b.bytes) for b in real.batches]
     assert real.counts.accepted == 800

@@ -9,31 +9,15 @@ from pathlib import Path
 
 import orjson
 import pytest
+from support import cfg, opts, us_number
 
 import engine
-from engine import JobOptions
 from engine.api.a2p import A2P
 from engine.api.auth import Auth
 from engine.api.http import ApiClient
 from engine.emulator import Emulator, EmulatorConfig, FaultConfig, RateLimitConfig
 
-from .conftest import us_number
-
 SENDER = "+16505550100"
-
-
-def cfg(**kw: object) -> EmulatorConfig:
-    """An emulator without rate limits unless a test is about them."""
-    kw.setdefault("rate_limits", RateLimitConfig(enabled=False))
-    return EmulatorConfig(**kw)  # type: ignore[arg-type]
-
-
-def opts(**kw: object) -> JobOptions:
-    # The emulator runs without limits here: let the client go faster than 50/min.
-    base: dict[str, object] = {"poll_interval": 0.05, "max_poll_interval": 0.5,
-                               "light_limit": 10_000}
-    base.update(kw)
-    return JobOptions(**base)  # type: ignore[arg-type]
 
 
 async def test_header_only_file_sends_nothing(write_csv: Callable[..., Path]) -> None:

@@ -1,0 +1,29 @@
+"""Helpers the test packages share (`tests/` is on sys.path through the root conftest)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from engine import JobOptions
+from engine.emulator import EmulatorConfig, RateLimitConfig
+
+SENDER = "+16505550100"
+
+
+def us_number(i: int) -> str:
+    """The i-th of many distinct possible US numbers (415 area code, exchanges 200-999)."""
+    return f"+1415{200 + (i // 10_000) % 800:03d}{i % 10_000:04d}"
+
+
+def cfg(**kw: Any) -> EmulatorConfig:
+    """An emulator without rate limits, unless a test is about them."""
+    kw.setdefault("rate_limits", RateLimitConfig(enabled=False))
+    return EmulatorConfig(**kw)
+
+
+def opts(**kw: Any) -> JobOptions:
+    """Quick polling; the emulator has no limits here, so neither need the client."""
+    base: dict[str, Any] = {"poll_interval": 0.05, "max_poll_interval": 0.3,
+                            "light_limit": 10_000}
+    base.update(kw)
+    return JobOptions(**base)
