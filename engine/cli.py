@@ -19,9 +19,7 @@ import collections
 import contextlib
 import dataclasses
 import os
-import re
 import signal
-import sqlite3
 import sys
 import time
 import traceback
@@ -39,7 +37,7 @@ from . import __version__
 from .config import DEFAULT_MAX_BATCH_BYTES, Credentials, JobOptions
 from .emulator.cli import emulator as emulator_command
 from .errors import ConfigError, HvsmsError, InputError, JournalError
-from .job import Job, Progress
+from .job import TO_SEND, Job, Progress
 from .journal import COMPLETED, FAILED, PLANNED, SUBMITTED, SUBMITTING, UNCERTAIN, Journal
 from .logs import RedactingFilter, setup_logging
 from .output import (
@@ -50,6 +48,7 @@ from .output import (
     summary_table,
     write_reports,
 )
+from .phones import is_e164
 from .report import JobReport
 
 __all__ = ["cli", "main"]
@@ -62,9 +61,6 @@ EMULATOR_LINE = (
 )
 # The library says the same in a log warning; the CLI says it once, above.
 _LIBRARY_EMULATOR_NOTE = "running on the built-in emulator"
-_E164 = re.compile(r"\+[1-9][0-9]{6,14}")
-# Journal meta key naming the server that holds the job's batches (set by the CLI).
-SERVER_META = "cli_server"
 _RATE_WINDOW = 10.0  # seconds of history behind the rates shown
 # Seconds between plain progress lines when stdout is not a terminal.
 PLAIN_PROGRESS_INTERVAL = float(os.environ.get("HVSMS_PROGRESS_INTERVAL", "5"))
@@ -285,8 +281,6 @@ async def _run_job(job: Job, view: ProgressView, ui: Ui) -> Outcome:
     """Run `job` with SIGINT/SIGTERM handled: the first stops it, a second aborts."""
     loop = asyncio.get_running_loop()
     outcome = Outcome(report=None)
-    server = None if job.dry_run else (
-        BUILTIN if job.credentials is None else job.credentials.server_url)
 
     def on_signal(signum: int) -> None:
         outcome.signals += 1
@@ -303,7 +297,7 @@ async def _run_job(job: Job, view: ProgressView, ui: Ui) -> Outcome:
         # The journal records intent before every POST and is synced on each
         # change, so leaving now is as safe as kill -9 (which resume handles).
         view.close()  # give the terminal its cursor back
-        _abort_now(ui, None if job.dry_run else job.report.journal, server)
+        _abort_now(ui, None if job.dry_run else job.report.journal)
 
     installed = []
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -316,57 +310,11 @@ async def _run_job(job: Job, view: ProgressView, ui: Ui) -> Outcome:
     finally:
         for sig in installed:
             loop.remove_signal_handler(sig)
-        if server is not None:
-            record_server(job.report.journal, server)
     return outcome
 
 
-BUILTIN = "built-in emulator"
-
-
-def record_server(journal: str | None, server: str) -> None:
-    """Note in the journal which server holds its batches (checked by `resume`)."""
-    if not journal or not os.path.exists(journal):
-        return
-    with contextlib.suppress(HvsmsError, sqlite3.Error):
-        j = Journal.open(journal)
-        try:
-            j.set_meta(SERVER_META, server)
-        finally:
-            j.close()
-
-
-def check_server(journal: str, creds: Credentials | None) -> None:
-    """Refuse to resume on a server that cannot know the job's batches."""
-    if not os.path.exists(journal):
-        return
-    j = Journal.open(journal)
-    try:
-        recorded = j.meta(SERVER_META)
-        waiting = sum(1 for b in j.batches() if b.state == SUBMITTED)
-    finally:
-        j.close()
-    here = BUILTIN if creds is None else creds.server_url
-    if not recorded or not waiting:
-        return
-    if recorded == BUILTIN:
-        raise UsageProblem(
-            f"{journal}: {waiting} batch(es) of this job went to the built-in emulator of an "
-            "earlier run, which ended with it; they can never be completed\n"
-            "  hint: to try resume, run `hvsms emulator` in another terminal and set the RC_* "
-            "variables it prints"
-        )
-    if recorded != here:
-        raise UsageProblem(
-            f"{journal}: this job's batches are on {recorded}, but the server now is {here}\n"
-            "  hint: set RC_SERVER_URL (and the other RC_* variables) as when the job began"
-        )
-
-
-def _abort_now(ui: Ui, journal: str | None, server: str | None = None) -> NoReturn:
+def _abort_now(ui: Ui, journal: str | None) -> NoReturn:
     """A second signal: leave at once, without waiting for anything."""
-    if server is not None:
-        record_server(journal, server)
     lines = ["aborted: no report written."]
     if journal:
         lines.append(f"The journal is safe; resume with: hvsms resume {journal}")
@@ -484,7 +432,7 @@ def _confirm(ui: Ui, question: str) -> None:
 
 
 def _check_e164(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
-    if value is not None and not _E164.fullmatch(value):
+    if value is not None and not is_e164(value):
         raise click.BadParameter(f"{value!r} is not an E.164 number (like +14155550123)")
     return value
 
@@ -580,8 +528,6 @@ def _send(ui: Ui, file: str, *, text: str | None, sender: str | None, journal: s
         return _finish(outcome, ui, report_dir or default_report_dir(journal))
 
     creds = _credentials(ui)
-    if journal:
-        check_server(journal, creds)
     total: int | None = None
     total_batches: int | None = None
     if creds is None:
@@ -634,8 +580,7 @@ def resume(journal: str, report_dir: Path | None, yes: bool, quiet: bool, verbos
         finally:
             j.close()
         creds = _credentials(ui)
-        check_server(journal, creds)
-        todo = [b for b in batches if b.state in (PLANNED, SUBMITTING, UNCERTAIN)]
+        todo = [b for b in batches if b.state in TO_SEND]
         if creds is None:
             ui.say(EMULATOR_LINE, style="bold yellow", always=True)
         else:

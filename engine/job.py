@@ -60,7 +60,7 @@ _DRY_RUN_SENDER = "+10000000000"
 _FETCH_FAILED_PAGES = 10
 # A resumed job sends these again: `failed` means the server refused the POST
 # (it did not act on it), so once the cause is fixed, sending it is safe.
-_TO_SEND = (PLANNED, SUBMITTING, UNCERTAIN, FAILED)
+TO_SEND = (PLANNED, SUBMITTING, UNCERTAIN, FAILED)
 _EMULATOR_NOTE = "no RC_* credentials: running on the built-in emulator; nothing leaves this machine"
 
 
@@ -350,8 +350,10 @@ class Job:
         was, was_emulator = journal.meta("server"), journal.meta("emulator") == "1"
         if sent and was_emulator:
             raise JournalError(
-                "this job's batches were sent to a built-in emulator that no longer runs; "
-                "it cannot be resumed"
+                f"{journal.path}: {len(sent)} batch(es) of this job went to the built-in "
+                "emulator of an earlier run, which ended with it; they can never be completed\n"
+                "  hint: to try resume, run `hvsms emulator` in another terminal and set the "
+                "RC_* variables it prints"
             )
         if sent and was is not None and was != url:
             log.warning("resuming on %s; the job began on %s", url, was)
@@ -494,7 +496,7 @@ class Job:
         async def emit(rec: BatchRecord, dropped: list[tuple[DroppedRow, str]]) -> None:
             rec = _reconcile_plan(journal, known, rec, dropped)
             self.progress.batches_planned = rec.seq
-            if rec.state in _TO_SEND:
+            if rec.state in TO_SEND:
                 await put(rec)
 
         async def plan() -> None:
@@ -504,7 +506,7 @@ class Job:
                     self.progress.batches_planned = len(known)
                     self.progress.planning_done = True
                     for rec in known.values():
-                        if rec.state in _TO_SEND:
+                        if rec.state in TO_SEND:
                             await put(rec)
                 else:
                     stats = await planner.run(emit, journal.add_dropped, self._on_block,
