@@ -33,6 +33,9 @@ from .templates import BoundTemplate
 __all__ = ["CleanBlock", "Hygiene"]
 
 
+_NO_SIZES: npt.NDArray[np.int64] = np.zeros(0, np.int64)
+
+
 @dataclass(slots=True)
 class CleanBlock:
     lines: Sequence[int]
@@ -40,7 +43,7 @@ class CleanBlock:
     texts: list[str | None] | None  # own text per message, JSON-escaped; None: the default
     sizes: npt.NDArray[np.int64]
     segments: int
-    dropped: list[DroppedRow]
+    dropped: list[tuple[DroppedRow, str]]  # each row not sent, with its kind
     kinds: Counter[str] = field(default_factory=Counter)
 
 
@@ -80,7 +83,8 @@ class Hygiene:
             self.shortener = find_shortener(default_text)
 
     def clean(self, block: RowBlock, *, skip: AbstractSet[int] | None = None) -> CleanBlock:
-        dropped = [DroppedRow(ln, raw, f"malformed row: {why}") for ln, raw, why in block.bad
+        dropped = [(DroppedRow(ln, raw, f"malformed row: {why}"), "invalid")
+                   for ln, raw, why in block.bad
                    if not skip or ln not in skip]  # replay: already dropped when planned
         kinds: Counter[str] = Counter(invalid=len(dropped))
         rows = _Rows(block.lines, block.columns)
@@ -90,7 +94,7 @@ class Hygiene:
         drop: dict[int, tuple[str, str]] = {
             i: ("invalid", f"invalid number: {why}") for i, why in bad.items()
         }
-        rows.texts, rows.plain = self._texts(rows.columns, drop)
+        rows.texts, rows.plain = self._texts(rows.columns, drop, scan=skip is None)
         if skip is None:
             for bl in self.blocklists:
                 for i in bl.numbers.indices(rows.numbers):
@@ -100,6 +104,9 @@ class Hygiene:
             dups = self.seen.check(rows.numbers, rows.lines)
             rows.drop({i: ("duplicates", f"duplicate of line {first}")
                        for i, first in dups.items()}, dropped, kinds, value=rows.raw_to)
+        if skip is not None:
+            # Replay builds bytes only: sizes, segments and checks were done when planned.
+            return CleanBlock(rows.lines, rows.numbers, rows.texts, _NO_SIZES, 0, dropped, kinds)
         sizes = message_sizes(rows.numbers, rows.texts)
         if len(sizes) and int(sizes.max()) > self.max_message_size:
             big = {i: ("too_long", "message too large for the batch size limit")
@@ -116,7 +123,7 @@ class Hygiene:
         return CleanBlock(rows.lines, rows.numbers, rows.texts, sizes, segs, dropped, kinds)
 
     def _texts(
-        self, cols: list[list[str]], drop: dict[int, tuple[str, str]]
+        self, cols: list[list[str]], drop: dict[int, tuple[str, str]], *, scan: bool = True
     ) -> tuple[list[str | None] | None, list[str | None]]:
         """Per-message texts (JSON-escaped, None for the default) and their plain form."""
         if self.template is None and not self.has_text_column:
@@ -138,7 +145,7 @@ class Hygiene:
                                         f"text longer than {MAX_TEXT_CHARS} characters ({len(text)})"))
         if self.default_text is not None and self.default_text in plain:
             plain = [None if t == self.default_text else t for t in plain]
-        if self.shortener is None:
+        if scan and self.shortener is None:
             self.shortener = find_shortener("\n".join(filter(None, plain)))
         return escape_texts(plain), plain
 
@@ -194,7 +201,7 @@ class _Rows:
             self.texts = list(compress(self.texts, mask))
             self.plain = list(compress(self.plain, mask))
 
-    def drop(self, drop: dict[int, tuple[str, str]], out: list[DroppedRow],
+    def drop(self, drop: dict[int, tuple[str, str]], out: list[tuple[DroppedRow, str]],
              kinds: Counter[str], *, value: list[str]) -> None:
         if not drop:
             return
@@ -202,6 +209,6 @@ class _Rows:
         for i in sorted(drop):
             kind, why = drop[i]
             kinds[kind] += 1
-            out.append(DroppedRow(self.lines[i], value[i], why))
+            out.append((DroppedRow(self.lines[i], value[i], why), kind))
             mask[i] = 0
         self.keep(mask)

@@ -103,8 +103,7 @@ class Planner:
             st.kinds.update(clean.kinds)
             st.segments += clean.segments
             st.sent_rows += len(clean.numbers)
-            kinds = _kinds(clean.dropped, clean.kinds)
-            pending.extend(zip(clean.dropped, kinds, strict=True))
+            pending.extend(clean.dropped)
             if first is None and clean.numbers:
                 first = (clean.lines[0], clean.numbers[0])
             seg = 0
@@ -170,24 +169,6 @@ class Planner:
         return _Open([])
 
 
-def _kinds(dropped: list[DroppedRow], kinds: Counter[str]) -> list[str]:
-    """A kind per dropped row, from its reason (journal keeps it for the counts)."""
-    out = []
-    for d in dropped:
-        r = d.reason
-        if r.startswith("duplicate"):
-            out.append("duplicates")
-        elif r.startswith("opted out"):
-            out.append("opted_out")
-        elif r.startswith("suppressed"):
-            out.append("suppressed")
-        elif r.startswith(("text longer", "message too large")):
-            out.append("too_long")
-        else:
-            out.append("invalid")
-    return out
-
-
 class BodyBuilder:
     """Builds a planned batch's body: from what planning kept, then from the file."""
 
@@ -211,10 +192,10 @@ class BodyBuilder:
         ):
             clean = self.hygiene.clean(block, skip=skip)
             if clean.dropped:
-                line = clean.dropped[0].line
+                first, _ = clean.dropped[0]
                 raise JournalError(
-                    f"line {line} is no longer what it was when the batch was planned "
-                    f"({clean.dropped[0].reason}): the input or options changed"
+                    f"line {first.line} is no longer what it was when the batch was planned "
+                    f"({first.reason}): the input or options changed"
                 )
             yield clean.lines, encode_messages(clean.numbers, clean.texts)
 
