@@ -111,27 +111,32 @@ def _bad_lines(lines: _Lines, positions: np.ndarray) -> np.ndarray:
     return np.searchsorted(lines.newlines, positions)
 
 
-_BAD_NANP = re.compile(rb"(?m)^\+1(?:[0-9]{0,9}|[0-9]{11,})$")
-
-
 def e164_mask(values: Sequence[str]) -> np.ndarray:
     """numpy bool array: which values match `E164` exactly. No per-row Python."""
     return _e164_scan(values)[0]
 
 
-def _e164_scan(values: Sequence[str]) -> tuple[np.ndarray, bytes | None]:
-    """`e164_mask` and the newline-joined UTF-8 block it scanned (None if not joinable)."""
+def _e164_scan(values: Sequence[str], *, nanp: bool = False) -> tuple[np.ndarray, bytes | None]:
+    """`e164_mask` and the newline-joined UTF-8 block it scanned (None if not joinable).
+
+    `nanp`: also require exactly 10 digits after a +1 (a vectorised length test).
+    """
     n = len(values)
     if n == 0:
         return np.zeros(0, dtype=bool), None
     data = "\n".join(values).encode("utf-8", "surrogatepass")
     lines = _lines(data, n)
     if lines is None:
-        return np.fromiter((E164.fullmatch(v) is not None for v in values), bool, n), None
+        ok = np.fromiter((E164.fullmatch(v) is not None for v in values), bool, n)
+        if nanp:
+            ok &= np.fromiter((not (v.startswith("+1") and len(v) != 12) for v in values), bool, n)
+        return ok, None
     ok = (lines.lens >= 8) & (lines.lens <= 16)
     ok &= _first_chars(lines, 0) == ord("+")
     second = _first_chars(lines, 1)
     ok &= (second >= ord("1")) & (second <= ord("9"))
+    if nanp:
+        ok &= (second != ord("1")) | (lines.lens == 12)
     # bytes.translate finds out in one fast pass whether anything but digits,
     # '+' and newlines is there; only then find where (a slower table lookup).
     if data.translate(None, b"0123456789+\n"):
@@ -604,12 +609,9 @@ class Normalizer:
             todo = list(range(n))
             sub = values
         else:
-            ok, data = _e164_scan(values)
-            if data is not None and _BAD_NANP.search(data):
-                # +1 (North America) takes exactly 10 digits after the 1; the
-                # others go the slow way, where phonenumbers calls them not possible.
-                ok &= np.fromiter(
-                    (not (v.startswith("+1") and len(v) != 12) for v in values), bool, n)
+            # +1 (North America) takes exactly 10 digits after the 1; the others
+            # go the slow way, where phonenumbers calls them not possible.
+            ok, _ = _e164_scan(values, nanp=True)
             if ok.all():
                 return values, dropped
             todo = np.flatnonzero(~ok).tolist()
