@@ -474,6 +474,7 @@ class Job:
             stopped.cancel()
         self.report.reconciled = submitter.reconciled
         self.report.resent_after_check = submitter.resent
+        self.report.warnings.extend(submitter.notes)
         if submitter.failures:
             raise JobFailed("; ".join(submitter.failures[:5]), resumable=True)
         if not self._stop.is_set() and opts.fetch_delivery:

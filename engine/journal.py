@@ -43,7 +43,8 @@ CREATE TABLE IF NOT EXISTS batches (
     first_to TEXT NOT NULL, last_to TEXT NOT NULL,
     state TEXT NOT NULL, batch_id TEXT, accepted INTEGER, rejected INTEGER,
     processed INTEGER, status TEXT, cost REAL, delivered INTEGER, failed INTEGER,
-    error_codes TEXT, attempts INTEGER NOT NULL DEFAULT 0, updated REAL NOT NULL
+    error_codes TEXT, attempts INTEGER NOT NULL DEFAULT 0, updated REAL NOT NULL,
+    intent REAL  -- wall-clock time of the last POST's intent
 );
 CREATE TABLE IF NOT EXISTS dropped (
     line INTEGER PRIMARY KEY, value TEXT NOT NULL, reason TEXT NOT NULL, kind TEXT NOT NULL,
@@ -79,6 +80,7 @@ class BatchRecord:
     failed: int | None = None
     error_codes: str | None = None
     attempts: int = 0
+    intent: float | None = None
     # Not journaled: messages encoded while planning (a prefix of the batch),
     # and where the rest starts in the file when the prefix is not all of it.
     hot: list[builtins.bytes] | None = None
@@ -173,7 +175,16 @@ class Journal:
                 f"{path}: journal schema version {row[0]} is newer than this hvsms "
                 f"understands ({SCHEMA_VERSION}); upgrade hvsms to resume it"
             )
+        cls._upgrade(db)
         return cls(path, db)
+
+    @staticmethod
+    def _upgrade(db: sqlite3.Connection) -> None:
+        """Columns added since schema 1 (additive: older hvsms still reads the file)."""
+        cols = {r[1] for r in db.execute("PRAGMA table_info(batches)")}
+        if "intent" not in cols:
+            with db:
+                db.execute("ALTER TABLE batches ADD COLUMN intent REAL")
 
     @staticmethod
     def _connect(path: str) -> sqlite3.Connection:
@@ -235,9 +246,9 @@ class Journal:
         cur = self._db.execute(
             "SELECT seq, start, stop, start_line, first_line, last_line, messages, bytes, "
             "first_to, last_to, state, batch_id, accepted, rejected, processed, status, cost, "
-            "delivered, failed, error_codes, attempts FROM batches ORDER BY seq"
+            "delivered, failed, error_codes, attempts, intent FROM batches ORDER BY seq"
         )
-        return [BatchRecord(*row) for row in cur]  # the first 21 fields, as selected
+        return [BatchRecord(*row) for row in cur]  # the first 22 fields, as selected
 
     def dropped_lines(self, seq: int) -> set[int]:
         """Lines inside batch `seq`'s byte range that are not sent."""

@@ -22,7 +22,7 @@ from .journal import BatchRecord
 from .reader import CsvSource, Header, RowBlock
 from .report import DroppedRow
 
-__all__ = ["BodyBuilder", "PlanStats", "Planner"]
+__all__ = ["BodyBuilder", "PlanStats", "Planner", "sample_positions"]
 
 
 @dataclass(slots=True)
@@ -183,9 +183,9 @@ class BodyBuilder:
         self.head = head
         self.budget = budget
 
-    async def _blocks(
+    async def _cleaned(
         self, rec: BatchRecord, skip: set[int], start: tuple[int, int] | None = None
-    ) -> AsyncIterator[tuple[Sequence[int], bytes]]:
+    ) -> AsyncIterator[CleanBlock]:
         offset, line = start or (rec.start, rec.start_line)
         async for block in self.source.blocks(
             self.header, self.select, start=offset, end=rec.stop, first_line=line
@@ -197,6 +197,12 @@ class BodyBuilder:
                     f"line {first.line} is no longer what it was when the batch was planned "
                     f"({first.reason}): the input or options changed"
                 )
+            yield clean
+
+    async def _blocks(
+        self, rec: BatchRecord, skip: set[int], start: tuple[int, int] | None = None
+    ) -> AsyncIterator[tuple[Sequence[int], bytes]]:
+        async for clean in self._cleaned(rec, skip, start):
             yield clean.lines, encode_messages(clean.numbers, clean.texts)
 
     async def pieces(self, rec: BatchRecord, skip: set[int]) -> AsyncIterator[bytes]:
@@ -240,3 +246,22 @@ class BodyBuilder:
         async for lines, _ in self._blocks(rec, skip):
             out.extend(lines)
         return out
+
+    async def sample(self, rec: BatchRecord, skip: set[int], k: int = 15) -> list[str]:
+        """Up to `k` recipients spread over the batch: the first, the last, evenly between."""
+        wanted = sample_positions(rec.messages, k)
+        out: list[str] = []
+        seen = 0
+        async for clean in self._cleaned(rec, skip):
+            end = seen + len(clean.numbers)
+            while len(out) < len(wanted) and wanted[len(out)] < end:
+                out.append(clean.numbers[wanted[len(out)] - seen])
+            seen = end
+        return out
+
+
+def sample_positions(n: int, k: int) -> list[int]:
+    """`k` (or `n`, if fewer) distinct positions of `0..n-1`, ascending, ends included."""
+    if n <= k:
+        return list(range(n))
+    return sorted({round(i * (n - 1) / (k - 1)) for i in range(k)})

@@ -1,23 +1,26 @@
 """Submitting planned batches, and reconciling POSTs whose outcome is unknown.
 
-The journal records the intent (`submitting`) before each POST and the batch
-id right after the answer. A POST that may have been processed (no answer
-after the body was sent, a 5xx other than 503) is never simply resent: the
-batch is marked `uncertain` and reconciled against the server's own list of
-the sender's batches since the job began. A batch that matches by size and
-content (its first and last recipients) is adopted; one the server still does
-not show after `reconcile_after` seconds is resent.
+The journal records the intent (`submitting`, with its time) before each POST
+and the batch id right after the answer. A POST that may have been processed
+(no answer after the body was sent, a 5xx other than 503) is never simply
+resent: the batch is marked `uncertain` and reconciled against the server's
+own list of the sender's batches created since the intent. Up to 15 of the
+batch's recipients, spread over it, are looked up among each candidate's
+messages in one request; since a job never holds a number twice, one hit
+identifies the batch, whichever recipients the server rejected. A batch the
+server still does not show after `reconcile_after` seconds is resent.
 
-This needs one assumption: nobody else sends from the same number with the
-same first and last recipients in the same window.
+This needs one assumption: nobody else sends from the same number, to the
+same recipients, in the same window.
 """
 
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 from .api.a2p import A2P, BatchInfo
 from .api.http import StreamBody
@@ -56,6 +59,7 @@ class Submitter:
         self.reconciled = 0
         self.resent = 0
         self.failures: list[str] = []
+        self.notes: list[str] = []  # for the report: what reconciliation could not settle
 
     async def submit(self, rec: BatchRecord) -> None:
         """Submit (or, when its outcome is unknown, reconcile) one batch."""
@@ -66,7 +70,9 @@ class Submitter:
         for _ in range(MAX_RESENDS + 1):
             skip = self.journal.dropped_lines(rec.seq)
             rec.attempts += 1
-            self.journal.update(rec.seq, state=SUBMITTING, attempts=rec.attempts)
+            rec.intent = time.time()
+            self.journal.update(rec.seq, state=SUBMITTING, attempts=rec.attempts,
+                                intent=rec.intent)
             posted_at = time.monotonic()
             try:
                 info = await self.a2p.create_batch(self._body(rec, skip))
@@ -117,31 +123,58 @@ class Submitter:
 
     async def _reconcile(self, rec: BatchRecord, posted_at: float) -> bool:
         """Find the batch on the server; True if found and adopted."""
+        samples = await self.builder.sample(rec, self.journal.dropped_lines(rec.seq))
         # Give the server time to show the batch in its list.
         await asyncio.sleep(max(0.0, posted_at + self.reconcile_after - time.monotonic()))
+        empty = 0
         async with self._claim:
             known = {b.batch_id for b in self.journal.batches() if b.batch_id}
-            async for cand in self.a2p.list_batches(sender=self.sender, date_from=self.since):
-                if cand.id in known or not 0 < cand.batch_size <= rec.messages:
+            async for cand in self.a2p.list_batches(sender=self.sender,
+                                                     date_from=self._since(rec)):
+                if cand.id in known or cand.batch_size > rec.messages:
                     continue
-                if await self._holds(cand.id, rec.first_to) and await self._holds(
-                    cand.id, rec.last_to
-                ):
-                    log.warning("batch %d: found on the server as %s; adopted", rec.seq, cand.id)
-                    self.reconciled += 1
-                    self.journal.update(rec.seq, state=SUBMITTED, batch_id=cand.id)
-                    rec.state, rec.batch_id = SUBMITTED, cand.id
-                    rec.accepted = cand.batch_size
-                    rec.rejected = rec.messages - cand.batch_size
-                    self.journal.update(rec.seq, accepted=rec.accepted, rejected=rec.rejected)
-                    self.on_submitted(rec)
+                if cand.batch_size == 0:
+                    empty += 1  # all rejected: nothing to find it by, nothing was sent
+                    continue
+                if await self._holds_any(cand.id, samples):
+                    self._adopt(rec, cand)
                     return True
+        if empty:
+            # Resending cannot text anyone twice: the copy on the server sent nothing.
+            self.notes.append(
+                f"batch {rec.seq}: the server may hold an earlier copy of it with every "
+                "recipient rejected; it was sent again, and only this copy's rejections count"
+            )
         log.warning("batch %d: not on the server; sending it again", rec.seq)
         return False
 
-    async def _holds(self, batch_id: str, number: str) -> bool:
+    def _adopt(self, rec: BatchRecord, cand: BatchInfo) -> None:
+        log.warning("batch %d: found on the server as %s; adopted", rec.seq, cand.id)
+        self.reconciled += 1
+        rec.state, rec.batch_id = SUBMITTED, cand.id
+        rec.accepted = cand.batch_size
+        rec.rejected = rec.messages - cand.batch_size
+        rec.status, rec.processed = cand.status, cand.processed
+        self.journal.update(rec.seq, state=SUBMITTED, batch_id=cand.id, accepted=rec.accepted,
+                            rejected=rec.rejected, status=cand.status, processed=cand.processed)
+        if rec.rejected:
+            self.notes.append(
+                f"batch {rec.seq} (lines {rec.first_line}-{rec.last_line}): its answer was "
+                f"lost; {rec.rejected} rejected recipient(s) are counted but cannot be listed"
+            )
+        self.on_submitted(rec)
+
+    def _since(self, rec: BatchRecord) -> str:
+        """Candidates are created after the intent (less 5 minutes for clock skew)."""
+        if rec.intent is None:
+            return self.since
+        t = dt.datetime.fromtimestamp(rec.intent - 300, dt.UTC)
+        return max(self.since, t.isoformat(timespec="seconds").replace("+00:00", "Z"))
+
+    async def _holds_any(self, batch_id: str, numbers: Sequence[str]) -> bool:
         async for _ in self.a2p.list_messages(
-            batch_id=batch_id, phone_number=number, date_from=self.since, per_page=1, max_pages=1
+            batch_id=batch_id, phone_numbers=numbers, date_from=self.since, per_page=1,
+            max_pages=1,
         ):
             return True
         return False

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -124,11 +124,11 @@ class A2P:
 
     async def list_messages(
         self, *, batch_id: str, date_from: str | None = None, per_page: int = MAX_PER_PAGE,
-        max_pages: int | None = None, phone_number: str | None = None,
+        max_pages: int | None = None, phone_numbers: Sequence[str] = (),
     ) -> AsyncIterator[dict[str, Any]]:
+        """Messages of a batch; `phone_numbers` (at most 15) keeps those to or from them."""
         params = [("batchId", batch_id), ("perPage", str(per_page))]
-        if phone_number:
-            params.append(("phoneNumber", phone_number))
+        params += [("phoneNumber", n) for n in phone_numbers]
         if date_from:
             params.append(("dateFrom", date_from))
         async for rec in self._pages(
