@@ -36,9 +36,10 @@ from rich.text import Text
 from . import __version__
 from .config import DEFAULT_MAX_BATCH_BYTES, Credentials, JobOptions
 from .emulator.cli import emulator as emulator_command
-from .errors import ConfigError, HvsmsError, InputError, JournalError
-from .job import TO_SEND, Job, Progress
+from .errors import ConfigError, HvsmsError, InputError, JournalError, JournalLocked
+from .job import TO_SEND, Job, Progress, job_done, refuse_other_settings
 from .journal import COMPLETED, FAILED, PLANNED, SUBMITTED, SUBMITTING, UNCERTAIN, Journal
+from .lock import JournalLock
 from .logs import RedactingFilter, setup_logging
 from .output import (
     default_report_dir,
@@ -59,6 +60,8 @@ EMULATOR_LINE = (
     "No credentials (RC_* variables or ./.env): using the built-in emulator. "
     "Nothing leaves this machine."
 )
+EMULATOR_ENDED = ("The batches lived in the built-in emulator, which ended with this run: "
+                  "nothing reached a phone, and there is nothing to resume.")
 # The library says the same in a log warning; the CLI says it once, above.
 _LIBRARY_EMULATOR_NOTE = "running on the built-in emulator"
 _RATE_WINDOW = 10.0  # seconds of history behind the rates shown
@@ -297,7 +300,7 @@ async def _run_job(job: Job, view: ProgressView, ui: Ui) -> Outcome:
         # The journal records intent before every POST and is synced on each
         # change, so leaving now is as safe as kill -9 (which resume handles).
         view.close()  # give the terminal its cursor back
-        _abort_now(ui, None if job.dry_run else job.report.journal)
+        _abort_now(ui, job.report)
 
     installed = []
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -313,11 +316,13 @@ async def _run_job(job: Job, view: ProgressView, ui: Ui) -> Outcome:
     return outcome
 
 
-def _abort_now(ui: Ui, journal: str | None) -> NoReturn:
+def _abort_now(ui: Ui, report: JobReport) -> NoReturn:
     """A second signal: leave at once, without waiting for anything."""
     lines = ["aborted: no report written."]
-    if journal:
-        lines.append(f"The journal is safe; resume with: hvsms resume {journal}")
+    if report.emulator:
+        lines.append(EMULATOR_ENDED)
+    elif report.journal and not report.dry_run:
+        lines.append(f"The journal is safe; resume with: hvsms resume {report.journal}")
     for line in lines:
         ui.say(line, always=True)
     with contextlib.suppress(Exception):
@@ -341,7 +346,9 @@ def _finish(outcome: Outcome, ui: Ui, directory: Path) -> int:
                "see the per-batch error codes in report.json", style="yellow")
     ui.say(f"reports: {directory}/ ({', '.join(p.name for p in written)})")
     if outcome.signals or report.status == "interrupted":
-        if report.journal and not report.dry_run:
+        if report.emulator:
+            ui.say(f"Interrupted. {EMULATOR_ENDED}", always=True)
+        elif report.journal and not report.dry_run:
             ui.say("Interrupted: requests in flight finished and the journal is saved.",
                    always=True)
             ui.say(f"Resume with: hvsms resume {report.journal}", always=True, style="bold")
@@ -359,7 +366,7 @@ def _finish(outcome: Outcome, ui: Ui, directory: Path) -> int:
                    f"{c.dropped:,} dropped)", always=True, style="bold green")
         return EXIT_OK
     ui.error(f"job {report.status}: {report.message or 'no detail'}")
-    if report.journal and "hvsms resume" not in report.message:
+    if report.journal and "hvsms resume" not in report.message and not report.emulator:
         click.echo(f"Resume with: hvsms resume {report.journal}", err=True)
     return EXIT_FAILED
 
@@ -493,12 +500,14 @@ def cli() -> None:
 @click.option("--encoding", default="utf-8", show_default=True, help="Encoding of FILE.")
 @click.option("--dry-run", is_flag=True,
               help="Plan and report, send nothing (needs no credentials).")
+@click.option("--again", is_flag=True,
+              help="Send even if the same file, text and sender went out in the last 24 hours.")
 @_common
 def send(file: str, text: str | None, sender: str | None, journal: str | None,
          to_column: str, text_column: str, max_batch_bytes: int, max_batch_messages: int | None,
          concurrency: int, region: str, strict: bool, no_dedupe: bool, suppress: str | None,
-         encoding: str, dry_run: bool, report_dir: Path | None, yes: bool, quiet: bool,
-         verbose: bool, debug: bool) -> NoReturn:
+         encoding: str, dry_run: bool, again: bool, report_dir: Path | None, yes: bool,
+         quiet: bool, verbose: bool, debug: bool) -> NoReturn:
     """Send one SMS to every row of FILE (a CSV with a header row)."""
     ui = Ui(quiet=quiet, debug=debug)
     _setup(ui, verbose=verbose, debug=debug)
@@ -511,12 +520,34 @@ def send(file: str, text: str | None, sender: str | None, journal: str | None,
             suppress=suppress,
         )
         code = _send(ui, file, text=text, sender=sender, journal=journal, options=options,
-                     dry_run=dry_run, report_dir=report_dir, yes=yes)
+                     dry_run=dry_run, report_dir=report_dir, yes=yes, again=again)
     raise SystemExit(code)
 
 
+def _existing_job_done(journal: str | None, *, text: str | None = None,
+                       sender: str | None = None, options: JobOptions | None = None) -> bool:
+    """Before planning or asking: refuse a journal in use or of another job; True if its
+    job is already done."""
+    if not journal or not os.path.exists(journal):
+        return False
+    holder = JournalLock.holder(journal)
+    if holder is not None:
+        raise JournalLocked(journal, str(holder))
+    with Journal.open(journal) as j:
+        if options is not None:
+            refuse_other_settings(j, text, sender, options)
+        return job_done(j)
+
+
+def _nothing_left(ui: Ui, journal: str) -> int:
+    ui.say(f"nothing left to send: every batch of the job in {journal} completed earlier "
+           f"(hvsms status {journal} shows it)", always=True, style="bold green")
+    return EXIT_OK
+
+
 def _send(ui: Ui, file: str, *, text: str | None, sender: str | None, journal: str | None,
-          options: JobOptions, dry_run: bool, report_dir: Path | None, yes: bool) -> int:
+          options: JobOptions, dry_run: bool, report_dir: Path | None, yes: bool,
+          again: bool) -> int:
     if dry_run:
         ui.say("Dry run: nothing is sent, no credentials are used.")
         # Never the user's journal: a dry run's plan (placeholder sender) must not
@@ -527,7 +558,11 @@ def _send(ui: Ui, file: str, *, text: str | None, sender: str | None, journal: s
         outcome = asyncio.run(_run_job(job, view, ui))
         return _finish(outcome, ui, report_dir or default_report_dir(journal))
 
+    if _existing_job_done(journal, text=text, sender=sender, options=options):
+        assert journal is not None
+        return _nothing_left(ui, journal)
     creds = _credentials(ui)
+    directory = report_dir or default_report_dir(journal)
     total: int | None = None
     total_batches: int | None = None
     if creds is None:
@@ -558,9 +593,10 @@ def _send(ui: Ui, file: str, *, text: str | None, sender: str | None, journal: s
             _confirm(ui, f"Send {total:,} messages via {creds.server_url}?")
     view = ProgressView(ui, "sending", total=total, total_batches=total_batches)
     job = Job(file, text=text, sender=sender, credentials=creds, journal=journal,
-              options=options, progress=view.update)
+              options=options, progress=view.update, again=again,
+              report_dir=str(directory.absolute()))
     outcome = asyncio.run(_run_job(job, view, ui))
-    return _finish(outcome, ui, report_dir or default_report_dir(journal))
+    return _finish(outcome, ui, directory)
 
 
 @cli.command()
@@ -572,13 +608,12 @@ def resume(journal: str, report_dir: Path | None, yes: bool, quiet: bool, verbos
     ui = Ui(quiet=quiet, debug=debug)
     _setup(ui, verbose=verbose, debug=debug)
     with _guard(ui):
-        j = Journal.open(journal)
-        try:
+        if _existing_job_done(journal):
+            raise SystemExit(_nothing_left(ui, journal))
+        with Journal.open(journal) as j:
             inputs = j.inputs
             batches = j.batches()
             job_sender = j.meta("sender") or inputs.get("sender")
-        finally:
-            j.close()
         creds = _credentials(ui)
         todo = [b for b in batches if b.state in TO_SEND]
         if creds is None:
@@ -621,7 +656,7 @@ def _watch(ui: Ui, journal: str, interval: float) -> int:
     try:
         if ui.tty:
             with Live(status_view(state), console=ui.console, auto_refresh=False) as live:
-                while not state["done"]:
+                while not _settled(state):
                     time.sleep(interval)
                     state = read_status(journal)
                     live.update(status_view(state), refresh=True)
@@ -632,7 +667,7 @@ def _watch(ui: Ui, journal: str, interval: float) -> int:
                 if line != last:
                     click.echo(line)
                     last = line
-                if state["done"]:
+                if _settled(state):
                     break
                 time.sleep(interval)
                 state = read_status(journal)
@@ -641,12 +676,17 @@ def _watch(ui: Ui, journal: str, interval: float) -> int:
     return EXIT_OK
 
 
+def _settled(state: dict[str, Any]) -> bool:
+    """Nothing more will change by watching: done, or nobody is following the job."""
+    return bool(state["done"] or state["following"] is None)
+
+
 # --- status from the journal --------------------------------------------------------
 
 def read_status(path: str) -> dict[str, Any]:
     """Everything `status` shows, read from the journal (no network)."""
-    j = Journal.open(path)
-    try:
+    holder = JournalLock.holder(path)
+    with Journal.open(path) as j:
         inputs = j.inputs
         batches = j.batches()
         kinds: collections.Counter[str] = collections.Counter(kind for _, kind in j.dropped())
@@ -654,8 +694,7 @@ def read_status(path: str) -> dict[str, Any]:
         planned_all = j.meta("planned") == "complete"
         rows = j.meta("rows")
         sender = j.meta("sender") or inputs.get("sender")
-    finally:
-        j.close()
+        emulator = j.meta("emulator") == "1"
     states = collections.Counter(b.state for b in batches)
     open_batches = [b for b in batches if b.state != COMPLETED]
     return {
@@ -679,6 +718,8 @@ def read_status(path: str) -> dict[str, Any]:
                                                                     UNCERTAIN)),
         "done": planned_all and not open_batches,
         "failed_batches": states.get(FAILED, 0),
+        "following": str(holder) if holder is not None else None,
+        "emulator": emulator,
     }
 
 
@@ -693,6 +734,8 @@ def _states_text(states: dict[str, int]) -> str:
 def _verdict(state: dict[str, Any]) -> str:
     if state["done"]:
         return "done: every batch completed"
+    if state["following"] is None:
+        return _verdict_unfollowed(state)
     if state["failed_batches"]:
         return f"{state['failed_batches']} batch(es) failed; resume to retry the rest"
     if not state["planned_all"]:
@@ -700,6 +743,15 @@ def _verdict(state: dict[str, Any]) -> str:
     if state["to_send"]:
         return f"not finished: {state['to_send']:,} recipients still to send"
     return "all sent; waiting for the API to finish processing"
+
+
+def _verdict_unfollowed(state: dict[str, Any]) -> str:
+    """No process has the journal: nothing moves until someone resumes it."""
+    if state["emulator"] and any(state["states"].get(s) for s in (SUBMITTING, UNCERTAIN,
+                                                                     SUBMITTED)):
+        return ("stopped: its batches lived in a built-in emulator that has ended; "
+                "nothing reached a phone")
+    return f"stopped: no process is following this job; hvsms resume {state['journal']} will"
 
 
 def status_view(state: dict[str, Any], *, ascii_only: bool = False) -> Table:
@@ -723,6 +775,8 @@ def status_view(state: dict[str, Any], *, ascii_only: bool = False) -> Table:
     t.add_row("delivered", f"{state['delivered']:,}")
     t.add_row("failed", f"{state['failed']:,}")
     t.add_row("dropped", f"{state['dropped']:,}" + (f" ({kinds})" if kinds else ""))
+    if state["following"] is not None:
+        t.add_row("followed by", f"hvsms, {state['following']}")
     t.add_row("status", _verdict(state))
     return t
 

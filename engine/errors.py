@@ -17,9 +17,11 @@ __all__ = [
     "InputError",
     "JobFailed",
     "JournalError",
+    "JournalLocked",
     "NetworkError",
     "OutcomeUnknown",
     "RateLimited",
+    "RepeatedJob",
     "SenderError",
     "ServerError",
     "register_secret",
@@ -95,6 +97,25 @@ class SenderError(ConfigError):
 
 class JournalError(HvsmsError):
     """The journal cannot be used: wrong schema, changed input file, corrupt."""
+
+
+class JournalLocked(JournalError):
+    """Another process has the job's journal open: two senders would send twice."""
+
+    def __init__(self, journal: str, holder: str) -> None:
+        self.journal, self.holder = journal, holder
+        super().__init__(
+            f"{journal} is in use by another hvsms process ({holder}); nothing was sent. "
+            "Its status can still be read (hvsms status)"
+        )
+
+
+class RepeatedJob(ConfigError):
+    """The same file, text, sender and server were sent recently."""
+
+    def __init__(self, message: str, *, journal: str) -> None:
+        self.journal = journal
+        super().__init__(message)
 
 
 class NetworkError(HvsmsError):

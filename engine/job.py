@@ -26,7 +26,16 @@ from .api.auth import Auth
 from .api.http import ApiClient
 from .chunker import Chunker, body_header
 from .config import Credentials, JobOptions
-from .errors import ConfigError, HvsmsError, InputError, JobFailed, JournalError, SenderError
+from .errors import (
+    ApiError,
+    ConfigError,
+    HvsmsError,
+    InputError,
+    JobFailed,
+    JournalError,
+    SenderError,
+)
+from .history import claim, new_journal_path
 from .hygiene import Blocklist, Hygiene
 from .journal import (
     COMPLETED,
@@ -49,7 +58,8 @@ from .segments import MAX_TEXT_CHARS
 from .submitter import Submitter
 from .templates import BoundTemplate, Template
 
-__all__ = ["Job", "Progress", "resume", "send_bulk"]
+__all__ = ["Job", "Progress", "job_done", "journal_differences", "refuse_other_settings",
+           "resume", "send_bulk"]
 
 log = logging.getLogger("engine.job")
 
@@ -61,6 +71,9 @@ _FETCH_FAILED_PAGES = 10
 # A resumed job sends these again: `failed` means the server refused the POST
 # (it did not act on it), so once the cause is fixed, sending it is safe.
 TO_SEND = (PLANNED, SUBMITTING, UNCERTAIN, FAILED)
+# Options that change what is sent to whom: a journal's job keeps them.
+PLAN_OPTIONS = ("to_column", "text_column", "encoding", "max_batch_bytes", "max_batch_messages",
+                "region", "validate", "dedupe", "suppress", "fetch_opt_outs", "empty_variables")
 _EMULATOR_NOTE = "no RC_* credentials: running on the built-in emulator; nothing leaves this machine"
 
 
@@ -93,15 +106,20 @@ async def send_bulk(
     options: JobOptions | None = None,
     progress: ProgressCallback | None = None,
     dry_run: bool = False,
+    again: bool = False,
 ) -> JobReport:
     """Send one SMS to every row of a CSV file; returns what happened to each row.
 
-    With an existing `journal`, the job recorded there is resumed.
+    With an existing `journal`, the job recorded there is resumed (its text,
+    sender and options must be the same). Without one, the job's journal is
+    kept in the user's state directory. A new job whose file, text, sender and
+    server were sent in the last 24 hours is refused (`RepeatedJob`) unless
+    `again` is true.
     """
     job = Job(
         os.fspath(source), text=text, sender=sender, credentials=credentials,
         journal=os.fspath(journal) if journal is not None else None,
-        options=options, progress=progress, dry_run=dry_run,
+        options=options, progress=progress, dry_run=dry_run, again=again,
     )
     return await job.run()
 
@@ -114,11 +132,8 @@ async def resume(
 ) -> JobReport:
     """Continue the job recorded in `journal` (poll only, if everything was sent)."""
     path = os.fspath(journal)
-    j = Journal.open(path)
-    try:
+    with Journal.open(path) as j:
         inputs = j.inputs
-    finally:
-        j.close()
     return await Job.from_inputs(inputs, journal=path, credentials=credentials,
                                  progress=progress).run()
 
@@ -135,8 +150,14 @@ class Job:
         options: JobOptions | None,
         progress: ProgressCallback | None,
         dry_run: bool = False,
+        again: bool = False,
+        resuming: bool = False,
+        report_dir: str | None = None,
     ) -> None:
         self.source_path = source
+        self.again = again
+        self.resuming = resuming  # the inputs are the journal's own
+        self.report_dir = report_dir  # where the caller writes the report, if it does
         self.text = text
         self.sender = sender
         self.credentials = credentials
@@ -149,6 +170,8 @@ class Job:
         self._stop = asyncio.Event()
         self._started = time.monotonic()
         self._temp_dir: str | None = None
+        self._auto_journal = False  # in the state directory, named by the job
+        self._new_journal = False
         self._client: ApiClient | None = None
         self._journal: Journal | None = None
         self._poller: Poller | None = None
@@ -162,7 +185,7 @@ class Job:
         return cls(
             str(inputs["source"]), text=inputs.get("text"), sender=inputs.get("sender"),
             credentials=credentials, journal=journal, options=JobOptions(**opts),
-            progress=progress,
+            progress=progress, resuming=True,
         )
 
     def stop(self) -> None:
@@ -208,6 +231,12 @@ class Job:
         if self.sender is None:
             self.sender = journal.meta("sender")  # a resumed job keeps its sender
         await self._check_input(source, header, select, journal)
+        if not self.dry_run and job_done(journal):
+            # Done is done: nothing to send, no login, whichever server it was on.
+            self._summarise(journal)
+            report.status = "completed"
+            report.message = "nothing left to send: every batch of this job completed earlier"
+            return
 
         sender = self.sender
         a2p: A2P | None = None
@@ -318,7 +347,6 @@ class Job:
             report.warnings.append(_EMULATOR_NOTE)
             log.warning(_EMULATOR_NOTE)
         report.server = creds.server_url
-        self._check_server(creds.server_url, report.emulator)
         client = ApiClient(
             creds.server_url, request_timeout=opts.request_timeout,
             connect_timeout=opts.connect_timeout, max_retries=opts.max_retries,
@@ -339,43 +367,83 @@ class Job:
         elif sender not in senders:
             have = ", ".join(senders) or "none"
             raise SenderError(f"{sender} is not an A2P SMS sender of this account (A2P senders: {have})")
+        await self._check_server(a2p, creds.server_url, report.emulator, auth.owner_id)
         return a2p, sender
 
-    def _check_server(self, url: str, emulator: bool) -> None:
-        """A job's batches live on one server: refuse to resume them on another."""
+    async def _check_server(self, a2p: A2P, url: str, emulator: bool, owner: str | None) -> None:
+        """A job's batches live on one server: refuse, before anything is sent, to
+        continue them on another. Identity is the server's data (the user the
+        login reports, the job's batches), not the URL alone: a proxy is fine."""
         journal = self._journal
         assert journal is not None
         # Refused (`failed`) batches are on no server; the others may be.
         sent = [b for b in journal.batches() if b.state not in (PLANNED, FAILED)]
         was, was_emulator = journal.meta("server"), journal.meta("emulator") == "1"
+        was_owner = journal.meta("owner")
         if sent and was_emulator:
             raise JournalError(
                 f"{journal.path}: {len(sent)} batch(es) of this job went to the built-in "
-                "emulator of an earlier run, which ended with it; they can never be completed\n"
-                "  hint: to try resume, run `hvsms emulator` in another terminal and set the "
-                "RC_* variables it prints"
+                "emulator of an earlier run, which ended with it (nothing reached a phone); "
+                "they can never be completed"
             )
-        if sent and was is not None and was != url:
-            log.warning("resuming on %s; the job began on %s", url, was)
+        if sent and was is not None:
+            other = was_owner is not None and owner is not None and was_owner != owner
+            if not other and was != url:
+                other = not await self._holds_batch(a2p, sent, can_tell=was_owner is not None)
+            if other:
+                raise JournalError(
+                    f"{journal.path}: {len(sent)} batch(es) of this job are on {was}; "
+                    f"{url} is another server or account, so the job cannot continue there "
+                    "(nothing was sent)"
+                )
         journal.set_meta("server", url)
         journal.set_meta("emulator", "1" if emulator else "0")
+        if owner is not None:
+            journal.set_meta("owner", owner)
+
+    @staticmethod
+    async def _holds_batch(a2p: A2P, sent: list[BatchRecord], *, can_tell: bool) -> bool:
+        """Whether this server knows one of the job's batches (by another URL)."""
+        ids = [b.batch_id for b in sent if b.batch_id]
+        if not ids:
+            return can_tell  # nothing to look up: the same user is the best evidence
+        try:
+            await a2p.get_batch(ids[0])
+        except ApiError as exc:
+            if exc.status == 404:
+                return False
+            raise
+        return True
 
     def _open_journal(self) -> Journal:
         path = self.journal_path
-        if path is None:
+        if path is None and self.dry_run:
             self._temp_dir = tempfile.mkdtemp(prefix="hvsms-")
             path = os.path.join(self._temp_dir, "job.journal")
+        elif path is None:
+            path = new_journal_path(self.source_path)
+            self._auto_journal = True
         self.report.journal = path
-        if os.path.exists(path):
-            journal = Journal.open(path)
-            inputs = journal.inputs
-            if os.path.abspath(str(inputs.get("source"))) != os.path.abspath(self.source_path):
-                journal.close()
-                raise JournalError(f"{path} is the journal of {inputs.get('source')}, "
-                                   f"not of {self.source_path}")
+        self._new_journal = not os.path.exists(path)
+        journal = Journal.own(path, self._inputs)
+        if self._new_journal:
             return journal
+        inputs = journal.inputs
+        if os.path.abspath(str(inputs.get("source"))) != os.path.abspath(self.source_path):
+            journal.close()
+            raise JournalError(f"{path} is the journal of {inputs.get('source')}, "
+                               f"not of {self.source_path}")
+        if not self.resuming:
+            try:
+                refuse_other_settings(journal, self.text, self.sender, self.options)
+            except JournalError:
+                journal.close()
+                raise
+        return journal
+
+    def _inputs(self) -> dict[str, Any]:
         st = os.stat(self.source_path)
-        return Journal.create(path, {
+        return {
             "source": os.path.abspath(self.source_path),
             "text": self.text,
             "sender": self.sender,
@@ -384,7 +452,7 @@ class Job:
             "mtime": st.st_mtime,
             "fingerprint": None,
             "started": dt.datetime.now(dt.UTC).isoformat(timespec="seconds").replace("+00:00", "Z"),
-        })
+        }
 
     async def _check_input(
         self, source: CsvSource, header: Header, select: list[int], journal: Journal
@@ -441,6 +509,10 @@ class Job:
         known: dict[int, BatchRecord], a2p: A2P, sender: str,
     ) -> None:
         opts = self.options
+        if self._new_journal:
+            claim(fingerprint=str(journal.meta("fingerprint")), text=self.text, sender=sender,
+                  server=str(self.report.server), journal=journal.path,
+                  report=self.report_dir, again=self.again)
         since = self._since(journal)
         poller = self._poller = Poller(
             a2p=a2p, journal=journal, sender=sender, since=since, base=opts.poll_interval,
@@ -638,41 +710,96 @@ class Job:
             report.message = f"dry run: {len(report.batches)} batches planned, nothing sent"
         elif self._stop.is_set():
             report.status = "interrupted"
-            report.message = f"interrupted; resume with: hvsms resume {report.journal}"
+            report.message = (
+                "interrupted: the batches lived in the built-in emulator, which ended with "
+                "this run; nothing reached a phone" if report.emulator
+                else f"interrupted; resume with: hvsms resume {report.journal}")
         elif states <= {COMPLETED}:
             report.status = "completed"
         elif FAILED in states:
             report.status = "failed"
 
     def _discard_journal(self) -> None:
-        """A refused job: drop its temporary journal unless something was sent."""
-        if self._temp_dir is None or self.report.journal is None:
+        """A refused job: drop the journal it made itself unless something was sent."""
+        path = self.report.journal
+        made = self._temp_dir is not None or (self._auto_journal and self._new_journal)
+        if path is None or not made:
             return
         sent = False
-        if os.path.exists(self.report.journal):
-            journal = Journal.open(self.report.journal)  # the job's own was closed
-            try:
+        if os.path.exists(path):
+            with Journal.open(path) as journal:  # the job's own is closed by now
                 sent = any(b.state != PLANNED for b in journal.batches())
-            finally:
-                journal.close()
         if sent:
-            log.warning("the job's journal is kept at %s", self.report.journal)
-        else:
+            log.warning("the job's journal is kept at %s", path)
+            return
+        if self._temp_dir is not None:
             shutil.rmtree(self._temp_dir, ignore_errors=True)
-            self.report.journal = None
+        else:
+            _remove_journal(path)
+        self.report.journal = None
 
     def _finish_journal(self) -> None:
         report = self.report
         if report.status == "running":
             report.status = "failed"
-        if self._temp_dir is not None:
-            if report.status == "completed":
-                shutil.rmtree(self._temp_dir, ignore_errors=True)
-                report.journal = None
-            elif report.status == "failed":
-                self._discard_journal()  # kept only if something was sent
-            if report.journal:
-                report.message = (report.message + f" (journal kept: {report.journal})").strip()
+        if self._temp_dir is not None:  # a dry run's: a plan is not a job
+            shutil.rmtree(self._temp_dir, ignore_errors=True)
+            report.journal = None
+            return
+        if self._auto_journal and report.emulator and report.journal:
+            # Its batches ended with the built-in emulator: nothing to resume or guard.
+            _remove_journal(report.journal)
+            report.journal = None
+        if report.status == "failed":
+            self._discard_journal()  # kept only if something was sent
+        if report.journal and self._auto_journal and report.status != "completed" \
+                and not report.emulator:
+            report.message = (report.message + f" (journal kept: {report.journal})").strip()
+
+
+def _remove_journal(path: str) -> None:
+    for suffix in ("", "-wal", "-shm", "-lock"):
+        with contextlib.suppress(OSError):
+            os.unlink(path + suffix)
+
+
+def refuse_other_settings(
+    journal: Journal, text: str | None, sender: str | None, options: JobOptions
+) -> None:
+    """A journal holds one job: asked to send with other settings, refuse and say which."""
+    differences = journal_differences(journal, text, sender, options)
+    if differences:
+        raise JournalError(
+            f"{journal.path} holds a job with other settings; refusing to mix them "
+            "(nothing was sent):\n" + "\n".join(f"  {d}" for d in differences)
+            + "\n  hint: continue that job as it was with `hvsms resume "
+            f"{journal.path}`, or give a new journal for a new job"
+        )
+
+
+def journal_differences(
+    journal: Journal, text: str | None, sender: str | None, options: JobOptions
+) -> list[str]:
+    """What a new call asks for that the journaled job does not do (empty: the same job)."""
+    inputs = journal.inputs
+    out = []
+    if inputs.get("text") != text:
+        out.append(f"text: {inputs.get('text')!r} in the journal, {text!r} now")
+    was_sender = journal.meta("sender") or inputs.get("sender")
+    if sender is not None and was_sender not in (None, sender):
+        out.append(f"sender: {was_sender} in the journal, {sender} now")
+    old = dict(inputs.get("options") or {})
+    new = options.to_dict()
+    for name in PLAN_OPTIONS:
+        if name in old and old[name] != new[name]:
+            out.append(f"{name}: {old[name]!r} in the journal, {new[name]!r} now")
+    return out
+
+
+def job_done(journal: Journal) -> bool:
+    """Every row planned and every batch completed: nothing is left to do."""
+    return journal.meta("planned") == "complete" and all(
+        b.state == COMPLETED for b in journal.batches())
 
 
 def _reconcile_plan(

@@ -16,11 +16,12 @@ import json
 import os
 import sqlite3
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Self
 
 from .errors import JournalError
+from .lock import JournalLock
 from .report import DroppedRow, RejectedRow
 
 __all__ = ["SCHEMA_VERSION", "BatchRecord", "Journal", "fingerprint"]
@@ -117,12 +118,39 @@ def fingerprint(path: str, encoding: str = "utf-8") -> tuple[str, bool]:
 
 
 class Journal:
+    """A job's SQLite journal. `own` takes it for a job (exclusively, until `close`);
+    `open` alone only reads it, as `hvsms status` does beside a running job."""
+
     def __init__(self, path: str, db: sqlite3.Connection) -> None:
         self.path = path
         self._db = db
+        self._lock: JournalLock | None = None
 
     def __repr__(self) -> str:
         return f"<Journal {self.path}>"
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @classmethod
+    def own(cls, path: str, inputs: Callable[[], dict[str, Any]]) -> Journal:
+        """Open the journal at `path` for a job, or create it with `inputs()`.
+
+        The lock is taken before looking: of two processes on one path, the
+        second gets `JournalLocked` at once, whether or not the file exists yet.
+        """
+        lock = JournalLock(path)
+        lock.acquire()
+        try:
+            journal = cls.open(path) if os.path.exists(path) else cls.create(path, inputs())
+        except BaseException:
+            lock.release()
+            raise
+        journal._lock = lock
+        return journal
 
     @classmethod
     def create(cls, path: str, inputs: dict[str, Any]) -> Journal:
@@ -197,6 +225,9 @@ class Journal:
     def close(self) -> None:
         with contextlib.suppress(sqlite3.Error):
             self._db.close()
+        if self._lock is not None:
+            self._lock.release()
+            self._lock = None
 
     @property
     def inputs(self) -> dict[str, Any]:

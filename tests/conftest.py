@@ -42,3 +42,11 @@ def write_csv(tmp_path: Path) -> Callable[..., Path]:
         return path
 
     return write
+
+
+@pytest.fixture(autouse=True)
+def state_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Each test keeps its job journals and repeat-guard records apart (subprocesses too)."""
+    path = tmp_path / "hvsms-state"
+    monkeypatch.setenv("HVSMS_STATE_DIR", str(path))
+    return path

@@ -10,7 +10,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import shutil
 import sys
 import tempfile
 from collections.abc import Sequence
@@ -18,16 +17,6 @@ from collections.abc import Sequence
 import engine
 
 from ._common import Clock, Env, Result, parse_args, run_main
-
-
-def _remove_temp_journal(journal: str | None) -> None:
-    """A failed job keeps its temporary journal for `resume`; a benchmark has no use for it."""
-    if journal is None:
-        return
-    directory = os.path.dirname(os.path.abspath(journal))
-    if os.path.basename(directory).startswith("hvsms-") and \
-            os.path.dirname(directory) == os.path.abspath(tempfile.gettempdir()):
-        shutil.rmtree(directory, ignore_errors=True)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -43,8 +32,11 @@ def main(argv: Sequence[str] | None = None) -> int:
                                          env.jwt)
         options = engine.JobOptions(poll_interval=args.poll_interval,
                                     max_batch_messages=args.max_batch_messages)
-        report = asyncio.run(engine.send_bulk(args.file, text=args.text,
-                                              credentials=credentials, options=options))
+        # A journal of its own, gone with the run: runs repeat the same file on purpose.
+        with tempfile.TemporaryDirectory(prefix="hvsms-bench-") as tmp:
+            report = asyncio.run(engine.send_bulk(
+                args.file, text=args.text, credentials=credentials, options=options,
+                journal=os.path.join(tmp, "job.journal"), again=True))
         counts = report.counts
         result.rows = counts.read
         result.messages = counts.submitted
@@ -63,7 +55,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         if report.status != "completed":
             result.status = "failed"
             result.reason = f"job {report.status}: {report.message}"[:500]
-        _remove_temp_journal(report.journal)
 
     return run_main("hvsms", args.file, work)
 

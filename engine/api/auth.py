@@ -45,6 +45,7 @@ class Auth:
         self._refused: AuthError | None = None
         self.logins = 0
         self.refreshes = 0
+        self.owner_id: str | None = None  # the user the login reports (`owner_id`)
         client.auth = self
 
     def __repr__(self) -> str:
@@ -114,6 +115,8 @@ class Auth:
             self._access = str(data["access_token"])
             register_secret(self._access, str(data.get("refresh_token") or ""))
             lifetime = float(data.get("expires_in", 3600))
+            if data.get("owner_id"):
+                self.owner_id = str(data["owner_id"])
         except (KeyError, TypeError, ValueError):
             raise AuthError(200, None, "token answer without access_token",
                             endpoint="token") from None

@@ -6,6 +6,7 @@ server rejected: the emulator's ledger is the judge (0 duplicates).
 
 from __future__ import annotations
 
+import itertools
 import random
 from collections.abc import Callable
 from pathlib import Path
@@ -67,5 +68,5 @@ def test_sample_positions_spread_over_the_batch() -> None:
     assert sample_positions(3, 15) == [0, 1, 2]
     picks = sample_positions(1000, 15)
     assert len(picks) == 15 and picks[0] == 0 and picks[-1] == 999
-    gaps = {b - a for a, b in zip(picks, picks[1:], strict=False)}
+    gaps = {b - a for a, b in itertools.pairwise(picks)}
     assert max(gaps) - min(gaps) <= 1

@@ -1,0 +1,100 @@
+"""One process at a time per journal: an exclusive advisory lock beside it.
+
+`flock` on `<journal>-lock`, held from the moment a job opens its journal
+until it closes it; the kernel releases it when the process dies, so a crash
+or `kill -9` never leaves a journal locked. The file is never removed (an
+unlink would let two processes lock two different files of the same name); it
+holds who has the lock, for the message a second process gets.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import fcntl
+import json
+import os
+import socket
+from dataclasses import dataclass
+
+from .errors import JournalLocked
+
+__all__ = ["Holder", "JournalLock"]
+
+
+@dataclass(frozen=True, slots=True)
+class Holder:
+    """The process that holds a journal's lock."""
+
+    pid: int
+    host: str
+    since: str  # ISO 8601, UTC
+
+    def __str__(self) -> str:
+        return f"pid {self.pid} on {self.host}, since {self.since}"
+
+
+class JournalLock:
+    """The lock of the journal at `journal`; `acquire` raises `JournalLocked` at once."""
+
+    def __init__(self, journal: str) -> None:
+        self.journal = journal
+        self.path = f"{journal}-lock"
+        self._fd: int | None = None
+
+    def __repr__(self) -> str:
+        return f"<JournalLock {self.path} {'held' if self._fd is not None else 'free'}>"
+
+    @property
+    def held(self) -> bool:
+        return self._fd is not None
+
+    def acquire(self) -> None:
+        old = os.umask(0o077)
+        try:
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+        finally:
+            os.umask(old)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = _read(fd)
+            os.close(fd)
+            raise JournalLocked(self.journal, str(holder) if holder else "unknown") from None
+        since = dt.datetime.now(dt.UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+        data = json.dumps({"pid": os.getpid(), "host": socket.gethostname(), "since": since})
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, data.encode(), 0)
+        self._fd = fd
+
+    def release(self) -> None:
+        fd, self._fd = self._fd, None
+        if fd is None:
+            return
+        with contextlib.suppress(OSError):
+            os.ftruncate(fd, 0)
+        os.close(fd)  # closing the last descriptor releases the flock
+
+    @staticmethod
+    def holder(journal: str) -> Holder | None:
+        """Who holds the journal's lock now, without waiting; None if nobody does."""
+        try:
+            fd = os.open(f"{journal}-lock", os.O_RDONLY)
+        except OSError:
+            return None
+        try:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+            except BlockingIOError:
+                return _read(fd) or Holder(0, "unknown", "unknown")
+            return None
+        finally:
+            os.close(fd)
+
+
+def _read(fd: int) -> Holder | None:
+    try:
+        data = json.loads(os.pread(fd, 4096, 0) or b"null")
+        return Holder(int(data["pid"]), str(data["host"]), str(data["since"]))
+    except (OSError, ValueError, TypeError, KeyError):
+        return None
