@@ -102,8 +102,12 @@ def test_sigint_then_resume_sends_everyone_once(
 
     status = run("status", str(journal))
     assert status.returncode == 0, status.stderr
-    assert "not finished" in status.stdout
+    assert "no process is following this job" in status.stdout
+    assert "journal will" in status.stdout  # the table folds the long path
     assert "planned" in status.stdout or "submitted" in status.stdout
+    # Nobody follows the job, so watching it would wait forever: --watch says so and ends.
+    watch = run("status", str(journal), "--watch", "--interval", "0.2", timeout=30)
+    assert watch.returncode == 0 and "no process is following" in watch.stdout
 
     slow_emulator.configure(faults=FaultConfig())
     done = run("resume", str(journal), "--yes", env=env)
