@@ -107,27 +107,19 @@ async def test_journal_and_its_wal_and_shm_are_private_while_the_job_runs(
     assert modes == {"job.journal": 0o600, "job.journal-wal": 0o600, "job.journal-shm": 0o600}
 
 
-async def test_a_kept_temporary_journal_is_private(tmp_path: Path) -> None:
-    """A failed job without a journal path keeps its temporary one: 0600 in a 0700 directory."""
-    import tempfile
-
-    temp = tmp_path / "tmp"
-    temp.mkdir()
+async def test_a_kept_journal_is_private(tmp_path: Path, state_dir: Path) -> None:
+    """A job without a journal path keeps its own in the state directory: 0600 in 0700."""
     source = _recipients(tmp_path / "recipients.csv", 20)
     cfg = EmulatorConfig(rate_limits=RateLimitConfig(enabled=False),
                          faults=FaultConfig(error_503_share=1.0, retry_after_503=0.01,
                                             paths=(CREATE_BATCH,)))
-    old = tempfile.tempdir
-    tempfile.tempdir = str(temp)
-    try:
-        with umask(0):
-            async with Emulator(cfg) as emu:
-                report = await engine.send_bulk(
-                    source, text="Hi", credentials=emu.credentials,
-                    options=engine.JobOptions(max_retries=1, light_limit=10_000))
-    finally:
-        tempfile.tempdir = old
+    with umask(0):
+        async with Emulator(cfg) as emu:
+            report = await engine.send_bulk(
+                source, text="Hi", credentials=emu.credentials,
+                options=engine.JobOptions(max_retries=1, light_limit=10_000))
     assert report.status == "failed" and report.journal is not None
     kept = Path(report.journal)
-    assert kept.parent.parent == temp
+    assert kept.parent == state_dir / "jobs"
     assert _mode(kept) == 0o600 and _mode(kept.parent) == 0o700
+    assert _mode(Path(f"{kept}-lock")) == 0o600
