@@ -597,6 +597,7 @@ class Job:
             kinds[kind] += 1
         c.invalid, c.duplicates = kinds["invalid"], kinds["duplicates"]
         c.opted_out, c.suppressed, c.too_long = kinds["opted_out"], kinds["suppressed"], kinds["too_long"]
+        c.outside_us_canada = kinds["outside_us_canada"]
         c.read = int(journal.meta("rows") or 0)
         c.segments = int(journal.meta("segments") or 0)
         if journal.meta("shortener"):

@@ -157,7 +157,8 @@ def plan_table(report: JobReport, *, ascii_only: bool = False) -> Table:
 def _drop_detail(report: JobReport) -> str:
     c = report.counts
     parts = [(c.invalid, "invalid"), (c.duplicates, "duplicates"), (c.opted_out, "opted out"),
-             (c.suppressed, "suppressed"), (c.too_long, "too long")]
+             (c.suppressed, "suppressed"), (c.too_long, "too long"),
+             (c.outside_us_canada, "outside US/Canada")]
     return ", ".join(f"{_n(n)} {what}" for n, what in parts if n)
 
 

@@ -43,6 +43,7 @@ class Counts:
     opted_out: int = 0
     suppressed: int = 0
     too_long: int = 0
+    outside_us_canada: int = 0
     submitted: int = 0
     accepted: int = 0
     rejected: int = 0
@@ -53,7 +54,8 @@ class Counts:
 
     @property
     def dropped(self) -> int:
-        return self.invalid + self.duplicates + self.opted_out + self.suppressed + self.too_long
+        return (self.invalid + self.duplicates + self.opted_out + self.suppressed + self.too_long
+                + self.outside_us_canada)
 
 
 @dataclass(slots=True)
@@ -129,6 +131,7 @@ class JobReport:
             "counts": {
                 "read": c.read, "invalid": c.invalid, "duplicates": c.duplicates,
                 "opted_out": c.opted_out, "suppressed": c.suppressed, "too_long": c.too_long,
+                "outside_us_canada": c.outside_us_canada,
                 "submitted": c.submitted, "accepted": c.accepted, "rejected": c.rejected,
                 "processed": c.processed, "delivered": c.delivered, "failed": c.failed,
                 "segments": c.segments,

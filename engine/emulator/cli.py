@@ -91,9 +91,12 @@ def parse_faults(text: str, base: FaultConfig | None = None) -> FaultConfig:
 
 
 def build_config(config_json: str | None, rate_limit: str | None, faults: str | None,
-                 processing_rate: float | None) -> EmulatorConfig:
+                 processing_rate: float | None, carrier_reject_share: float | None = None
+                 ) -> EmulatorConfig:
     config = config_from_dict(json.loads(config_json)) if config_json else EmulatorConfig()
     changes: dict[str, Any] = {}
+    if carrier_reject_share is not None:
+        changes["carrier_reject_share"] = carrier_reject_share
     if rate_limit is not None:
         changes["rate_limits"] = parse_rate_limit(rate_limit, config.rate_limits)
     if faults is not None:
@@ -145,15 +148,19 @@ async def serve(config: EmulatorConfig, host: str, port: int, as_json: bool) -> 
                    "jitter=0.1,retry_after=none,seed=7,paths=post")
 @click.option("--processing-rate", type=float, default=None,
               help="Messages per second per sender (default 500000).")
+@click.option("--carrier-reject-share", type=float, default=None,
+              help="Share of valid +1 recipients the carrier refuses (default 0).")
 @click.option("--json", "as_json", is_flag=True,
               help="Print one JSON line with the URL and credentials, for scripts.")
 @click.option("--config-json", default=None, hidden=True,
               help="A whole EmulatorConfig as JSON (used by EmulatorProcess).")
 def emulator(host: str, port: int, rate_limit: str | None, faults: str | None,
-             processing_rate: float | None, as_json: bool, config_json: str | None) -> None:
+             processing_rate: float | None, carrier_reject_share: float | None, as_json: bool,
+             config_json: str | None) -> None:
     """Run the RingCentral High Volume SMS emulator in the foreground."""
     try:
-        config = build_config(config_json, rate_limit, faults, processing_rate)
+        config = build_config(config_json, rate_limit, faults, processing_rate,
+                              carrier_reject_share)
     except (ValueError, TypeError) as exc:
         raise click.BadParameter(str(exc)) from None
     asyncio.run(serve(config, host, port, as_json))

@@ -128,7 +128,12 @@ class EmulatorConfig:
     delivery_failure_share: float = 0.02
     seed: int = 0
     opt_outs: Mapping[str, Collection[str]] = field(default_factory=dict)
+    # Valid +1 numbers the carrier refuses (in `rejected[]`): these, and a
+    # seeded share of all others (the same numbers every time).
     invalid_numbers: Collection[str] = ()
+    carrier_reject_share: float = 0.0
+    # High Volume SMS serves +1 only; False models an account that may send elsewhere.
+    us_canada_only: bool = True
     access_token_ttl: int = 3600
     refresh_token_ttl: int = 604800
     issue_refresh_tokens: bool = True
@@ -143,6 +148,8 @@ class EmulatorConfig:
             raise ValueError("processing_rate must be positive (math.inf: instant)")
         if not 0.0 <= self.delivery_failure_share <= 1.0:
             raise ValueError("delivery_failure_share must be in [0, 1]")
+        if not 0.0 <= self.carrier_reject_share <= 1.0:
+            raise ValueError("carrier_reject_share must be in [0, 1]")
         if self.max_body_bytes < 1:
             raise ValueError("max_body_bytes must be positive")
         object.__setattr__(self, "senders", tuple(self.senders))

@@ -37,6 +37,7 @@ from .config import EmulatorConfig
 from .numbers import e164_to_int
 from .optouts import OptOuts
 from .parse import BatchRequest, TextColumn
+from .reject import carrier_rejects, outside_plus_one
 from .responses import ApiError
 from .segments import segment_count, segment_counts
 
@@ -113,10 +114,9 @@ class EmulatorState:
         for i, to in request.invalid:
             shown = to if isinstance(to, list) else ([] if to is None else [to])
             reasons[i] = (shown, "SMS-RC-410", "The recipient number is invalid")
-        if len(self._invalid):
-            for i in np.flatnonzero(np.isin(request.numbers, self._invalid)).tolist():
-                reasons.setdefault(i, ([e164(int(request.numbers[i]))], "SMS-RC-410",
-                                       "The recipient number is invalid"))
+        for i in np.flatnonzero(self._refused(request.numbers)).tolist():
+            reasons.setdefault(i, ([e164(int(request.numbers[i]))], "SMS-RC-410",
+                                   "The recipient number is invalid"))
         for i in request.overlong().tolist():
             reasons.setdefault(i, ([e164(int(request.numbers[i]))] if request.numbers[i] else [],
                                    "CMN-101", "The message text exceeds 1000 characters"))
@@ -133,6 +133,16 @@ class EmulatorState:
         batch = self._store(request.sender, numbers, segments, request.text, texts, now)
         self.rejected_total += len(rejected)
         return batch, rejected
+
+    def _refused(self, numbers: Int64s) -> npt.NDArray[np.bool_]:
+        """Valid numbers refused at submit: outside +1, or refused by the carrier."""
+        config = self.config
+        refused = carrier_rejects(numbers, config.carrier_reject_share, config.seed)
+        if config.us_canada_only:
+            refused |= outside_plus_one(numbers)
+        if len(self._invalid):
+            refused |= np.isin(numbers, self._invalid)
+        return refused
 
     def _texts(self, request: BatchRequest, keep: npt.NDArray[np.bool_] | None
                ) -> tuple[UInt8s | int, TextColumn | None]:

@@ -52,6 +52,36 @@ async def test_invalid_recipients_are_rejected_with_one_based_indexes(api: ApiFa
     assert client.emu.ledger()["rejected"] == 5
 
 
+async def test_destinations_outside_plus_one_are_rejected(api: ApiFactory) -> None:
+    client = await api()
+    # The developer guide's own example of a rejected recipient is +4088070206.
+    reply = await client.send([{"to": ["+14155550100"]}, {"to": ["+4088070206"]},
+                               {"to": ["+442071838750"]}, {"to": ["+1415555010"]}])
+    assert reply.body["batchSize"] == 1
+    assert [(r["index"], r["to"], r["errorCode"]) for r in reply.body["rejected"]] == [
+        (2, ["+4088070206"], "SMS-RC-410"), (3, ["+442071838750"], "SMS-RC-410"),
+        (4, ["+1415555010"], "SMS-RC-410")]
+
+
+async def test_an_account_allowed_abroad_accepts_other_countries(api: ApiFactory) -> None:
+    client = await api(EmulatorConfig(us_canada_only=False))
+    reply = await client.send([{"to": ["+442071838750"]}])
+    assert (reply.body["batchSize"], reply.body["rejected"]) == (1, [])
+
+
+async def test_carrier_rejects_a_seeded_share_and_always_the_same_numbers(
+        api: ApiFactory) -> None:
+    client = await api(EmulatorConfig(carrier_reject_share=0.1, seed=5))
+    messages = [{"to": [f"+1415555{i:04d}"]} for i in range(2000)]
+    first = (await client.send(messages)).body
+    second = (await client.send(messages[::-1])).body
+    refused = {r["to"][0] for r in first["rejected"]}
+    assert 140 < len(refused) < 260
+    assert {r["to"][0] for r in second["rejected"]} == refused
+    assert first["batchSize"] == 2000 - len(refused)
+    assert all(r["index"] == int(r["to"][0][-4:]) + 1 for r in first["rejected"])
+
+
 async def test_all_rejected_batch_is_201_completed_and_empty(api: ApiFactory) -> None:
     client = await api()
     reply = await client.send([{"to": ["bogus"]}, {"to": ["+1"]}])
