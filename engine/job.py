@@ -310,9 +310,11 @@ class Job:
         opts, report = self.options, self.report
         creds = self.credentials or Credentials.from_env()
         if creds is None:
-            from .emulator import Emulator  # only when needed: keeps the import light
+            # Only when needed: keeps the import light. The fast service keeps a
+            # trial run quick (instant receipts, no per-number pace).
+            from .emulator import Emulator, EmulatorConfig
 
-            emu = await stack.enter_async_context(Emulator())
+            emu = await stack.enter_async_context(Emulator(EmulatorConfig.fast()))
             creds = emu.credentials
             report.emulator = True
             report.warnings.append(_EMULATOR_NOTE)

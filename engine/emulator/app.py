@@ -36,7 +36,7 @@ from .query import (
     per_page,
     phone_numbers,
 )
-from .responses import ApiError, asg_body, json_response
+from .responses import ApiError, asg_body, format_time, json_response
 from .runtime import RUNTIME, Runtime
 from .state import MessageQuery
 
@@ -328,6 +328,16 @@ async def control_lookup(request: web.Request) -> web.Response:
     return json_response(_runtime(request).state.lookup(numbers))
 
 
+async def control_advance(request: web.Request) -> web.Response:
+    try:
+        doc = orjson.loads(await request.read())
+        seconds = float(doc["seconds"])
+        _runtime(request).advance(seconds)
+    except (orjson.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
+        return json_response(asg_body("EMU-400", f'expected {{"seconds": N >= 0}}: {exc}'), 400)
+    return json_response({"now": format_time(_runtime(request).clock())})
+
+
 async def control_reset(request: web.Request) -> web.Response:
     _runtime(request).reset()
     return json_response({"reset": True})
@@ -371,4 +381,5 @@ def create_app(config: EmulatorConfig | None = None, *,
     add("POST", CONTROL_PREFIX + "config", control_config, name="emulator-config")
     add("POST", CONTROL_PREFIX + "lookup", control_lookup, name="emulator-lookup")
     add("POST", CONTROL_PREFIX + "reset", control_reset, name="emulator-reset")
+    add("POST", CONTROL_PREFIX + "advance", control_advance, name="emulator-advance")
     return app

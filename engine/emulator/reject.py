@@ -13,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 import numpy.typing as npt
 
-__all__ = ["carrier_rejects", "outside_plus_one"]
+__all__ = ["carrier_rejects", "mix64", "outside_plus_one"]
 
 Int64s = npt.NDArray[np.int64]
 Bools = npt.NDArray[np.bool_]
@@ -29,7 +29,7 @@ def outside_plus_one(numbers: Int64s) -> Bools:
     return outside
 
 
-def _mix(values: npt.NDArray[np.uint64]) -> npt.NDArray[np.uint64]:
+def mix64(values: npt.NDArray[np.uint64]) -> npt.NDArray[np.uint64]:
     """splitmix64's finaliser: every input bit moves every output bit."""
     x = values.copy()
     x ^= x >> np.uint64(30)
@@ -44,9 +44,9 @@ def carrier_rejects(numbers: Int64s, share: float, seed: int) -> Bools:
     """The numbers (of `numbers`, non-zero) in the seeded `share` the carrier refuses."""
     if share <= 0 or not len(numbers):
         return np.zeros(len(numbers), dtype=np.bool_)
-    salt = _mix(np.array([seed & 0xFFFFFFFFFFFFFFFF], dtype=np.uint64))[0]
+    salt = mix64(np.array([seed & 0xFFFFFFFFFFFFFFFF], dtype=np.uint64))[0]
     with np.errstate(over="ignore"):
-        hashed = _mix(numbers.astype(np.uint64) ^ salt)
+        hashed = mix64(numbers.astype(np.uint64) ^ salt)
     # The top 53 bits as a float in [0, 1).
     draws = (hashed >> np.uint64(11)).astype(np.float64) / float(1 << 53)
     hit: Bools = (draws < share) & (numbers != 0)

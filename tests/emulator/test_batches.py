@@ -28,7 +28,7 @@ async def test_batch_is_accepted_as_processing(api: ApiFactory) -> None:
 
 
 async def test_invalid_recipients_are_rejected_with_one_based_indexes(api: ApiFactory) -> None:
-    client = await api(EmulatorConfig(invalid_numbers=("+14155550999",)))
+    client = await api(EmulatorConfig.fast(invalid_numbers=("+14155550999",)))
     messages: list[dict[str, Any]] = [
         {"to": ["+14155550100"]},
         {"to": ["4155550101"]},  # no +
@@ -64,14 +64,14 @@ async def test_destinations_outside_plus_one_are_rejected(api: ApiFactory) -> No
 
 
 async def test_an_account_allowed_abroad_accepts_other_countries(api: ApiFactory) -> None:
-    client = await api(EmulatorConfig(us_canada_only=False))
+    client = await api(EmulatorConfig.fast(us_canada_only=False))
     reply = await client.send([{"to": ["+442071838750"]}])
     assert (reply.body["batchSize"], reply.body["rejected"]) == (1, [])
 
 
 async def test_carrier_rejects_a_seeded_share_and_always_the_same_numbers(
         api: ApiFactory) -> None:
-    client = await api(EmulatorConfig(carrier_reject_share=0.1, seed=5))
+    client = await api(EmulatorConfig.fast(carrier_reject_share=0.1, seed=5))
     messages = [{"to": [f"+1415555{i:04d}"]} for i in range(2000)]
     first = (await client.send(messages)).body
     second = (await client.send(messages[::-1])).body
@@ -135,7 +135,7 @@ async def test_bad_bodies_are_400_asg_errors(api: ApiFactory, body: bytes, code:
 
 
 async def test_body_over_the_limit_is_413_json(api: ApiFactory) -> None:
-    client = await api(EmulatorConfig(max_body_bytes=2000))
+    client = await api(EmulatorConfig.fast(max_body_bytes=2000))
     small = await client.send(recipients(10))
     assert small.status == 201
     reply = await client.send(recipients(200))
@@ -148,7 +148,7 @@ async def test_body_over_the_limit_is_413_json(api: ApiFactory) -> None:
 
 
 async def test_chunked_body_over_the_limit_is_413_json(api: ApiFactory) -> None:
-    client = await api(EmulatorConfig(max_body_bytes=2000))
+    client = await api(EmulatorConfig.fast(max_body_bytes=2000))
     payload = orjson.dumps({"from": "+16505550100", "text": "x", "messages": recipients(200)})
 
     async def chunks() -> AsyncIterator[bytes]:
@@ -180,7 +180,7 @@ async def test_unknown_account_is_404(api: ApiFactory) -> None:
 
 async def test_processing_is_fifo_per_sender_and_cost_comes_at_completion(
         api: ApiFactory) -> None:
-    client = await api(EmulatorConfig(processing_rate=100.0, delivery_failure_share=0.0))
+    client = await api(EmulatorConfig.fast(processing_rate=100.0, delivery_failure_share=0.0))
     first = (await client.send(recipients(20))).body["id"]
     second = (await client.send(recipients(20, start=100))).body["id"]
     other = (await client.send(recipients(20), sender="+16505550101")).body["id"]
@@ -218,10 +218,10 @@ async def test_list_batches_pages_to_the_end_with_filters(api: ApiFactory) -> No
         token = page.body["paging"].get("nextPageToken")
         if token is None:
             break
-    assert seen == ids
+    assert seen == ids[::-1]  # newest first, as RingCentral's examples show
     assert pages == 3
     everything = await client.get(A2P + "/batches")
-    assert [r["id"] for r in everything.body["records"]] == [*ids, other]
+    assert [r["id"] for r in everything.body["records"]] == [other, *ids[::-1]]
     assert "nextPageToken" not in everything.body["paging"]
     completed = await client.get(A2P + "/batches",
                                  params=[("status", "Completed"), ("status", "Processing")])
