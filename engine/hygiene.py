@@ -27,7 +27,7 @@ from .numberset import NumberSet, Seen
 from .phones import Normalizer
 from .reader import RowBlock
 from .report import DroppedRow
-from .segments import MAX_TEXT_CHARS, find_shortener, segments, segments_many
+from .segments import MAX_TEXT_CHARS, find_shortener, segments, segments_many, text_length
 from .templates import BoundTemplate
 
 __all__ = ["CleanBlock", "Hygiene"]
@@ -142,11 +142,12 @@ class Hygiene:
             for i, text in enumerate(plain):
                 if text is None:
                     drop.setdefault(i, ("invalid", "no text (empty text column and no default)"))
-        if max(map(len, filter(None, plain)), default=0) > MAX_TEXT_CHARS:
+        # UTF-16 units are at most twice the code points: only longer texts need counting.
+        if max(map(len, filter(None, plain)), default=0) > MAX_TEXT_CHARS // 2:
             for i, text in enumerate(plain):
-                if text is not None and len(text) > MAX_TEXT_CHARS:
+                if text is not None and (n := text_length(text)) > MAX_TEXT_CHARS:
                     drop.setdefault(i, ("too_long",
-                                        f"text longer than {MAX_TEXT_CHARS} characters ({len(text)})"))
+                                        f"text longer than {MAX_TEXT_CHARS} characters ({n})"))
         if self.default_text is not None and self.default_text in plain:
             plain = [None if t == self.default_text else t for t in plain]
         if scan and self.shortener is None:

@@ -50,6 +50,9 @@ class Counts:
     processed: int = 0
     delivered: int = 0
     failed: int = 0
+    # Accepted, but no final receipt yet: queued, sent, or SMS-CAR-104 ("check
+    # again later"). delivered + failed + pending == accepted.
+    pending: int = 0
     segments: int = 0
 
     @property
@@ -73,6 +76,7 @@ class BatchReport:
     cost: float | None = None
     delivered: int = 0
     failed: int = 0
+    pending: int = 0
     error_codes: dict[str, int] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
@@ -81,7 +85,8 @@ class BatchReport:
             "last_line": self.last_line, "messages": self.messages, "bytes": self.bytes,
             "status": self.status, "accepted": self.accepted, "processed": self.processed,
             "rejected": self.rejected, "cost": self.cost, "delivered": self.delivered,
-            "failed": self.failed, "error_codes": dict(self.error_codes),
+            "failed": self.failed, "pending": self.pending,
+            "error_codes": dict(self.error_codes),
         }
 
 
@@ -134,7 +139,7 @@ class JobReport:
                 "outside_us_canada": c.outside_us_canada,
                 "submitted": c.submitted, "accepted": c.accepted, "rejected": c.rejected,
                 "processed": c.processed, "delivered": c.delivered, "failed": c.failed,
-                "segments": c.segments,
+                "pending": c.pending, "segments": c.segments,
             },
             "estimated_cost": round(self.estimated_cost, 6),
             "cost": None if self.cost is None else round(self.cost, 6),

@@ -231,7 +231,7 @@ async def test_a_default_text_over_1000_characters(write_bytes: WriteBytes) -> N
 
 
 NOT_A2P = ("is not an A2P SMS sender of this account "
-           "(A2P senders: +16505550100, +16505550101)")
+           "(A2P senders: +16505550100, +16505550101, +18885550100)")
 
 
 @pytest.mark.parametrize(("sender", "message"), [
