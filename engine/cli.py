@@ -705,6 +705,8 @@ def read_status(path: str) -> dict[str, Any]:
         "processed": sum(b.processed or 0 for b in batches),
         "delivered": sum(b.delivered or 0 for b in batches),
         "failed": sum(b.failed or 0 for b in batches),
+        "pending": sum(max(0, (b.accepted or 0) - (b.delivered or 0) - (b.failed or 0))
+                       for b in batches if b.batch_id),
         "dropped": sum(kinds.values()),
         "dropped_kinds": dict(kinds),
         "to_send": sum(b.messages for b in batches if b.state in (PLANNED, SUBMITTING,
@@ -754,6 +756,9 @@ def status_view(state: dict[str, Any], *, ascii_only: bool = False) -> Table:
     t.add_row("processed", f"{state['processed']:,}")
     t.add_row("delivered", f"{state['delivered']:,}")
     t.add_row("failed", f"{state['failed']:,}")
+    t.add_row("pending", f"{state['pending']:,}" + (
+        " (no final receipt yet: hvsms status --refresh)" if state["pending"] and state["done"]
+        else ""))
     t.add_row("dropped", f"{state['dropped']:,}" + (f" ({kinds})" if kinds else ""))
     t.add_row("status", _verdict(state))
     return t
