@@ -5,13 +5,16 @@ per batch an int64 array of recipients (E.164 digits), a uint8 array of
 outcomes, uint8 segment counts (or one count for a shared text), and the
 per-message texts as one UTF-8 blob with offsets.
 
-Processing: each sender works through its batches FIFO at `processing_rate`
-messages per second. Progress is computed from the clock when asked (no
-background task): `processedCount` of a batch is how many of its messages the
-sender has reached. A processed message has the outcome fixed when the batch
-was accepted: Delivered, DeliveryFailed (SMS-CAR-*, drawn from seed, batch
-and index) or, for a recipient opted out for that sender at submit time,
-SendingFailed SMS-RC-413. Unprocessed messages are Queued. A batch whose
+Processing: each sender works through its batches FIFO at its own rate
+(`EmulatorConfig.rate_of`: by number type, or `processing_rate` for all).
+Progress is computed from the clock when asked (no background task):
+`processedCount` of a batch is how many of its messages the sender has
+reached. A message's outcome is fixed when the batch is accepted: Delivered,
+DeliveryFailed (SMS-CAR-*, drawn from seed, batch and index), possibly by way
+of SMS-CAR-104 first; SendingFailed SMS-RC-413 for a recipient opted out for
+that sender at submit time, or the daily cap's code for a message scheduled
+past the sender's cap for its day. What a processed message shows before its
+receipt arrives (Sent, then SMS-CAR-104) is `lifecycle`'s. A batch whose
 every recipient was rejected is stored with batchSize 0 and is Completed at
 once. The cost of a batch (segments x price, SendingFailed costs nothing)
 appears once it is Completed.
