@@ -199,7 +199,7 @@ class Runner:
                for v in args.variant_list for s in args.size_list):
             self.notes.append(f"the dirty variant runs up to {DIRTY_MAX_ROWS:,} rows only")
         loadavg_before = _loadavg()
-        config = EmulatorConfig(processing_rate=math.inf,
+        config = EmulatorConfig.fast(processing_rate=math.inf,
                                 rate_limits=RateLimitConfig(enabled=False))
         economy: dict[str, Any] | None = None
         began = dt.datetime.now(dt.UTC)

@@ -38,6 +38,7 @@ from .config import DEFAULT_MAX_BATCH_BYTES, Credentials, JobOptions
 from .emulator.cli import emulator as emulator_command
 from .errors import ConfigError, HvsmsError, InputError, JournalError, JournalLocked
 from .job import TO_SEND, Job, Progress, job_done, refuse_other_settings
+from .job import refresh as refresh_job
 from .journal import COMPLETED, FAILED, PLANNED, SUBMITTED, SUBMITTING, UNCERTAIN, Journal
 from .lock import JournalLock
 from .logs import RedactingFilter, setup_logging
@@ -364,6 +365,8 @@ def _finish(outcome: Outcome, ui: Ui, directory: Path) -> int:
         else:
             ui.say(f"job completed ({c.accepted:,} accepted, {c.rejected:,} rejected, "
                    f"{c.dropped:,} dropped)", always=True, style="bold green")
+            if c.pending:
+                ui.say(report.message, always=True, style="yellow")
         return EXIT_OK
     ui.error(f"job {report.status}: {report.message or 'no detail'}")
     if report.journal and "hvsms resume" not in report.message and not report.emulator:
@@ -639,16 +642,45 @@ def resume(journal: str, report_dir: Path | None, yes: bool, quiet: bool, verbos
 @click.option("--watch", "-w", is_flag=True, help="Keep showing it until the job is done.")
 @click.option("--interval", type=float, default=2.0, show_default=True,
               help="Seconds between updates with --watch.")
-def status(journal: str, watch: bool, interval: float) -> NoReturn:
-    """Show where the job in JOURNAL stands, from the journal alone (sends nothing)."""
+@click.option("--refresh", is_flag=True,
+              help="Ask the API for the batches' delivery counts again (receipts that "
+                   "came after the job) and rewrite the report files. Sends nothing.")
+@click.option("--report", "report_dir", type=click.Path(file_okay=False, path_type=Path),
+              help="With --refresh: directory of the report files [default: next to the "
+                   "journal].")
+def status(journal: str, watch: bool, interval: float, refresh: bool,
+           report_dir: Path | None) -> NoReturn:
+    """Show where the job in JOURNAL stands, from the journal alone (sends nothing).
+
+    With --refresh, the delivery counts are fetched again first.
+    """
     ui = Ui()
     with _guard(ui):
+        if refresh:
+            raise SystemExit(_refresh(ui, journal, report_dir or default_report_dir(journal)))
         if not watch:
             state = read_status(journal)
             ui.console.print(status_view(state, ascii_only=not ui.tty))
             raise SystemExit(EXIT_OK)
         code = _watch(ui, journal, max(0.2, interval))
     raise SystemExit(code)
+
+
+def _refresh(ui: Ui, journal: str, directory: Path) -> int:
+    if not os.path.exists(journal):
+        raise JournalError(f"{journal}: no such journal")
+    creds = _credentials(ui)
+    report = asyncio.run(refresh_job(journal, credentials=creds))
+    written = write_reports(report, directory)
+    ui.table(summary_table(report, ascii_only=not ui.tty))
+    ui.say(f"reports: {directory}/ ({', '.join(p.name for p in written)})")
+    c = report.counts
+    if report.status == "failed":
+        ui.error(f"refresh failed: {report.message or 'no detail'}")
+        return EXIT_FAILED
+    ui.say(f"{c.delivered:,} delivered, {c.failed:,} failed, {c.pending:,} pending"
+           + (f"; {report.message}" if report.message else ""), always=True)
+    return EXIT_OK
 
 
 def _watch(ui: Ui, journal: str, interval: float) -> int:
@@ -712,6 +744,8 @@ def read_status(path: str) -> dict[str, Any]:
         "processed": sum(b.processed or 0 for b in batches),
         "delivered": sum(b.delivered or 0 for b in batches),
         "failed": sum(b.failed or 0 for b in batches),
+        "pending": sum(max(0, (b.accepted or 0) - (b.delivered or 0) - (b.failed or 0))
+                       for b in batches if b.batch_id),
         "dropped": sum(kinds.values()),
         "dropped_kinds": dict(kinds),
         "to_send": sum(b.messages for b in batches if b.state in (PLANNED, SUBMITTING,
@@ -774,6 +808,9 @@ def status_view(state: dict[str, Any], *, ascii_only: bool = False) -> Table:
     t.add_row("processed", f"{state['processed']:,}")
     t.add_row("delivered", f"{state['delivered']:,}")
     t.add_row("failed", f"{state['failed']:,}")
+    t.add_row("pending", f"{state['pending']:,}" + (
+        " (no final receipt yet: hvsms status --refresh)" if state["pending"] and state["done"]
+        else ""))
     t.add_row("dropped", f"{state['dropped']:,}" + (f" ({kinds})" if kinds else ""))
     if state["following"] is not None:
         t.add_row("followed by", f"hvsms, {state['following']}")

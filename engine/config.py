@@ -20,6 +20,7 @@ __all__ = [
 ]
 
 DEFAULT_SERVER_URL = "https://platform.ringcentral.com"
+SANDBOX_HOSTS = frozenset({"platform.devtest.ringcentral.com"})
 # The spec's `x-request-max-body-size: 50m`; read as 50 MiB.
 MAX_BODY_BYTES = 50 * 1024 * 1024
 # Under both readings of "50m" (50 MiB and 50,000,000 bytes) with 1 MiB to spare.
@@ -45,6 +46,12 @@ def check_server_url(url: str) -> str:
     if parts.scheme == "http" and not _is_loopback(parts.hostname):
         raise ConfigError(
             f"refusing plain http to {parts.hostname}: use https (http is only for loopback)"
+        )
+    if parts.hostname.lower() in SANDBOX_HOSTS:
+        # RingCentral: High Volume SMS "is not supported on sandbox environment".
+        raise ConfigError(
+            f"{parts.hostname} is RingCentral's sandbox, where High Volume SMS does not work: "
+            f"use {DEFAULT_SERVER_URL}, or no RC_* credentials to try the built-in emulator"
         )
     return url.rstrip("/")
 

@@ -20,6 +20,7 @@ __all__ = [
     "JournalLocked",
     "NetworkError",
     "OutcomeUnknown",
+    "PermissionDenied",
     "RateLimited",
     "RepeatedJob",
     "SenderError",
@@ -152,6 +153,17 @@ class ApiError(HvsmsError):
 
 class AuthError(ApiError):
     """Authentication failed or the session cannot be renewed."""
+
+
+class PermissionDenied(AuthError):
+    """403: the app lacks a permission (for High Volume SMS, "A2P SMS"); stops the job."""
+
+    def __init__(self, error_code: str | None, *, endpoint: str = "") -> None:
+        super().__init__(403, error_code, _NO_A2P_PERMISSION, endpoint=endpoint)
+
+
+_NO_A2P_PERMISSION = ('the app lacks the A2P SMS permission: add "A2P SMS" to its permissions '
+                      "in the RingCentral Developer Console, then log in again")
 
 
 class RateLimited(ApiError):

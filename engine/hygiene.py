@@ -27,7 +27,7 @@ from .numberset import NumberSet, Seen
 from .phones import Normalizer
 from .reader import RowBlock
 from .report import DroppedRow
-from .segments import MAX_TEXT_CHARS, find_shortener, segments, segments_many
+from .segments import MAX_TEXT_CHARS, find_shortener, segments, segments_many, text_length
 from .templates import BoundTemplate
 
 __all__ = ["CleanBlock", "Hygiene"]
@@ -68,6 +68,7 @@ class Hygiene:
         blocklists: Sequence[Blocklist] = (),
         empty_variables: str = "drop",
         max_message_size: int,
+        plus_one_only: bool = True,
     ) -> None:
         self.normalizer = normalizer
         self.default_text = default_text
@@ -77,6 +78,7 @@ class Hygiene:
         self.blocklists = blocklists
         self.empty_variables = empty_variables
         self.max_message_size = max_message_size
+        self.plus_one_only = plus_one_only
         self._default_segments = segments(default_text) if default_text else 0
         self.shortener: str | None = None
         if default_text and template is None:
@@ -94,6 +96,8 @@ class Hygiene:
         drop: dict[int, tuple[str, str]] = {
             i: ("invalid", f"invalid number: {why}") for i, why in bad.items()
         }
+        if self.plus_one_only:
+            drop.update(_outside_plus_one(rows.numbers, drop))
         rows.texts, rows.plain = self._texts(rows.columns, drop, scan=skip is None)
         if skip is None:
             for bl in self.blocklists:
@@ -138,11 +142,12 @@ class Hygiene:
             for i, text in enumerate(plain):
                 if text is None:
                     drop.setdefault(i, ("invalid", "no text (empty text column and no default)"))
-        if max(map(len, filter(None, plain)), default=0) > MAX_TEXT_CHARS:
+        # UTF-16 units are at most twice the code points: only longer texts need counting.
+        if max(map(len, filter(None, plain)), default=0) > MAX_TEXT_CHARS // 2:
             for i, text in enumerate(plain):
-                if text is not None and len(text) > MAX_TEXT_CHARS:
+                if text is not None and (n := text_length(text)) > MAX_TEXT_CHARS:
                     drop.setdefault(i, ("too_long",
-                                        f"text longer than {MAX_TEXT_CHARS} characters ({len(text)})"))
+                                        f"text longer than {MAX_TEXT_CHARS} characters ({n})"))
         if self.default_text is not None and self.default_text in plain:
             plain = [None if t == self.default_text else t for t in plain]
         if scan and self.shortener is None:
@@ -162,6 +167,20 @@ class Hygiene:
                         if not v:
                             drop.setdefault(i, ("invalid", f"empty value for {{{name}}}"))
         return plain
+
+
+OUTSIDE_PLUS_ONE = "outside US/Canada: High Volume SMS serves +1 numbers only"
+
+
+def _outside_plus_one(numbers: list[str], drop: dict[int, tuple[str, str]]
+                      ) -> dict[int, tuple[str, str]]:
+    """Rows whose (valid) number is not +1: the service rejects them at submit."""
+    joined = "".join(numbers)
+    # "+" starts every E.164 number and nothing else: one C-level count each.
+    if joined.count("+") == joined.count("+1"):
+        return {}
+    return {i: ("outside_us_canada", OUTSIDE_PLUS_ONE) for i, n in enumerate(numbers)
+            if n and not n.startswith("+1") and i not in drop}
 
 
 class _Rows:

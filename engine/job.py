@@ -51,15 +51,15 @@ from .journal import (
 from .numberset import NumberSet, Seen, load_suppression
 from .phones import Normalizer, is_e164
 from .planner import BodyBuilder, HotBudget, Planner, PlanStats
-from .poller import Poller
+from .poller import PENDING_CODES, Poller, refresh_counts
 from .reader import CsvSource, Header
 from .report import BatchReport, DroppedRow, FailedRow, JobReport
-from .segments import MAX_TEXT_CHARS
+from .segments import MAX_TEXT_CHARS, text_length
 from .submitter import Submitter
 from .templates import BoundTemplate, Template
 
-__all__ = ["Job", "Progress", "job_done", "journal_differences", "refuse_other_settings",
-           "resume", "send_bulk"]
+__all__ = ["Job", "Progress", "job_done", "journal_differences", "refresh",
+           "refuse_other_settings", "resume", "send_bulk"]
 
 log = logging.getLogger("engine.job")
 
@@ -138,6 +138,24 @@ async def resume(
                                  progress=progress).run()
 
 
+async def refresh(
+    journal: str | os.PathLike[str],
+    *,
+    credentials: Credentials | None = None,
+) -> JobReport:
+    """Fetch the status and delivery counts of every batch of the job in
+    `journal` again, so pending receipts turn into delivered or failed; the
+    journal is updated and the returned report says where every row stands."""
+    path = os.fspath(journal)
+    j = Journal.open(path)
+    try:
+        inputs = j.inputs
+    finally:
+        j.close()
+    job = Job.from_inputs(inputs, journal=path, credentials=credentials, progress=None)
+    return await job.refresh()
+
+
 class Job:
     def __init__(
         self,
@@ -191,6 +209,40 @@ class Job:
     def stop(self) -> None:
         """Ask the job to stop: no new batches; in-flight POSTs finish, then it returns."""
         self._stop.set()
+
+    # --- refreshing the delivery counts of a sent job ----------------------------
+
+    async def refresh(self) -> JobReport:
+        """Re-read every accepted batch (`refresh`); sends nothing."""
+        report = self.report
+        assert self.journal_path is not None
+        report.journal = self.journal_path
+        journal = self._journal = Journal.open(self.journal_path)
+        try:
+            async with contextlib.AsyncExitStack() as stack:
+                a2p, sender = await self._connect(stack, journal.meta("sender") or self.sender)
+                report.sender = sender
+                since = self._since(journal)
+                for rec in journal.batches():
+                    if rec.batch_id is None or rec.state not in (SUBMITTED, COMPLETED):
+                        continue
+                    info = await a2p.get_batch(rec.batch_id)
+                    if info.completed:
+                        await refresh_counts(a2p, journal, rec, info, since=since)
+                    else:
+                        journal.update(rec.seq, processed=info.processed, status=info.status)
+                if self.options.fetch_delivery:
+                    await self._fetch_failed(a2p, journal, since)
+                self._summarise(journal)
+        except HvsmsError as exc:
+            self._summarise(journal)
+            report.status, report.message = "failed", str(exc)
+        finally:
+            report.elapsed = time.monotonic() - self._started
+            journal.close()
+        if report.status == "running":
+            report.message = "batches still processing: refresh again later"
+        return report
 
     # --- the run ------------------------------------------------------------------
 
@@ -323,10 +375,10 @@ class Job:
                 default_text = template.bind(header.columns).render(())  # unescapes {{ }}
             else:
                 bound, default_text = template.bind(header.columns), None
-        if default_text is not None and len(default_text) > MAX_TEXT_CHARS:
+        if default_text is not None and text_length(default_text) > MAX_TEXT_CHARS:
             raise ConfigError(
-                f"the default text is {len(default_text)} characters; the API's limit is "
-                f"{MAX_TEXT_CHARS}"
+                f"the default text is {text_length(default_text)} characters; the API's "
+                f"limit is {MAX_TEXT_CHARS}"
             )
         select = [to_idx] + ([text_idx] if text_idx is not None else [])
         if bound is not None:
@@ -339,9 +391,11 @@ class Job:
         opts, report = self.options, self.report
         creds = self.credentials or Credentials.from_env()
         if creds is None:
-            from .emulator import Emulator  # only when needed: keeps the import light
+            # Only when needed: keeps the import light. The fast service keeps a
+            # trial run quick (instant receipts, no per-number pace).
+            from .emulator import Emulator, EmulatorConfig
 
-            emu = await stack.enter_async_context(Emulator())
+            emu = await stack.enter_async_context(Emulator(EmulatorConfig.fast()))
             creds = emu.credentials
             report.emulator = True
             report.warnings.append(_EMULATOR_NOTE)
@@ -626,7 +680,8 @@ class Job:
             budget -= pages
             async for msg in a2p.list_messages(batch_id=rec.batch_id, date_from=since):
                 status = str(msg.get("messageStatus", ""))
-                if status in ("DeliveryFailed", "SendingFailed"):
+                if status in ("DeliveryFailed", "SendingFailed") and (
+                        msg.get("errorCode") not in PENDING_CODES):
                     to = msg.get("to") or [""]
                     self.report.failed.append(FailedRow(
                         str(to[0]), status, str(msg.get("errorCode", "")), rec.batch_id))
@@ -670,6 +725,7 @@ class Job:
             kinds[kind] += 1
         c.invalid, c.duplicates = kinds["invalid"], kinds["duplicates"]
         c.opted_out, c.suppressed, c.too_long = kinds["opted_out"], kinds["suppressed"], kinds["too_long"]
+        c.outside_us_canada = kinds["outside_us_canada"]
         c.read = int(journal.meta("rows") or 0)
         c.segments = int(journal.meta("segments") or 0)
         if journal.meta("shortener"):
@@ -689,7 +745,7 @@ class Job:
                 status=rec.status or rec.state, accepted=rec.accepted or 0,
                 processed=rec.processed or 0, rejected=rec.rejected or 0, cost=rec.cost,
                 delivered=rec.delivered or 0, failed=rec.failed or 0,
-                error_codes=_parse_codes(rec.error_codes),
+                pending=_pending(rec), error_codes=_parse_codes(rec.error_codes),
             ))
             if rec.state in (SUBMITTED, COMPLETED):
                 c.submitted += rec.messages
@@ -698,6 +754,7 @@ class Job:
             c.processed += rec.processed or 0
             c.delivered += rec.delivered or 0
             c.failed += rec.failed or 0
+            c.pending += _pending(rec)
             if rec.cost is not None:
                 cost += rec.cost
                 have_cost = True
@@ -716,6 +773,8 @@ class Job:
                 else f"interrupted; resume with: hvsms resume {report.journal}")
         elif states <= {COMPLETED}:
             report.status = "completed"
+            if c.pending:
+                report.message = pending_note(c.pending, report.journal)
         elif FAILED in states:
             report.status = "failed"
 
@@ -818,6 +877,21 @@ def _reconcile_plan(
             "(input or options changed); refusing to resume"
         )
     return old
+
+
+def _pending(rec: BatchRecord) -> int:
+    """Accepted messages with no final receipt (yet): neither delivered nor failed."""
+    if rec.batch_id is None:
+        return 0
+    return max(0, (rec.accepted or 0) - (rec.delivered or 0) - (rec.failed or 0))
+
+
+def pending_note(pending: int, journal: str | None) -> str:
+    """The final status of a job whose receipts are still coming."""
+    later = (f"hvsms status --refresh {journal}" if journal
+             else "a refresh (the job's journal was not kept)")
+    return (f"all batches processed; {pending:,} delivery receipt(s) still pending "
+            f"(queued, sent or SMS-CAR-104): run `{later}` later for the final counts")
 
 
 def _parse_codes(text: str | None) -> dict[str, int]:

@@ -157,7 +157,8 @@ def plan_table(report: JobReport, *, ascii_only: bool = False) -> Table:
 def _drop_detail(report: JobReport) -> str:
     c = report.counts
     parts = [(c.invalid, "invalid"), (c.duplicates, "duplicates"), (c.opted_out, "opted out"),
-             (c.suppressed, "suppressed"), (c.too_long, "too long")]
+             (c.suppressed, "suppressed"), (c.too_long, "too long"),
+             (c.outside_us_canada, "outside US/Canada")]
     return ", ".join(f"{_n(n)} {what}" for n, what in parts if n)
 
 
@@ -177,6 +178,8 @@ def summary_table(report: JobReport, *, ascii_only: bool = False) -> Table:
         t.add_row("processed", _n(c.processed), "")
         t.add_row("delivered", _n(c.delivered), "")
         t.add_row("failed", _n(c.failed), "delivery failed" if c.failed else "")
+        t.add_row("pending", _n(c.pending),
+                  "no final receipt yet: refresh later" if c.pending else "")
     done = sum(1 for b in report.batches if b.status in ("completed", "Completed"))
     t.add_row("batches", _n(len(report.batches)),
               "" if report.dry_run else f"{_n(done)} completed")

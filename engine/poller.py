@@ -6,6 +6,11 @@ grows with how long the job runs, not with how many batches it has. The
 interval adapts: it backs off while nothing changes and otherwise aims at
 the estimated completion time. A completed batch's delivery counts come from
 `/statuses` (one request per batch, once).
+
+A batch is done when processed; delivery is not. Messages still queued or
+sent, and those whose receipt says SMS-CAR-104/199 ("check again later"),
+are pending: neither delivered nor failed. `hvsms status --refresh` reads
+the counts again later (`refresh_counts`).
 """
 
 from __future__ import annotations
@@ -15,16 +20,47 @@ import contextlib
 import logging
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from .api.a2p import A2P, BatchInfo
 from .journal import COMPLETED, BatchRecord, Journal
 
-__all__ = ["Poller", "next_interval"]
+__all__ = ["PENDING_CODES", "DeliveryCounts", "Poller", "delivery_counts", "next_interval",
+           "refresh_counts"]
 
 log = logging.getLogger("engine.poller")
 
 _FAILED_STATUSES = ("deliveryFailed", "sendingFailed")
+_PENDING_STATUSES = ("queued", "sent")
+# Error codes RingCentral documents as "expected": the final outcome may come later.
+PENDING_CODES = frozenset({"SMS-CAR-104", "SMS-CAR-199"})
+
+
+@dataclass(frozen=True, slots=True)
+class DeliveryCounts:
+    delivered: int
+    failed: int
+    pending: int
+    codes: dict[str, int]
+
+
+def delivery_counts(stats: dict[str, Any]) -> DeliveryCounts:
+    """Delivered, failed (final) and pending counts of a `/statuses` answer (pure)."""
+    codes: dict[str, int] = {}
+    for key in _FAILED_STATUSES:
+        counts = (stats.get(key) or {}).get("errorCodeCounts") or {}
+        if isinstance(counts, dict):
+            for code, n in counts.items():
+                codes[str(code)] = codes.get(str(code), 0) + _int(n)
+    later = sum(n for code, n in codes.items() if code in PENDING_CODES)
+    failed = sum(_count(stats, k) for k in _FAILED_STATUSES)
+    return DeliveryCounts(
+        delivered=_count(stats, "delivered"),
+        failed=max(0, failed - later),
+        pending=sum(_count(stats, k) for k in _PENDING_STATUSES) + later,
+        codes=codes,
+    )
 
 
 def next_interval(
@@ -137,27 +173,37 @@ class Poller:
 
     async def _complete(self, rec: BatchRecord, info: BatchInfo) -> None:
         assert rec.batch_id is not None
-        stats = await self.a2p.statuses(batch_id=rec.batch_id, date_from=self.since)
-        delivered = _count(stats, "delivered")
-        failed = sum(_count(stats, k) for k in _FAILED_STATUSES)
-        codes: dict[str, int] = {}
-        for key in _FAILED_STATUSES:
-            for code, n in ((stats.get(key) or {}).get("errorCodeCounts") or {}).items():
-                codes[code] = codes.get(code, 0) + int(n)
-        rec.state, rec.status, rec.cost = COMPLETED, info.status, info.cost
-        rec.delivered, rec.failed = delivered, failed
-        self.journal.update(
-            rec.seq, state=COMPLETED, processed=info.processed, status=info.status,
-            cost=info.cost, delivered=delivered, failed=failed, error_codes=_codes(codes),
-        )
+        await refresh_counts(self.a2p, self.journal, rec, info, since=self.since)
         del self.open[rec.batch_id]
         self._done_processed += info.processed
         self.on_update(rec)
 
 
+async def refresh_counts(a2p: A2P, journal: Journal, rec: BatchRecord, info: BatchInfo, *,
+                         since: str) -> DeliveryCounts:
+    """Read a processed batch's delivery counts and journal them (pending is the rest)."""
+    assert rec.batch_id is not None
+    counts = delivery_counts(await a2p.statuses(batch_id=rec.batch_id, date_from=since))
+    rec.state, rec.status, rec.cost = COMPLETED, info.status, info.cost
+    rec.processed = info.processed
+    rec.delivered, rec.failed = counts.delivered, counts.failed
+    rec.error_codes = _codes(counts.codes)
+    journal.update(
+        rec.seq, state=COMPLETED, processed=info.processed, status=info.status,
+        cost=info.cost, delivered=counts.delivered, failed=counts.failed,
+        error_codes=rec.error_codes,
+    )
+    return counts
+
+
 def _count(stats: dict[str, Any], key: str) -> int:
+    entry = stats.get(key)
+    return _int(entry.get("count")) if isinstance(entry, dict) else 0
+
+
+def _int(value: Any) -> int:
     try:
-        return int((stats.get(key) or {}).get("count") or 0)
+        return int(value or 0)
     except (TypeError, ValueError):
         return 0
 

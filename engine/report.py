@@ -43,17 +43,22 @@ class Counts:
     opted_out: int = 0
     suppressed: int = 0
     too_long: int = 0
+    outside_us_canada: int = 0
     submitted: int = 0
     accepted: int = 0
     rejected: int = 0
     processed: int = 0
     delivered: int = 0
     failed: int = 0
+    # Accepted, but no final receipt yet: queued, sent, or SMS-CAR-104 ("check
+    # again later"). delivered + failed + pending == accepted.
+    pending: int = 0
     segments: int = 0
 
     @property
     def dropped(self) -> int:
-        return self.invalid + self.duplicates + self.opted_out + self.suppressed + self.too_long
+        return (self.invalid + self.duplicates + self.opted_out + self.suppressed + self.too_long
+                + self.outside_us_canada)
 
 
 @dataclass(slots=True)
@@ -71,6 +76,7 @@ class BatchReport:
     cost: float | None = None
     delivered: int = 0
     failed: int = 0
+    pending: int = 0
     error_codes: dict[str, int] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
@@ -79,7 +85,8 @@ class BatchReport:
             "last_line": self.last_line, "messages": self.messages, "bytes": self.bytes,
             "status": self.status, "accepted": self.accepted, "processed": self.processed,
             "rejected": self.rejected, "cost": self.cost, "delivered": self.delivered,
-            "failed": self.failed, "error_codes": dict(self.error_codes),
+            "failed": self.failed, "pending": self.pending,
+            "error_codes": dict(self.error_codes),
         }
 
 
@@ -129,9 +136,10 @@ class JobReport:
             "counts": {
                 "read": c.read, "invalid": c.invalid, "duplicates": c.duplicates,
                 "opted_out": c.opted_out, "suppressed": c.suppressed, "too_long": c.too_long,
+                "outside_us_canada": c.outside_us_canada,
                 "submitted": c.submitted, "accepted": c.accepted, "rejected": c.rejected,
                 "processed": c.processed, "delivered": c.delivered, "failed": c.failed,
-                "segments": c.segments,
+                "pending": c.pending, "segments": c.segments,
             },
             "estimated_cost": round(self.estimated_cost, 6),
             "cost": None if self.cost is None else round(self.cost, 6),

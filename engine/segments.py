@@ -38,12 +38,22 @@ __all__ = [
     "segments",
     "segments_many",
     "septets",
+    "text_length",
 ]
 
-# The API's limit on `text` (`maxLength: 1000`), counted as the API counts it,
-# in characters: Python's `len(text)` (code points, so an emoji is 1 here even
-# though it is 2 UTF-16 units for segment counting).
+# The API's limit on `text` (`maxLength: 1000`). RingCentral does not say
+# whether it counts code points or UTF-16 units (JSON Schema: code points;
+# Java and JavaScript servers: UTF-16 units). hvsms counts UTF-16 units
+# (`text_length`), never fewer than code points, so no text it lets through
+# can be refused either way; an emoji counts 2.
 MAX_TEXT_CHARS: Final = 1000
+
+
+def text_length(text: str) -> int:
+    """`text`'s length for the 1000-character limit: UTF-16 code units."""
+    if text.isascii():
+        return len(text)
+    return len(text.encode("utf-16-le", "surrogatepass")) // 2
 
 # GSM 03.38 default alphabet, basic table (0x1B, the escape to the extension
 # table, is not a character one can send, so it is left out).

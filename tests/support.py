@@ -16,9 +16,9 @@ def us_number(i: int) -> str:
 
 
 def cfg(**kw: Any) -> EmulatorConfig:
-    """An emulator without rate limits, unless a test is about them."""
+    """The fast emulator (instant receipts) without rate limits, unless a test is about them."""
     kw.setdefault("rate_limits", RateLimitConfig(enabled=False))
-    return EmulatorConfig(**kw)
+    return EmulatorConfig.fast(**kw)
 
 
 def opts(**kw: Any) -> JobOptions:

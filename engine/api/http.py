@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 import time
 from collections import Counter
 from collections.abc import AsyncIterable, AsyncIterator, Callable, Mapping
@@ -32,6 +33,7 @@ from ..errors import (
     JournalError,
     NetworkError,
     OutcomeUnknown,
+    PermissionDenied,
     RateLimited,
     ServerError,
 )
@@ -325,6 +327,9 @@ class ApiClient:
                               endpoint=endpoint)
         if status == 401:
             raise AuthError(status, code, message or "unauthorized", endpoint=endpoint)
+        if status == 403:
+            # Every other request of the job would be refused the same way.
+            raise PermissionDenied(code, endpoint=endpoint)
         if status == 429:
             self.stats.rate_limited += 1
             wait = retry_after if retry_after is not None else DEFAULT_RETRY_AFTER
@@ -375,8 +380,16 @@ def _seconds(value: str | None) -> float | None:
         return None
 
 
+# A specific RingCentral error code: "CMN-101", "SMS-RC-410", "OAU-128".
+_SPECIFIC_CODE = re.compile(r"[A-Z]{2,4}(?:-[A-Z]{2,4})?-\d{3}")
+
+
 def _error_body(raw: bytes) -> tuple[str | None, str]:
-    """(errorCode, message) from an ASGErrorResponse or an OAuth error body."""
+    """(errorCode, message) from an ASGErrorResponse or an OAuth error body.
+
+    The top-level `errorCode` can be a category ("InvalidParameter"); the
+    specific code is then the first one in `errors[]`.
+    """
     try:
         data = orjson.loads(raw)
     except orjson.JSONDecodeError:
@@ -386,9 +399,11 @@ def _error_body(raw: bytes) -> tuple[str | None, str]:
     code = data.get("errorCode")
     message = data.get("message") or data.get("error_description") or ""
     errors = data.get("errors")
-    if not code and isinstance(errors, list) and errors and isinstance(errors[0], dict):
-        code = errors[0].get("errorCode")
-        message = message or errors[0].get("message", "")
+    first = errors[0] if isinstance(errors, list) and errors else None
+    if isinstance(first, dict) and first.get("errorCode") and not (
+            isinstance(code, str) and _SPECIFIC_CODE.fullmatch(code)):
+        code = first.get("errorCode")
+        message = first.get("message") or message
     return (str(code) if code else None), str(message)
 
 

@@ -12,6 +12,50 @@ Assumptions where the sources are silent (see also `parse` and `state`):
 - A message's own text over 1000 characters rejects that message (CMN-101
   in `rejected[]`); an overlong top-level text fails the request (400 CMN-101).
 - Accounts: `accountId` may be `~` or the configured id; others give 404 CMN-102.
+
+How the service behaves (`EmulatorConfig` defaults; `EmulatorConfig.fast()`
+is the quick service of tests and benchmarks):
+- Throughput per sender by `paymentType`: TollFree 8 messages/s, Local 1/s
+  (RingCentral's batch-API announcement; current figures depend on the TCR
+  tier). A sender's batches are processed one after another, in order. The
+  account has two local A2P numbers, one plain SMS number and one toll-free
+  A2P number (first A2P number: local).
+- One clock for everything: `time_scale` emulated seconds per real second
+  drive processing, receipts, token lifetimes, rate windows and daily caps.
+  Timestamps in answers are emulated; `expires_in`, `X-Rate-Limit-Window`
+  and `Retry-After` are in real seconds, so a client waiting in real time
+  waits as long as the compressed clock needs (fractions when compressed).
+- Lifecycle: Queued until processed, then Sent; the receipt arrives within
+  `receipt_delay` (uniform), or `late_receipt_delay` later for
+  `late_receipt_share` of messages (for all but the longest batches, after
+  the batch is Completed). `pending_failure_share` of messages first show
+  DeliveryFailed SMS-CAR-104 and their final status `pending_resolve_delay`
+  later (the guide: "check again after an hour"). SMS-CAR-104 is never final.
+  A Sent message is charged (it appears in `/statuses` `sent.cost`).
+- `/statuses` counts `queued` (not yet processed) and `sent` (processed, no
+  receipt yet); SMS-CAR-104 is counted under `deliveryFailed`, as the real
+  service reports it.
+- Destinations outside +1 (and "+1" numbers that are not 10 digits) are
+  rejected in `rejected[]` with SMS-RC-410 (the guide's own example is
+  +4088070206); so are `invalid_numbers` and a seeded `carrier_reject_share`
+  of valid +1 numbers (the same numbers every time). `us_canada_only=False`
+  models an account allowed to send abroad.
+- Daily cap per sender (the index page's "up to 250,000 texts per day from a
+  single number", modelled as a hard cap): messages scheduled past it in an
+  emulated UTC day are SendingFailed with `daily_cap_code` (SMS-RC-403; the
+  carriers' SMS-CAR-450/451/452 are the alternatives). The day is fixed by
+  the schedule at submit; a later change of the processing rate does not
+  move it.
+- Rate limits are per user and app ("API rate limit is per user, per
+  application"): every login of the emulated user with the app shares one
+  Light budget.
+- Lists (batches, messages) are newest first, as RingCentral's examples show.
+- Faults: a 500 is CMN-201 "Service Temporary Unavailable" (RingCentral lists
+  CMN-201 as a 500); a 503 is the gateway's, `AGW-503` (no documented code).
+  Neither stores anything.
+- An app without the A2P SMS permission (`a2p_permission=False`) gets 403
+  CMN-401 "In order to call this API endpoint, application needs to have
+  [A2PSMS] permission" on every A2P endpoint; its token's scope lacks A2PSMS.
 """
 
 from __future__ import annotations
@@ -36,7 +80,7 @@ from .query import (
     per_page,
     phone_numbers,
 )
-from .responses import ApiError, asg_body, json_response
+from .responses import ApiError, asg_body, format_time, json_response
 from .runtime import RUNTIME, Runtime
 from .state import MessageQuery
 
@@ -328,6 +372,16 @@ async def control_lookup(request: web.Request) -> web.Response:
     return json_response(_runtime(request).state.lookup(numbers))
 
 
+async def control_advance(request: web.Request) -> web.Response:
+    try:
+        doc = orjson.loads(await request.read())
+        seconds = float(doc["seconds"])
+        _runtime(request).advance(seconds)
+    except (orjson.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
+        return json_response(asg_body("EMU-400", f'expected {{"seconds": N >= 0}}: {exc}'), 400)
+    return json_response({"now": format_time(_runtime(request).clock())})
+
+
 async def control_reset(request: web.Request) -> web.Response:
     _runtime(request).reset()
     return json_response({"reset": True})
@@ -371,4 +425,5 @@ def create_app(config: EmulatorConfig | None = None, *,
     add("POST", CONTROL_PREFIX + "config", control_config, name="emulator-config")
     add("POST", CONTROL_PREFIX + "lookup", control_lookup, name="emulator-lookup")
     add("POST", CONTROL_PREFIX + "reset", control_reset, name="emulator-reset")
+    add("POST", CONTROL_PREFIX + "advance", control_advance, name="emulator-advance")
     return app

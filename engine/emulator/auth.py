@@ -23,6 +23,7 @@ __all__ = ["JWT_GRANT", "OAuthError", "Session", "TokenStore", "Unauthorized"]
 
 JWT_GRANT = "urn:ietf:params:oauth:grant-type:jwt-bearer"
 SCOPE = "A2PSMS ReadAccounts SMS"
+SCOPE_WITHOUT_A2P = "ReadAccounts SMS"
 
 
 class OAuthError(Exception):
@@ -60,9 +61,12 @@ class Session:
 class TokenStore:
     """All sessions of the emulator, looked up by access and refresh token."""
 
-    def __init__(self, config: EmulatorConfig, clock: Callable[[], float]) -> None:
+    def __init__(self, config: EmulatorConfig, clock: Callable[[], float],
+                 real_seconds: Callable[[float], float] = float) -> None:
         self._config = config
         self._clock = clock
+        # Lifetimes are emulated seconds; `expires_in` says real ones (whole, at least 1).
+        self._real = real_seconds
         self._by_access: dict[str, Session] = {}
         self._by_refresh: dict[str, Session] = {}
         # Access tokens that timed out, so a 401 can say "expired" (OAU-128)
@@ -176,8 +180,8 @@ class TokenStore:
         info: dict[str, Any] = {
             "access_token": session.access_token,
             "token_type": "bearer",
-            "expires_in": ttl,
-            "scope": SCOPE,
+            "expires_in": self._lifetime(ttl),
+            "scope": SCOPE if self._config.a2p_permission else SCOPE_WITHOUT_A2P,
             "owner_id": self._config.extension_id,
             "endpoint_id": "emu-endpoint-" + session.id.rsplit("-", 1)[-1],
             "session_id": session.id,
@@ -187,8 +191,11 @@ class TokenStore:
             session.refresh_expires = now + self._config.refresh_token_ttl
             self._by_refresh[session.refresh_token] = session
             info["refresh_token"] = session.refresh_token
-            info["refresh_token_expires_in"] = self._config.refresh_token_ttl
+            info["refresh_token_expires_in"] = self._lifetime(self._config.refresh_token_ttl)
         return info
+
+    def _lifetime(self, seconds: int) -> int:
+        return max(1, int(self._real(seconds)))
 
     def _forget(self, session: Session) -> None:
         self._by_access.pop(session.access_token, None)

@@ -3,7 +3,10 @@
 A batch's messages are processed in order: message i is done once the sender
 has reached it (`processed(now) > i`), and its outcome was fixed at submit
 time (`outcomes[i]`: 0 Delivered, 1..5 DeliveryFailed with one of
-`DELIVERY_FAILURE_CODES`, `SENDING_FAILED` for an opted-out recipient).
+`DELIVERY_FAILURE_CODES`, plus `PENDING_FLAG` when its receipt first says
+SMS-CAR-104; `SENDING_FAILED` for an opted-out recipient, `CAPPED` past the
+sender's daily cap). What a processed message shows before its receipt
+arrives is `lifecycle`'s business.
 """
 
 from __future__ import annotations
@@ -15,10 +18,12 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from .lifecycle import PENDING_CODE, PENDING_FLAG, QUEUED, SENT, SHOWN_PENDING, Lifecycle
 from .parse import TextColumn
 from .responses import format_time
 
 __all__ = [
+    "CAPPED",
     "DELIVERED",
     "DELIVERY_FAILURE_CODES",
     "OPTED_OUT_CODE",
@@ -29,11 +34,15 @@ __all__ = [
 
 DELIVERED = 0
 # Outcome k in 1..len(DELIVERY_FAILURE_CODES) is DeliveryFailed with code k-1.
-DELIVERY_FAILURE_CODES = ("SMS-CAR-104", "SMS-CAR-411", "SMS-CAR-412", "SMS-CAR-199",
-                          "SMS-CAR-431")
+# Final codes only: SMS-CAR-104 ("check again later") is a detour (PENDING_FLAG).
+DELIVERY_FAILURE_CODES = ("SMS-CAR-411", "SMS-CAR-412", "SMS-CAR-431", "SMS-CAR-410",
+                          "SMS-CAR-500")
 SENDING_FAILED = 200  # opted out: SendingFailed SMS-RC-413
 OPTED_OUT_CODE = "SMS-RC-413"
+CAPPED = 201  # past the sender's daily cap: SendingFailed with the configured code
+NOT_CHARGED = (SENDING_FAILED, CAPPED)
 
+INSTANT = Lifecycle()
 Int64s = npt.NDArray[np.int64]
 UInt8s = npt.NDArray[np.uint8]
 
@@ -58,6 +67,8 @@ class Batch:
     base_done: int
     start: float
     rate: float
+    lifecycle: Lifecycle = INSTANT
+    cap_code: str = "SMS-RC-403"
     _cost: float | None = None
     # Running per-outcome counts and segment units of messages [0, _tally_done).
     _tally_done: int = 0
@@ -97,6 +108,35 @@ class Batch:
             return max(self.created, self.start)
         return self.start + (index + 1 - self.base_done) / self.rate
 
+    def processed_at_many(self, index: npt.NDArray[np.int64]) -> npt.NDArray[np.float64]:
+        """`processed_at` of many messages at once."""
+        first = max(self.created, self.start)
+        if math.isinf(self.rate):
+            return np.full(len(index), first, dtype=np.float64)
+        at: npt.NDArray[np.float64] = self.start + (index + 1 - self.base_done) / self.rate
+        at[index < self.base_done] = first
+        return at
+
+    def shown_tally(self, now: float) -> tuple[Int64s, Int64s]:
+        """Counts and segment units per shown code (QUEUED, SENT, ... or a final outcome).
+
+        Messages processed more than the lifecycle's horizon ago are final and
+        come from the running tally; only the recent ones are looked at singly.
+        """
+        done = self.processed(now)
+        life = self.lifecycle
+        settled = done if life.instant else min(done, self.processed(now - life.horizon))
+        counts, units = (a.copy() for a in self.tally(settled))
+        if done > settled:
+            index = np.arange(settled, done, dtype=np.int64)
+            shown = life.shown(self.outcomes[settled:done], self.processed_at_many(index),
+                               life.delays(self.seq, index), now)
+            counts += np.bincount(shown, minlength=256)
+            units += np.bincount(shown, weights=self.segments_of(slice(settled, done)),
+                                 minlength=256).astype(np.int64)
+        counts[QUEUED] += self.size - done
+        return counts, units
+
     def segments_of(self, index: slice | npt.NDArray[np.intp]) -> UInt8s:
         if isinstance(self.segments, int):
             count = len(self.numbers[index])
@@ -127,7 +167,8 @@ class Batch:
         """Segments of every processed message but the SendingFailed ones, priced."""
         if self._cost is None:
             _, units = self.tally(self.size)
-            self._cost = round(int(units.sum() - units[SENDING_FAILED]) * price, 6)
+            charged = int(units.sum()) - sum(int(units[k]) for k in NOT_CHARGED)
+            self._cost = round(charged * price, 6)
         return self._cost
 
     def view(self, now: float, price: float,
@@ -162,29 +203,47 @@ class Batch:
         done = index < batch.processed(now)
         segments = int(batch.segments if isinstance(batch.segments, int)
                        else batch.segments[index])
+        outcome = int(batch.outcomes[index])
+        shown, changed = QUEUED, batch.created
+        if done and batch.lifecycle.instant:
+            shown, changed = outcome, batch.processed_at(index)
+        elif done:
+            processed_at = batch.processed_at(index)
+            delay = float(batch.lifecycle.delays(batch.seq, np.array([index], dtype=np.int64))[0])
+            shown = int(batch.lifecycle.shown(np.array([outcome], dtype=np.uint8),
+                                              np.array([processed_at]), np.array([delay]),
+                                              now)[0])
+            changed = batch.lifecycle.changed_at(outcome, processed_at, delay, now)
         out: dict[str, Any] = {
             "id": str(batch.first_message_id + index),
             "batchId": batch.id,
             "from": batch.sender,
             "to": [e164(int(batch.numbers[index]))],
             "creationTime": format_time(batch.created),
-            "lastModifiedTime": format_time(batch.processed_at(index) if done else batch.created),
+            "lastModifiedTime": format_time(changed),
             "segmentCount": segments,
             "direction": "Outbound",
         }
-        outcome = int(batch.outcomes[index])
-        if not done:
+        cost = round(segments * price, 6)
+        if shown == QUEUED:
             out["messageStatus"] = "Queued"
-        elif outcome == SENDING_FAILED:
+        elif shown == SENT:
+            out["messageStatus"] = "Sent"
+            out["cost"] = cost
+        elif shown == SENDING_FAILED:
             out["messageStatus"] = "SendingFailed"
             out["errorCode"] = OPTED_OUT_CODE
-        elif outcome == DELIVERED:
+        elif shown == CAPPED:
+            out["messageStatus"] = "SendingFailed"
+            out["errorCode"] = batch.cap_code
+        elif shown == DELIVERED:
             out["messageStatus"] = "Delivered"
-            out["cost"] = round(segments * price, 6)
+            out["cost"] = cost
         else:
             out["messageStatus"] = "DeliveryFailed"
-            out["errorCode"] = DELIVERY_FAILURE_CODES[outcome - 1]
-            out["cost"] = round(segments * price, 6)
+            out["errorCode"] = (PENDING_CODE if shown == SHOWN_PENDING
+                                else DELIVERY_FAILURE_CODES[(shown & (PENDING_FLAG - 1)) - 1])
+            out["cost"] = cost
         if detailed:
             text = batch.text_of(index)
             if text is not None:

@@ -91,9 +91,17 @@ def parse_faults(text: str, base: FaultConfig | None = None) -> FaultConfig:
 
 
 def build_config(config_json: str | None, rate_limit: str | None, faults: str | None,
-                 processing_rate: float | None) -> EmulatorConfig:
-    config = config_from_dict(json.loads(config_json)) if config_json else EmulatorConfig()
+                 processing_rate: float | None, carrier_reject_share: float | None = None,
+                 *, fast: bool = False, time_scale: float | None = None) -> EmulatorConfig:
+    if config_json:
+        config = config_from_dict(json.loads(config_json))
+    else:
+        config = EmulatorConfig.fast() if fast else EmulatorConfig()
     changes: dict[str, Any] = {}
+    if time_scale is not None:
+        changes["time_scale"] = time_scale
+    if carrier_reject_share is not None:
+        changes["carrier_reject_share"] = carrier_reject_share
     if rate_limit is not None:
         changes["rate_limits"] = parse_rate_limit(rate_limit, config.rate_limits)
     if faults is not None:
@@ -113,6 +121,7 @@ def banner(emu: Emulator, as_json: bool) -> str:
         })
     return "\n".join([
         f"hvsms emulator on {emu.url} (a fake RingCentral: nothing leaves this machine)",
+        _pace(config),
         "Use these (emulator-only) credentials:",
         f"RC_SERVER_URL={emu.url}",
         f"RC_APP_CLIENT_ID={config.client_id}",
@@ -120,6 +129,16 @@ def banner(emu: Emulator, as_json: bool) -> str:
         f"RC_USER_JWT={config.jwt}",
         "Ledger: GET /_emulator/ledger. Stop with Ctrl-C.",
     ])
+
+
+def _pace(config: EmulatorConfig) -> str:
+    if config.processing_rate is not None:
+        rate = f"{config.processing_rate:g} messages/s per sender"
+    else:
+        rate = "per sender by number type (toll-free 8/s, local 1/s)"
+    clock = ("real time" if config.time_scale == 1
+             else f"time runs {config.time_scale:g}x faster than real time")
+    return f"Processing: {rate}; {clock}."
 
 
 async def serve(config: EmulatorConfig, host: str, port: int, as_json: bool) -> None:
@@ -144,16 +163,27 @@ async def serve(config: EmulatorConfig, host: str, port: int, as_json: bool) -> 
               help="e.g. lost_answer=0.1,drop=0.05,503=0.1,hang=0.01,latency=0.2,"
                    "jitter=0.1,retry_after=none,seed=7,paths=post")
 @click.option("--processing-rate", type=float, default=None,
-              help="Messages per second per sender (default 500000).")
+              help="Messages per second for every sender [default: by number type: "
+                   "toll-free 8, local 1].")
+@click.option("--time-scale", type=float, default=None,
+              help="Emulated seconds per real second, e.g. 3600: an hour a second "
+                   "[default: 1, real time].")
+@click.option("--fast", is_flag=True,
+              help="The quick service of tests and benchmarks: 500,000 messages/s a sender, "
+                   "instant receipts, no daily cap.")
+@click.option("--carrier-reject-share", type=float, default=None,
+              help="Share of valid +1 recipients the carrier refuses (default 0).")
 @click.option("--json", "as_json", is_flag=True,
               help="Print one JSON line with the URL and credentials, for scripts.")
 @click.option("--config-json", default=None, hidden=True,
               help="A whole EmulatorConfig as JSON (used by EmulatorProcess).")
 def emulator(host: str, port: int, rate_limit: str | None, faults: str | None,
-             processing_rate: float | None, as_json: bool, config_json: str | None) -> None:
+             processing_rate: float | None, time_scale: float | None, fast: bool,
+             carrier_reject_share: float | None, as_json: bool, config_json: str | None) -> None:
     """Run the RingCentral High Volume SMS emulator in the foreground."""
     try:
-        config = build_config(config_json, rate_limit, faults, processing_rate)
+        config = build_config(config_json, rate_limit, faults, processing_rate,
+                              carrier_reject_share, fast=fast, time_scale=time_scale)
     except (ValueError, TypeError) as exc:
         raise click.BadParameter(str(exc)) from None
     asyncio.run(serve(config, host, port, as_json))

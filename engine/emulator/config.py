@@ -18,6 +18,8 @@ __all__ = [
     "A2P_OPERATIONS",
     "CREATE_BATCH",
     "DEFAULT_SENDERS",
+    "FAST_RATE",
+    "THROUGHPUT_BY_TYPE",
     "EmulatorConfig",
     "FaultConfig",
     "RateLimitConfig",
@@ -42,6 +44,12 @@ A2P_OPERATIONS: tuple[str, ...] = (
 )
 
 
+# Messages per second a sender processes, by the `paymentType` of its number
+# (RingCentral's announcement of the batch API: toll-free 8/s, local 10DLC 1/s).
+THROUGHPUT_BY_TYPE: Mapping[str, float] = {"TollFree": 8.0, "Local": 1.0}
+FAST_RATE = 500_000.0
+
+
 @dataclass(frozen=True, slots=True)
 class SenderNumber:
     """One phone number of the emulated extension (a record of `/phone-number`)."""
@@ -50,10 +58,18 @@ class SenderNumber:
     features: tuple[str, ...] = ("CallerId", "A2PSmsSender")
     usage_type: str = "DirectNumber"
     payment_type: str = "Local"
+    # Messages per second; None: by `payment_type` (THROUGHPUT_BY_TYPE, else 1/s).
+    throughput: float | None = None
 
     @property
     def is_a2p(self) -> bool:
         return "A2PSmsSender" in self.features
+
+    @property
+    def rate(self) -> float:
+        if self.throughput is not None:
+            return self.throughput
+        return THROUGHPUT_BY_TYPE.get(self.payment_type, 1.0)
 
 
 DEFAULT_SENDERS: tuple[SenderNumber, ...] = (
@@ -61,12 +77,13 @@ DEFAULT_SENDERS: tuple[SenderNumber, ...] = (
     SenderNumber("+16505550101"),
     # A plain SMS number: listed, but refused as `from` of a batch.
     SenderNumber("+16505550102", features=("CallerId", "SmsSender")),
+    SenderNumber("+18885550100", payment_type="TollFree"),
 )
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class RateLimitConfig:
-    """Requests allowed per `window` seconds, per session (Light) or client id (Auth)."""
+    """Requests allowed per `window` seconds, per user and app (Light) or client id (Auth)."""
 
     enabled: bool = True
     light: int = 50
@@ -93,6 +110,8 @@ class FaultConfig:
     error_503_share: float = 0.0
     # None: the 503 carries no Retry-After header.
     retry_after_503: float | None = 1.0
+    # 500 CMN-201 "Service Temporary Unavailable" (nothing is stored).
+    error_500_share: float = 0.0
     drop_share: float = 0.0
     lost_answer_share: float = 0.0
     hang_share: float = 0.0
@@ -100,7 +119,7 @@ class FaultConfig:
 
     def __post_init__(self) -> None:
         shares = (self.error_503_share, self.drop_share, self.lost_answer_share,
-                  self.hang_share)
+                  self.hang_share, self.error_500_share)
         if any(not 0.0 <= s <= 1.0 for s in shares) or sum(shares) > 1.0 + 1e-9:
             raise ValueError("fault shares must be in [0, 1] and sum to at most 1")
         if self.latency < 0 or self.latency_jitter < 0:
@@ -110,7 +129,8 @@ class FaultConfig:
     @property
     def active(self) -> bool:
         return bool(self.latency or self.latency_jitter or self.error_503_share
-                    or self.drop_share or self.lost_answer_share or self.hang_share)
+                    or self.drop_share or self.lost_answer_share or self.hang_share
+                    or self.error_500_share)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -123,12 +143,37 @@ class EmulatorConfig:
     account_id: str = "400131078008"
     extension_id: str = "400131079008"
     senders: tuple[SenderNumber, ...] = DEFAULT_SENDERS
-    # Messages per second per sender; a sender's batches are processed FIFO.
-    processing_rate: float = 500_000.0
+    # Emulated seconds per real second, for processing, receipts, token
+    # lifetimes, rate windows and daily caps alike (3600: an hour a second).
+    time_scale: float = 1.0
+    # Messages per second for every sender; None: each sender's own rate
+    # (by number type). A sender's batches are processed FIFO.
+    processing_rate: float | None = None
     delivery_failure_share: float = 0.02
+    # Delivery receipts: each arrives up to `receipt_delay` seconds after its
+    # message was processed (Sent until then); a share arrives
+    # `late_receipt_delay` later still (after the batch is Completed).
+    receipt_delay: float = 30.0
+    late_receipt_share: float = 0.05
+    late_receipt_delay: float = 1800.0
+    # A share of messages first shows DeliveryFailed SMS-CAR-104 ("check again
+    # later"), then, `pending_resolve_delay` later, its final status.
+    pending_failure_share: float = 0.01
+    pending_resolve_delay: float = 3600.0
+    # Messages processed per sender per (UTC, emulated) day; past it they are
+    # SendingFailed with `daily_cap_code`. None: no cap.
+    daily_cap: int | None = 250_000
+    daily_cap_code: str = "SMS-RC-403"
+    # False: the app lacks the A2P SMS permission (403 on every A2P endpoint).
+    a2p_permission: bool = True
     seed: int = 0
     opt_outs: Mapping[str, Collection[str]] = field(default_factory=dict)
+    # Valid +1 numbers the carrier refuses (in `rejected[]`): these, and a
+    # seeded share of all others (the same numbers every time).
     invalid_numbers: Collection[str] = ()
+    carrier_reject_share: float = 0.0
+    # High Volume SMS serves +1 only; False models an account that may send elsewhere.
+    us_canada_only: bool = True
     access_token_ttl: int = 3600
     refresh_token_ttl: int = 604800
     issue_refresh_tokens: bool = True
@@ -139,13 +184,43 @@ class EmulatorConfig:
     price_per_segment: float = 0.007
 
     def __post_init__(self) -> None:
-        if not self.processing_rate > 0:
+        if self.processing_rate is not None and not self.processing_rate > 0:
             raise ValueError("processing_rate must be positive (math.inf: instant)")
-        if not 0.0 <= self.delivery_failure_share <= 1.0:
-            raise ValueError("delivery_failure_share must be in [0, 1]")
+        if not self.time_scale > 0 or math.isinf(self.time_scale):
+            raise ValueError("time_scale must be positive and finite")
+        for name in ("delivery_failure_share", "carrier_reject_share", "late_receipt_share",
+                     "pending_failure_share"):
+            if not 0.0 <= getattr(self, name) <= 1.0:
+                raise ValueError(f"{name} must be in [0, 1]")
+        if min(self.receipt_delay, self.late_receipt_delay, self.pending_resolve_delay) < 0:
+            raise ValueError("receipt delays must not be negative")
+        if self.daily_cap is not None and self.daily_cap < 0:
+            raise ValueError("daily_cap must not be negative")
         if self.max_body_bytes < 1:
             raise ValueError("max_body_bytes must be positive")
         object.__setattr__(self, "senders", tuple(self.senders))
+
+    @classmethod
+    def fast(cls, **changes: Any) -> EmulatorConfig:
+        """Today's quick service: 500,000 messages/s a sender, every receipt at once,
+        no CAR-104 detours, no daily cap. `changes` override any field."""
+        values: dict[str, Any] = {
+            "processing_rate": FAST_RATE, "receipt_delay": 0.0, "late_receipt_share": 0.0,
+            "pending_failure_share": 0.0, "daily_cap": None,
+        }
+        values.update(changes)
+        return cls(**values)
+
+    @property
+    def receipts_instant(self) -> bool:
+        return not (self.receipt_delay or self.late_receipt_share or self.pending_failure_share)
+
+    def rate_of(self, phone_number: str) -> float:
+        """Messages per second of a sender."""
+        if self.processing_rate is not None:
+            return self.processing_rate
+        sender = self.sender(phone_number)
+        return sender.rate if sender is not None else 1.0
 
     def sender(self, phone_number: str) -> SenderNumber | None:
         for s in self.senders:
@@ -186,7 +261,7 @@ def config_to_dict(config: EmulatorConfig) -> dict[str, Any]:
             value = {k: list(v) for k, v in value.items()}
         elif f.name == "invalid_numbers":
             value = list(value)
-        elif f.name == "processing_rate":
+        elif f.name == "processing_rate" and value is not None:
             value = _jsonable_float(value)
         out[f.name] = value
     return out
@@ -197,7 +272,8 @@ def config_from_dict(data: Mapping[str, Any]) -> EmulatorConfig:
     if "senders" in values:
         values["senders"] = tuple(
             SenderNumber(s["phone_number"], tuple(s.get("features", ("CallerId", "A2PSmsSender"))),
-                         s.get("usage_type", "DirectNumber"), s.get("payment_type", "Local"))
+                         s.get("usage_type", "DirectNumber"), s.get("payment_type", "Local"),
+                         s.get("throughput"))
             for s in values["senders"]
         )
     if "rate_limits" in values:
@@ -211,6 +287,6 @@ def config_from_dict(data: Mapping[str, Any]) -> EmulatorConfig:
         values["opt_outs"] = {k: tuple(v) for k, v in values["opt_outs"].items()}
     if "invalid_numbers" in values:
         values["invalid_numbers"] = tuple(values["invalid_numbers"])
-    if "processing_rate" in values:
+    if values.get("processing_rate") is not None:
         values["processing_rate"] = float(values["processing_rate"])
     return patch_dataclass(EmulatorConfig(), values)

@@ -1,12 +1,15 @@
 """Seeded fault plans: which request gets which misbehaviour, and how late.
 
 One uniform draw per request to a faulty endpoint picks the kind by the
-cumulative shares (drop, 503, hang, lost answer); a second draw sets the
+cumulative shares (drop, 503, hang, 500, lost answer); a second draw sets the
 latency jitter. Same seed and same request order, same faults. What a fault
 does to the connection is the app's business (`app.py`):
 
 - drop: the connection is closed before the request is handled; nothing is stored.
-- 503: `CMN-201` with `Retry-After` (or without, if `retry_after_503` is None).
+- 503: the gateway's `AGW-503` with `Retry-After` (or without, if
+  `retry_after_503` is None); nothing is stored.
+- 500: `CMN-201` "Service Temporary Unavailable" (RingCentral documents
+  CMN-201 as a 500); nothing is stored.
 - hang: half the hangs stall before handling (nothing stored, nothing sent);
   the other half handle the request, send the status line and headers, then
   stall before the body. Both stall until the client gives up or the emulator stops.
@@ -28,6 +31,7 @@ __all__ = ["FaultInjector", "FaultKind", "FaultPlan"]
 class FaultKind(StrEnum):
     DROP = "drop"
     ERROR_503 = "error_503"
+    ERROR_500 = "error_500"
     HANG = "hang"
     HANG_AFTER_HEADERS = "hang_after_headers"
     LOST_ANSWER = "lost_answer"
@@ -66,6 +70,8 @@ class FaultInjector:
         elif u < (edge := edge + config.hang_share):
             # The jitter draw also splits hangs into the two variants.
             kind = FaultKind.HANG if jitter < 0.5 else FaultKind.HANG_AFTER_HEADERS
+        elif u < (edge := edge + config.error_500_share):
+            kind = FaultKind.ERROR_500
         elif u < edge + config.lost_answer_share and operation == CREATE_BATCH:
             kind = FaultKind.LOST_ANSWER
         return FaultPlan(kind, delay)

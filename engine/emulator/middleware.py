@@ -17,6 +17,7 @@ from collections.abc import Awaitable, Callable
 from aiohttp import web
 
 from .auth import Session, Unauthorized
+from .config import A2P_OPERATIONS
 from .faults import FaultKind
 from .ratelimit import AUTH, LIGHT
 from .responses import ApiError, asg_body, json_response
@@ -101,7 +102,9 @@ async def inject_faults(request: web.Request, handler: Handler) -> web.StreamRes
     if plan.kind is FaultKind.ERROR_503:
         retry = runtime.config.faults.retry_after_503
         headers = {} if retry is None else {"Retry-After": f"{retry:g}"}
-        raise ApiError(503, "CMN-201", "Service Temporary Unavailable", headers)
+        raise ApiError(503, "AGW-503", "Service Unavailable", headers)
+    if plan.kind is FaultKind.ERROR_500:
+        raise ApiError(500, "CMN-201", "Service Temporary Unavailable")
     if plan.kind is FaultKind.HANG:
         await _stall(request, runtime)
         return _close_without_answer(request)
@@ -153,7 +156,12 @@ async def guard(request: web.Request, handler: Handler) -> web.StreamResponse:
         except Unauthorized as exc:
             return json_response(asg_body(exc.code, exc.message), 401)
         request[SESSION] = session
-        group, key = LIGHT, "session:" + session.id
+        if operation in A2P_OPERATIONS and not runtime.config.a2p_permission:
+            return ApiError(403, "CMN-401", "In order to call this API endpoint, application "
+                            "needs to have [A2PSMS] permission").response()
+        # "API rate limit is per user, per application": every login of the
+        # same user and app shares one budget.
+        group, key = LIGHT, f"user:{runtime.config.extension_id}:app:{session.client_id}"
     decision = runtime.limiter.hit(key, group)
     if decision is None:
         return await handler(request)

@@ -180,6 +180,10 @@ class EmulatorProcess:
     def reset(self) -> None:
         self._call("POST", "reset", {})
 
+    def advance(self, seconds: float) -> None:
+        """Move the emulated clock `seconds` forward at once."""
+        self._call("POST", "advance", {"seconds": seconds})
+
     def configure(
         self,
         *,

@@ -4,6 +4,10 @@ Each (key, group) may make `limit` requests per `window` seconds. The request
 over the limit gets 429 and starts a penalty of `window` seconds; every request
 made during the penalty is answered 429 too and restarts it ("it may stuck in
 the 429 trap forever", RingCentral's guide). Pure logic over an injected clock.
+
+Windows are emulated seconds; the headers (`X-Rate-Limit-Window`,
+`Retry-After`) say real ones, `real_seconds` of them, so a client waiting in
+real time waits as long as the compressed clock needs.
 """
 
 from __future__ import annotations
@@ -31,13 +35,15 @@ class _Bucket:
 class Decision:
     allowed: bool
     headers: dict[str, str]
-    retry_after: int | None = None
+    retry_after: float | None = None
 
 
 class RateLimiter:
-    def __init__(self, config: RateLimitConfig, clock: Callable[[], float]) -> None:
+    def __init__(self, config: RateLimitConfig, clock: Callable[[], float],
+                 real_seconds: Callable[[float], float] = float) -> None:
         self.config = config
         self._clock = clock
+        self._real = real_seconds
         self._buckets: dict[tuple[str, str], _Bucket] = {}
 
     def configure(self, config: RateLimitConfig) -> None:
@@ -60,7 +66,7 @@ class RateLimiter:
         headers = {
             "X-Rate-Limit-Group": group,
             "X-Rate-Limit-Limit": str(limit),
-            "X-Rate-Limit-Window": f"{window:g}",
+            "X-Rate-Limit-Window": _seconds(self._real(window)),
         }
         if now < bucket.penalty_until:
             return self._penalise(bucket, now, headers)
@@ -80,6 +86,13 @@ class RateLimiter:
         bucket.window_start = bucket.penalty_until
         bucket.count = 0
         headers["X-Rate-Limit-Remaining"] = "0"
-        retry_after = max(1, math.ceil(window))
-        headers["Retry-After"] = str(retry_after)
+        real = self._real(window)
+        # Real time: whole seconds, as RingCentral sends; compressed: the fraction.
+        retry_after = real if real < window else max(1, math.ceil(real))
+        headers["Retry-After"] = _seconds(retry_after)
         return Decision(False, headers, retry_after)
+
+
+def _seconds(value: float) -> str:
+    """Whole seconds as HTTP has them; a compressed clock's fractions with 3 digits."""
+    return f"{value:g}" if value >= 1 else f"{value:.3g}"

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import time
 from collections.abc import Callable, Mapping
 from dataclasses import replace
 from typing import Any
@@ -14,6 +13,7 @@ from .auth import TokenStore
 from .config import EmulatorConfig, FaultConfig, RateLimitConfig, patch_dataclass
 from .faults import FaultInjector
 from .ledger import Ledger
+from .lifecycle import ScaledClock
 from .ratelimit import RateLimiter
 from .state import EmulatorState
 
@@ -23,12 +23,14 @@ __all__ = ["RUNTIME", "Runtime"]
 class Runtime:
     """Config, store, sessions, limiter, faults and ledger of one emulator."""
 
-    def __init__(self, config: EmulatorConfig, clock: Callable[[], float] = time.time) -> None:
-        self.clock = clock
+    def __init__(self, config: EmulatorConfig, clock: Callable[[], float] | None = None) -> None:
+        # Every part runs on the emulated clock (real time x `time_scale`).
+        self.scaled = ScaledClock(config.time_scale)
+        self.clock: Callable[[], float] = clock or self.scaled
         self.config = config
-        self.state = EmulatorState(config, clock)
-        self.tokens = TokenStore(config, clock)
-        self.limiter = RateLimiter(config.rate_limits, clock)
+        self.state = EmulatorState(config, self.clock)
+        self.tokens = TokenStore(config, self.clock, self.scaled.real)
+        self.limiter = RateLimiter(config.rate_limits, self.clock, self.scaled.real)
         self.faults = FaultInjector(config.faults)
         self.ledger = Ledger()
         # Set when the server shuts down, to release hanging handlers.
@@ -55,6 +57,10 @@ class Runtime:
         if processing_rate is not None:
             self.state.set_processing_rate(float(processing_rate))
             self.config = replace(self.config, processing_rate=float(processing_rate))
+
+    def advance(self, seconds: float) -> None:
+        """Move the emulated clock forward at once (receipts, caps, tokens follow)."""
+        self.scaled.advance(seconds)
 
     def reset(self) -> None:
         """Forget batches, opt-out changes and counts; sessions stay valid."""

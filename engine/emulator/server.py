@@ -95,3 +95,7 @@ class Emulator:
 
     def reset(self) -> None:
         self.runtime.reset()
+
+    def advance(self, seconds: float) -> None:
+        """Move the emulated clock `seconds` forward at once."""
+        self.runtime.advance(seconds)

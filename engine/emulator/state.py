@@ -5,19 +5,23 @@ per batch an int64 array of recipients (E.164 digits), a uint8 array of
 outcomes, uint8 segment counts (or one count for a shared text), and the
 per-message texts as one UTF-8 blob with offsets.
 
-Processing: each sender works through its batches FIFO at `processing_rate`
-messages per second. Progress is computed from the clock when asked (no
-background task): `processedCount` of a batch is how many of its messages the
-sender has reached. A processed message has the outcome fixed when the batch
-was accepted: Delivered, DeliveryFailed (SMS-CAR-*, drawn from seed, batch
-and index) or, for a recipient opted out for that sender at submit time,
-SendingFailed SMS-RC-413. Unprocessed messages are Queued. A batch whose
+Processing: each sender works through its batches FIFO at its own rate
+(`EmulatorConfig.rate_of`: by number type, or `processing_rate` for all).
+Progress is computed from the clock when asked (no background task):
+`processedCount` of a batch is how many of its messages the sender has
+reached. A message's outcome is fixed when the batch is accepted: Delivered,
+DeliveryFailed (SMS-CAR-*, drawn from seed, batch and index), possibly by way
+of SMS-CAR-104 first; SendingFailed SMS-RC-413 for a recipient opted out for
+that sender at submit time, or the daily cap's code for a message scheduled
+past the sender's cap for its day. What a processed message shows before its
+receipt arrives (Sent, then SMS-CAR-104) is `lifecycle`'s. A batch whose
 every recipient was rejected is stored with batchSize 0 and is Completed at
 once. The cost of a batch (segments x price, SendingFailed costs nothing)
 appears once it is Completed.
 
-Lists are in creation order, oldest first, and page tokens point just past
-the last record returned, so pages stay stable while new batches arrive.
+Lists are newest first (as RingCentral's examples show), and page tokens
+hold the last record returned, so pages stay stable while new batches arrive
+(they are newer than every page's cursor).
 """
 
 from __future__ import annotations
@@ -32,11 +36,21 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from .batch import DELIVERED, DELIVERY_FAILURE_CODES, OPTED_OUT_CODE, SENDING_FAILED, Batch, e164
+from .batch import (
+    CAPPED,
+    DELIVERED,
+    DELIVERY_FAILURE_CODES,
+    OPTED_OUT_CODE,
+    SENDING_FAILED,
+    Batch,
+    e164,
+)
 from .config import EmulatorConfig
+from .lifecycle import PENDING_CODE, PENDING_FLAG, QUEUED, SENT, SHOWN_PENDING, Lifecycle
 from .numbers import e164_to_int
 from .optouts import OptOuts
 from .parse import BatchRequest, TextColumn
+from .reject import carrier_rejects, outside_plus_one
 from .responses import ApiError
 from .segments import segment_count, segment_counts
 
@@ -98,6 +112,9 @@ class EmulatorState:
         self._invalid = np.array(
             sorted({v for v in map(e164_to_int, config.invalid_numbers) if v}), dtype=np.int64)
         self._sorted_cache: dict[str, tuple[int, Int64s]] = {}
+        self.lifecycle = Lifecycle.of(config)
+        # Messages scheduled per (sender, emulated UTC day), for the daily cap.
+        self._per_day: dict[tuple[str, int], int] = {}
 
     # -- batches ------------------------------------------------------------
 
@@ -113,10 +130,9 @@ class EmulatorState:
         for i, to in request.invalid:
             shown = to if isinstance(to, list) else ([] if to is None else [to])
             reasons[i] = (shown, "SMS-RC-410", "The recipient number is invalid")
-        if len(self._invalid):
-            for i in np.flatnonzero(np.isin(request.numbers, self._invalid)).tolist():
-                reasons.setdefault(i, ([e164(int(request.numbers[i]))], "SMS-RC-410",
-                                       "The recipient number is invalid"))
+        for i in np.flatnonzero(self._refused(request.numbers)).tolist():
+            reasons.setdefault(i, ([e164(int(request.numbers[i]))], "SMS-RC-410",
+                                   "The recipient number is invalid"))
         for i in request.overlong().tolist():
             reasons.setdefault(i, ([e164(int(request.numbers[i]))] if request.numbers[i] else [],
                                    "CMN-101", "The message text exceeds 1000 characters"))
@@ -133,6 +149,16 @@ class EmulatorState:
         batch = self._store(request.sender, numbers, segments, request.text, texts, now)
         self.rejected_total += len(rejected)
         return batch, rejected
+
+    def _refused(self, numbers: Int64s) -> npt.NDArray[np.bool_]:
+        """Valid numbers refused at submit: outside +1, or refused by the carrier."""
+        config = self.config
+        refused = carrier_rejects(numbers, config.carrier_reject_share, config.seed)
+        if config.us_canada_only:
+            refused |= outside_plus_one(numbers)
+        if len(self._invalid):
+            refused |= np.isin(numbers, self._invalid)
+        return refused
 
     def _texts(self, request: BatchRequest, keep: npt.NDArray[np.bool_] | None
                ) -> tuple[UInt8s | int, TextColumn | None]:
@@ -161,8 +187,10 @@ class EmulatorState:
             seq=seq, id=str(uuid.uuid4()), sender=sender, created=now, numbers=numbers,
             outcomes=self._outcomes(sender, numbers, seq), segments=segments,
             default_text=text, texts=texts, first_message_id=self._next_message_id,
-            base_done=0, start=start, rate=self.config.processing_rate,
+            base_done=0, start=start, rate=self.config.rate_of(sender),
+            lifecycle=self.lifecycle, cap_code=self.config.daily_cap_code,
         )
+        self._cap(batch)
         self._next_message_id += max(batch.size, 1)
         self.batches.append(batch)
         self.by_id[batch.id] = batch
@@ -180,10 +208,28 @@ class EmulatorState:
         if share > 0 and n:
             failed = np.flatnonzero(rng.random(n) < share)
             outcomes[failed] = rng.integers(1, len(DELIVERY_FAILURE_CODES) + 1, len(failed))
+        outcomes[self.lifecycle.pending_mask(seq, n)] |= np.uint8(PENDING_FLAG)
         opted = self.opt_outs.opted_out(sender)
         if len(opted) and n:
             outcomes[np.isin(numbers, opted)] = SENDING_FAILED
         return outcomes
+
+    def _cap(self, batch: Batch) -> None:
+        """Messages past the sender's daily cap fail (by the day they are scheduled in)."""
+        cap = self.config.daily_cap
+        if cap is None or not batch.size:
+            return
+        at = batch.processed_at_many(np.arange(batch.size, dtype=np.int64))
+        days, firsts, counts = np.unique((at // 86400.0).astype(np.int64), return_index=True,
+                                         return_counts=True)
+        for day, first, count in zip(days.tolist(), firsts.tolist(), counts.tolist(),
+                                     strict=True):
+            used = self._per_day.get((batch.sender, day), 0)
+            room = max(0, cap - used)
+            if room < count:
+                over = batch.outcomes[first + room:first + count]
+                over[over != SENDING_FAILED] = CAPPED
+            self._per_day[(batch.sender, day)] = used + count
 
     def set_processing_rate(self, rate: float) -> None:
         """Change the rate from now on; work already done stays done."""
@@ -215,10 +261,12 @@ class EmulatorState:
     def list_batches(self, *, date_from: float, date_to: float, sender: str | None,
                      statuses: Collection[str], after: int, per_page: int
                      ) -> tuple[list[Batch], int | None]:
-        """Up to `per_page` batches with seq > `after`; and the next cursor, if any."""
+        """Up to `per_page` batches, newest first, older than the cursor `after`
+        (a seq; -1: from the newest); and the next cursor, if any."""
         now = self.clock()
         found: list[Batch] = []
-        for batch in self.batches[after + 1:]:
+        below = len(self.batches) if after < 0 else after
+        for batch in reversed(self.batches[:below]):
             if not date_from <= batch.created <= date_to:
                 continue
             if sender is not None and batch.sender != sender:
@@ -267,19 +315,20 @@ class EmulatorState:
 
     def list_messages(self, query: MessageQuery, *, after: int, per_page: int
                       ) -> tuple[list[tuple[Batch, int]], int | None]:
-        """Up to `per_page` (batch, index) pairs with message id > `after`."""
+        """Up to `per_page` (batch, index) pairs, newest first, with message id
+        below the cursor `after` (-1: from the newest)."""
         found: list[tuple[Batch, int]] = []
-        for batch in self._selected(query):
-            last_id = batch.first_message_id + batch.size - 1
-            if last_id <= after:
+        for batch in reversed(list(self._selected(query))):
+            first_id = batch.first_message_id
+            if 0 <= after <= first_id:
                 continue
-            lo = max(0, after + 1 - batch.first_message_id)
-            mask = self._phone_mask(batch, query.phone_numbers, lo)
+            hi = batch.size if after < 0 else min(batch.size, after - first_id)
+            mask = self._phone_mask(batch, query.phone_numbers, 0)
             room = per_page + 1 - len(found)  # one extra tells whether a next page exists
             if mask is None:
-                found.extend((batch, i) for i in range(lo, min(batch.size, lo + room)))
+                found.extend((batch, i) for i in range(hi - 1, max(-1, hi - 1 - room), -1))
             else:
-                hits = np.flatnonzero(mask)[:room] + lo
+                hits = np.flatnonzero(mask[:hi])[::-1][:room]
                 found.extend((batch, i) for i in hits.tolist())
             if len(found) > per_page:
                 del found[per_page:]
@@ -292,25 +341,44 @@ class EmulatorState:
         now = self.clock()
         totals = StatusTotals()
         for batch in self._selected(query):
-            done = batch.processed(now)
             mask = self._phone_mask(batch, query.phone_numbers, 0)
             if mask is None:
-                queued = batch.size - done
-                counts, units = batch.tally(done)
+                counts, units = batch.shown_tally(now)
             else:
-                selected = np.flatnonzero(mask)
-                processed = selected[selected < done]
-                queued = len(selected) - len(processed)
-                outcomes = batch.outcomes[processed]
-                counts = np.bincount(outcomes, minlength=256)
-                units = np.bincount(outcomes, weights=batch.segments_of(processed),
-                                    minlength=256).astype(np.int64)
-            totals.add("queued", queued, 0)  # nothing is charged before processing
-            totals.add("delivered", int(counts[DELIVERED]), int(units[DELIVERED]))
-            for k, code in enumerate(DELIVERY_FAILURE_CODES, start=1):
-                totals.add("deliveryFailed", int(counts[k]), int(units[k]), code)
-            totals.add("sendingFailed", int(counts[SENDING_FAILED]), 0, OPTED_OUT_CODE)
+                counts, units = self._shown_of(batch, np.flatnonzero(mask), now)
+            self._add(totals, batch, counts, units)
         return totals
+
+    @staticmethod
+    def _shown_of(batch: Batch, selected: npt.NDArray[np.intp], now: float
+                  ) -> tuple[Int64s, Int64s]:
+        done = batch.processed(now)
+        processed = selected[selected < done].astype(np.int64)
+        shown = batch.lifecycle.shown(batch.outcomes[processed],
+                                      batch.processed_at_many(processed),
+                                      batch.lifecycle.delays(batch.seq, processed), now)
+        counts = np.bincount(shown, minlength=256)
+        units = np.bincount(shown, weights=batch.segments_of(processed),
+                            minlength=256).astype(np.int64)
+        counts[QUEUED] += len(selected) - len(processed)
+        return counts, units
+
+    @staticmethod
+    def _add(totals: StatusTotals, batch: Batch, counts: Int64s, units: Int64s) -> None:
+        totals.add("queued", int(counts[QUEUED]), 0)  # nothing is charged before processing
+        totals.add("sent", int(counts[SENT]), int(units[SENT]))
+        # A settled detour keeps its flag in the outcome: count it with its final code.
+        for k in (DELIVERED, *range(1, len(DELIVERY_FAILURE_CODES) + 1)):
+            count = int(counts[k] + counts[k | PENDING_FLAG])
+            unit = int(units[k] + units[k | PENDING_FLAG])
+            if k == DELIVERED:
+                totals.add("delivered", count, unit)
+            else:
+                totals.add("deliveryFailed", count, unit, DELIVERY_FAILURE_CODES[k - 1])
+        totals.add("deliveryFailed", int(counts[SHOWN_PENDING]), int(units[SHOWN_PENDING]),
+                   PENDING_CODE)
+        totals.add("sendingFailed", int(counts[SENDING_FAILED]), 0, OPTED_OUT_CODE)
+        totals.add("sendingFailed", int(counts[CAPPED]), 0, batch.cap_code)
 
     # -- ledger support -----------------------------------------------------
 

@@ -111,7 +111,7 @@ def test_sender_that_is_not_an_a2p_number(cli: Cli, write_bytes: WriteBytes) -> 
     assert done.returncode == 2
     assert plain_error(done.stderr) == [
         ("hvsms: error: +16505550102 is not an A2P SMS sender of this account "
-         "(A2P senders: +16505550100, +16505550101)")]
+         "(A2P senders: +16505550100, +16505550101, +18885550100)")]
 
 
 def test_sender_that_is_not_e164(cli: Cli, write_bytes: WriteBytes) -> None:

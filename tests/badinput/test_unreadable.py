@@ -197,7 +197,7 @@ _LATE = textwrap.dedent("""
     from engine.emulator import Emulator, EmulatorConfig, RateLimitConfig
 
     async def main():
-        cfg = EmulatorConfig(rate_limits=RateLimitConfig(enabled=False))
+        cfg = EmulatorConfig.fast(rate_limits=RateLimitConfig(enabled=False))
         opts = engine.JobOptions(max_batch_bytes=100_000, poll_interval=0.05,
                                  light_limit=10_000)
         async with Emulator(cfg) as emu:

@@ -66,7 +66,7 @@ def run(workdir: Path) -> Run:
 @pytest.fixture
 def external_emulator() -> Iterator[EmulatorProcess]:
     """An emulator in its own process (it outlives each hvsms run); no rate limits."""
-    cfg = EmulatorConfig(rate_limits=RateLimitConfig(enabled=False))
+    cfg = EmulatorConfig.fast(rate_limits=RateLimitConfig(enabled=False))
     with EmulatorProcess(cfg) as emu:
         yield emu
 

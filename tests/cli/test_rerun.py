@@ -31,8 +31,8 @@ from .conftest import Run, base_env, cli_command, emulator_env
 @pytest.fixture
 def slow_emulator() -> Iterator[EmulatorProcess]:
     """Each POST takes 0.4 s, so a job of a few batches is still sending seconds later."""
-    cfg = EmulatorConfig(rate_limits=RateLimitConfig(enabled=False),
-                         faults=FaultConfig(latency=0.4, paths=(CREATE_BATCH,)))
+    cfg = EmulatorConfig.fast(rate_limits=RateLimitConfig(enabled=False),
+                              faults=FaultConfig(latency=0.4, paths=(CREATE_BATCH,)))
     with EmulatorProcess(cfg) as emu:
         yield emu
 

@@ -33,7 +33,7 @@ N = 3000
 
 @pytest.fixture
 def slow_emulator() -> Iterator[EmulatorProcess]:
-    cfg = EmulatorConfig(rate_limits=RateLimitConfig(enabled=False),
+    cfg = EmulatorConfig.fast(rate_limits=RateLimitConfig(enabled=False),
                          faults=FaultConfig(latency=0.5, paths=(CREATE_BATCH,)))
     with EmulatorProcess(cfg) as emu:
         yield emu

@@ -57,7 +57,7 @@ def tmux() -> Iterator[Tmux]:
 def test_progress_display_in_a_terminal(
     tmux: Tmux, workdir: Path, write_csv: Callable[..., Path]
 ) -> None:
-    cfg = EmulatorConfig(rate_limits=RateLimitConfig(enabled=False), processing_rate=400,
+    cfg = EmulatorConfig.fast(rate_limits=RateLimitConfig(enabled=False), processing_rate=400,
                          faults=FaultConfig(latency=0.2, paths=(CREATE_BATCH,)))
     path = write_csv([[us_number(i)] for i in range(2000)], name="big.csv")
     with EmulatorProcess(cfg) as emu:

@@ -26,7 +26,7 @@ async def api(emulator: Callable[..., Awaitable[Emulator]],
     """`client = await api(EmulatorConfig(...))`: a fresh emulator and a logged-in client."""
 
     async def make(config: EmulatorConfig | None = None, *, login: bool = True) -> Api:
-        client = Api(http, await emulator(config))
+        client = Api(http, await emulator(config or EmulatorConfig.fast()))
         if login:
             await client.login()
         return client

@@ -22,7 +22,7 @@ async def test_jwt_grant_returns_token_info(api: ApiFactory) -> None:
 
 
 async def test_no_refresh_token_when_not_issued(api: ApiFactory) -> None:
-    client = await api(EmulatorConfig(issue_refresh_tokens=False))
+    client = await api(EmulatorConfig.fast(issue_refresh_tokens=False))
     assert "refresh_token" not in client.token_info
     assert "refresh_token_expires_in" not in client.token_info
 
@@ -65,7 +65,7 @@ async def test_refresh_is_single_use_and_kills_old_access_token(api: ApiFactory)
 
 
 async def test_expired_access_token_is_401_oau_128(api: ApiFactory) -> None:
-    client = await api(EmulatorConfig(access_token_ttl=1))
+    client = await api(EmulatorConfig.fast(access_token_ttl=1))
     assert client.token_info["expires_in"] == 1
     assert (await client.get(A2P + "/batches")).status == 200
     await asyncio.sleep(1.05)
@@ -106,7 +106,7 @@ async def test_revoke_ends_the_session(api: ApiFactory) -> None:
 
 
 async def test_token_endpoint_is_in_the_auth_group(api: ApiFactory) -> None:
-    client = await api(EmulatorConfig(rate_limits=RateLimitConfig(auth=2)), login=False)
+    client = await api(EmulatorConfig.fast(rate_limits=RateLimitConfig(auth=2)), login=False)
     form = {"grant_type": JWT_GRANT, "assertion": client.emu.config.jwt}
     first = await client.oauth(form)
     assert first.headers["X-Rate-Limit-Group"] == "auth"

@@ -28,7 +28,7 @@ async def test_batch_is_accepted_as_processing(api: ApiFactory) -> None:
 
 
 async def test_invalid_recipients_are_rejected_with_one_based_indexes(api: ApiFactory) -> None:
-    client = await api(EmulatorConfig(invalid_numbers=("+14155550999",)))
+    client = await api(EmulatorConfig.fast(invalid_numbers=("+14155550999",)))
     messages: list[dict[str, Any]] = [
         {"to": ["+14155550100"]},
         {"to": ["4155550101"]},  # no +
@@ -50,6 +50,36 @@ async def test_invalid_recipients_are_rejected_with_one_based_indexes(api: ApiFa
     batch = await client.get(A2P + "/batches/" + reply.body["id"])
     assert batch.body["rejected"] == []
     assert client.emu.ledger()["rejected"] == 5
+
+
+async def test_destinations_outside_plus_one_are_rejected(api: ApiFactory) -> None:
+    client = await api()
+    # The developer guide's own example of a rejected recipient is +4088070206.
+    reply = await client.send([{"to": ["+14155550100"]}, {"to": ["+4088070206"]},
+                               {"to": ["+442071838750"]}, {"to": ["+1415555010"]}])
+    assert reply.body["batchSize"] == 1
+    assert [(r["index"], r["to"], r["errorCode"]) for r in reply.body["rejected"]] == [
+        (2, ["+4088070206"], "SMS-RC-410"), (3, ["+442071838750"], "SMS-RC-410"),
+        (4, ["+1415555010"], "SMS-RC-410")]
+
+
+async def test_an_account_allowed_abroad_accepts_other_countries(api: ApiFactory) -> None:
+    client = await api(EmulatorConfig.fast(us_canada_only=False))
+    reply = await client.send([{"to": ["+442071838750"]}])
+    assert (reply.body["batchSize"], reply.body["rejected"]) == (1, [])
+
+
+async def test_carrier_rejects_a_seeded_share_and_always_the_same_numbers(
+        api: ApiFactory) -> None:
+    client = await api(EmulatorConfig.fast(carrier_reject_share=0.1, seed=5))
+    messages = [{"to": [f"+1415555{i:04d}"]} for i in range(2000)]
+    first = (await client.send(messages)).body
+    second = (await client.send(messages[::-1])).body
+    refused = {r["to"][0] for r in first["rejected"]}
+    assert 140 < len(refused) < 260
+    assert {r["to"][0] for r in second["rejected"]} == refused
+    assert first["batchSize"] == 2000 - len(refused)
+    assert all(r["index"] == int(r["to"][0][-4:]) + 1 for r in first["rejected"])
 
 
 async def test_all_rejected_batch_is_201_completed_and_empty(api: ApiFactory) -> None:
@@ -105,7 +135,7 @@ async def test_bad_bodies_are_400_asg_errors(api: ApiFactory, body: bytes, code:
 
 
 async def test_body_over_the_limit_is_413_json(api: ApiFactory) -> None:
-    client = await api(EmulatorConfig(max_body_bytes=2000))
+    client = await api(EmulatorConfig.fast(max_body_bytes=2000))
     small = await client.send(recipients(10))
     assert small.status == 201
     reply = await client.send(recipients(200))
@@ -118,7 +148,7 @@ async def test_body_over_the_limit_is_413_json(api: ApiFactory) -> None:
 
 
 async def test_chunked_body_over_the_limit_is_413_json(api: ApiFactory) -> None:
-    client = await api(EmulatorConfig(max_body_bytes=2000))
+    client = await api(EmulatorConfig.fast(max_body_bytes=2000))
     payload = orjson.dumps({"from": "+16505550100", "text": "x", "messages": recipients(200)})
 
     async def chunks() -> AsyncIterator[bytes]:
@@ -150,7 +180,7 @@ async def test_unknown_account_is_404(api: ApiFactory) -> None:
 
 async def test_processing_is_fifo_per_sender_and_cost_comes_at_completion(
         api: ApiFactory) -> None:
-    client = await api(EmulatorConfig(processing_rate=100.0, delivery_failure_share=0.0))
+    client = await api(EmulatorConfig.fast(processing_rate=100.0, delivery_failure_share=0.0))
     first = (await client.send(recipients(20))).body["id"]
     second = (await client.send(recipients(20, start=100))).body["id"]
     other = (await client.send(recipients(20), sender="+16505550101")).body["id"]
@@ -188,10 +218,10 @@ async def test_list_batches_pages_to_the_end_with_filters(api: ApiFactory) -> No
         token = page.body["paging"].get("nextPageToken")
         if token is None:
             break
-    assert seen == ids
+    assert seen == ids[::-1]  # newest first, as RingCentral's examples show
     assert pages == 3
     everything = await client.get(A2P + "/batches")
-    assert [r["id"] for r in everything.body["records"]] == [*ids, other]
+    assert [r["id"] for r in everything.body["records"]] == [other, *ids[::-1]]
     assert "nextPageToken" not in everything.body["paging"]
     completed = await client.get(A2P + "/batches",
                                  params=[("status", "Completed"), ("status", "Processing")])

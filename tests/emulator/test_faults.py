@@ -42,11 +42,11 @@ def test_fault_plans_are_seeded_and_follow_the_shares() -> None:
 @pytest.mark.parametrize(("retry_after", "header"), [(1.0, "1"), (2.5, "2.5"), (None, None)])
 async def test_503_with_and_without_retry_after(api: ApiFactory, retry_after: float | None,
                                                 header: str | None) -> None:
-    client = await api(EmulatorConfig(faults=FaultConfig(error_503_share=1.0,
+    client = await api(EmulatorConfig.fast(faults=FaultConfig(error_503_share=1.0,
                                                          retry_after_503=retry_after)))
     reply = await client.send(recipients(2))
     assert reply.status == 503
-    assert reply.body["errorCode"] == "CMN-201"
+    assert reply.body["errorCode"] == "AGW-503"
     assert reply.headers.get("Retry-After") == header
     ledger = client.emu.ledger()
     assert ledger["batches"] == 0
@@ -54,8 +54,16 @@ async def test_503_with_and_without_retry_after(api: ApiFactory, retry_after: fl
     assert ledger["status_counts"] == {"200": 1, "503": 1}  # the login, then the fault
 
 
+async def test_500_is_cmn_201_and_stores_nothing(api: ApiFactory) -> None:
+    client = await api(EmulatorConfig.fast(faults=FaultConfig(error_500_share=1.0)))
+    reply = await client.send(recipients(2))
+    assert (reply.status, reply.body["errorCode"]) == (500, "CMN-201")
+    assert reply.body["message"] == "Service Temporary Unavailable"
+    assert client.emu.ledger()["batches"] == 0
+
+
 async def test_faults_apply_only_to_their_paths(api: ApiFactory) -> None:
-    client = await api(EmulatorConfig(faults=FaultConfig(error_503_share=1.0,
+    client = await api(EmulatorConfig.fast(faults=FaultConfig(error_503_share=1.0,
                                                          paths=(CREATE_BATCH,))))
     assert (await client.get(A2P + "/batches")).status == 200
     assert (await client.send(recipients(1))).status == 503
@@ -64,7 +72,7 @@ async def test_faults_apply_only_to_their_paths(api: ApiFactory) -> None:
 
 
 async def test_drop_closes_the_connection_and_stores_nothing(api: ApiFactory) -> None:
-    client = await api(EmulatorConfig(faults=FaultConfig(drop_share=1.0)))
+    client = await api(EmulatorConfig.fast(faults=FaultConfig(drop_share=1.0)))
     with pytest.raises(aiohttp.ClientError):
         await client.send(recipients(3))
     ledger = client.emu.ledger()
@@ -75,7 +83,7 @@ async def test_drop_closes_the_connection_and_stores_nothing(api: ApiFactory) ->
 
 
 async def test_lost_answer_stores_the_batch_but_sends_nothing(api: ApiFactory) -> None:
-    client = await api(EmulatorConfig(faults=FaultConfig(lost_answer_share=1.0,
+    client = await api(EmulatorConfig.fast(faults=FaultConfig(lost_answer_share=1.0,
                                                          paths=(CREATE_BATCH,))))
     with pytest.raises(aiohttp.ServerDisconnectedError):
         await client.send(recipients(4))
@@ -90,7 +98,7 @@ async def test_lost_answer_stores_the_batch_but_sends_nothing(api: ApiFactory) -
 
 
 async def test_hangs_stall_until_the_client_gives_up(api: ApiFactory) -> None:
-    client = await api(EmulatorConfig(faults=FaultConfig(hang_share=1.0, seed=1)))
+    client = await api(EmulatorConfig.fast(faults=FaultConfig(hang_share=1.0, seed=1)))
     timeout = aiohttp.ClientTimeout(total=0.3)
     outcomes = []
     for _ in range(6):
@@ -118,7 +126,7 @@ async def test_hangs_stall_until_the_client_gives_up(api: ApiFactory) -> None:
 
 
 async def test_latency_delays_answers(api: ApiFactory) -> None:
-    client = await api(EmulatorConfig(faults=FaultConfig(latency=0.15)))
+    client = await api(EmulatorConfig.fast(faults=FaultConfig(latency=0.15)))
     started = time.monotonic()
     reply = await client.get(A2P + "/batches")
     assert reply.status == 200

@@ -44,7 +44,7 @@ async def test_max_in_flight_spies_on_client_concurrency(api: ApiFactory) -> Non
 
 
 async def test_control_api_over_http(api: ApiFactory) -> None:
-    client = await api(EmulatorConfig(processing_rate=1.0))
+    client = await api(EmulatorConfig.fast(processing_rate=1.0))
     await client.send(recipients(3))
     ledger = await client.get("/_emulator/ledger", headers={"Authorization": ""})
     assert ledger.status == 200

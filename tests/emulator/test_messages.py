@@ -30,7 +30,7 @@ async def all_pages(client: Api, path: str, params: dict[str, str]) -> tuple[lis
 
 
 async def test_messages_page_to_the_end_and_agree_with_statuses(api: ApiFactory) -> None:
-    client = await api(EmulatorConfig(delivery_failure_share=0.3, seed=5,
+    client = await api(EmulatorConfig.fast(delivery_failure_share=0.3, seed=5,
                                       opt_outs={"+16505550100": ["+14155550003"]}))
     batch = (await client.send(recipients(25))).body["id"]
     await client.send(recipients(5, start=500))  # another batch, filtered out below
@@ -41,9 +41,12 @@ async def test_messages_page_to_the_end_and_agree_with_statuses(api: ApiFactory)
     assert len(records) == 25
     assert len({r["id"] for r in records}) == 25
     assert all(isinstance(r["id"], str) and r["batchId"] == batch for r in records)
-    assert records[3]["messageStatus"] == "SendingFailed"
-    assert records[3]["errorCode"] == "SMS-RC-413"
-    assert "cost" not in records[3]
+    ids = [int(r["id"]) for r in records]
+    assert ids == sorted(ids, reverse=True)  # newest first
+    opted = next(r for r in records if r["to"] == ["+14155550003"])
+    assert opted["messageStatus"] == "SendingFailed"
+    assert opted["errorCode"] == "SMS-RC-413"
+    assert "cost" not in opted
 
     statuses = (await client.get(A2P + "/statuses", params={"batchId": batch})).body
     by_status = Counter(r["messageStatus"] for r in records)
@@ -64,7 +67,7 @@ async def test_messages_page_to_the_end_and_agree_with_statuses(api: ApiFactory)
 
 
 async def test_unprocessed_messages_are_queued(api: ApiFactory) -> None:
-    client = await api(EmulatorConfig(processing_rate=50.0, delivery_failure_share=0.0))
+    client = await api(EmulatorConfig.fast(processing_rate=50.0, delivery_failure_share=0.0))
     batch = (await client.send(recipients(100))).body["id"]
     await asyncio.sleep(0.2)
     statuses = (await client.get(A2P + "/statuses", params={"batchId": batch})).body
@@ -72,13 +75,13 @@ async def test_unprocessed_messages_are_queued(api: ApiFactory) -> None:
     queued = sum(r["messageStatus"] == "Queued" for r in records)
     assert 0 < statuses["queued"]["count"] < 100
     assert 0 < queued < 100
-    # Each index is processed in order: Queued ones are all at the end.
+    # Each index is processed in order: newest first, the Queued ones come first.
     statuses_in_order = [r["messageStatus"] for r in records]
-    assert statuses_in_order == sorted(statuses_in_order, key=lambda s: s == "Queued")
+    assert statuses_in_order == sorted(statuses_in_order, key=lambda s: s != "Queued")
 
 
 async def test_texts_and_segments_in_detailed_view(api: ApiFactory) -> None:
-    client = await api(EmulatorConfig(delivery_failure_share=0.0))
+    client = await api(EmulatorConfig.fast(delivery_failure_share=0.0))
     messages: list[dict[str, Any]] = [{"to": ["+14155550100"], "text": "a" * 161},
                 {"to": ["+14155550101"], "text": "Привет"},
                 {"to": ["+14155550102"]}]
@@ -87,8 +90,8 @@ async def test_texts_and_segments_in_detailed_view(api: ApiFactory) -> None:
     assert all("text" not in r for r in simple)
     detailed = (await client.get(A2P + "/messages", params={"batchId": batch,
                                                             "view": "Detailed"})).body["records"]
-    assert [r["text"] for r in detailed] == ["a" * 161, "Привет", "Default"]
-    assert [r["segmentCount"] for r in detailed] == [2, 1, 1]
+    assert [r["text"] for r in detailed] == ["Default", "Привет", "a" * 161]
+    assert [r["segmentCount"] for r in detailed] == [1, 1, 2]
     one = await client.get(A2P + "/messages/" + detailed[1]["id"])
     assert one.status == 200
     assert one.body["text"] == "Привет"
@@ -119,7 +122,7 @@ async def test_phone_number_filter_accepts_the_sdks_raw_plus(api: ApiFactory) ->
 
 async def test_opt_outs_list_pages_csv_and_bulk_assign(api: ApiFactory) -> None:
     opted = [f"+1415555{i:04d}" for i in range(5)]
-    client = await api(EmulatorConfig(opt_outs={"+16505550100": opted}))
+    client = await api(EmulatorConfig.fast(opt_outs={"+16505550100": opted}))
     records, pages = await all_pages(client, A2P + "/opt-outs",
                                      {"from": "+16505550100", "perPage": "2"})
     assert pages == 3

@@ -53,7 +53,7 @@ def test_window_resets_the_budget() -> None:
 
 
 async def test_light_group_headers_429_and_penalty_over_http(api: ApiFactory) -> None:
-    client = await api(EmulatorConfig(rate_limits=RateLimitConfig(light=3, window=0.4)))
+    client = await api(EmulatorConfig.fast(rate_limits=RateLimitConfig(light=3, window=0.4)))
     replies = [await client.get(A2P + "/batches") for _ in range(3)]
     for left, reply in zip(("2", "1", "0"), replies, strict=True):
         assert reply.status == 200
@@ -81,18 +81,30 @@ async def test_light_group_headers_429_and_penalty_over_http(api: ApiFactory) ->
     assert ledger["batches"] == 0  # the refused POST stored nothing
 
 
-async def test_limits_are_per_session(api: ApiFactory) -> None:
-    client = await api(EmulatorConfig(rate_limits=RateLimitConfig(light=1)))
+async def test_limits_are_per_user_and_app_not_per_session(api: ApiFactory) -> None:
+    client = await api(EmulatorConfig.fast(rate_limits=RateLimitConfig(light=1)))
     first_token = client.token
     assert (await client.get(A2P + "/batches")).status == 200
     assert (await client.get(A2P + "/batches")).status == 429
-    await client.login()
+    await client.login()  # a fresh session does not get a fresh budget
     assert client.token != first_token
+    assert (await client.get(A2P + "/batches")).status == 429
+
+
+async def test_compressed_time_shortens_windows_and_says_so_in_real_seconds(
+        api: ApiFactory) -> None:
+    client = await api(EmulatorConfig.fast(time_scale=600.0,
+                                           rate_limits=RateLimitConfig(light=1)))
+    ok = await client.get(A2P + "/batches")
+    assert ok.headers["X-Rate-Limit-Window"] == "0.1"  # 60 emulated seconds
+    over = await client.get(A2P + "/batches")
+    assert (over.status, over.headers["Retry-After"]) == (429, "0.1")
+    client.emu.advance(61)  # past the penalty without waiting
     assert (await client.get(A2P + "/batches")).status == 200
 
 
 async def test_rate_limits_can_be_switched_off(api: ApiFactory) -> None:
-    client = await api(EmulatorConfig(rate_limits=RateLimitConfig(light=1)))
+    client = await api(EmulatorConfig.fast(rate_limits=RateLimitConfig(light=1)))
     client.emu.configure(rate_limits={"enabled": False})
     replies = [await client.get(A2P + "/batches") for _ in range(5)]
     assert {r.status for r in replies} == {200}

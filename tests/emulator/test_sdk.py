@@ -11,14 +11,19 @@ import pytest
 from ringcentral import SDK
 from ringcentral.http.api_exception import ApiException
 
-from engine.emulator import Emulator, EmulatorConfig
+from engine.emulator import Emulator, EmulatorConfig, RateLimitConfig
 
 ALICE = "+14155550100"
 BOB = "+12125550100"
 
 
-def sample_flow(url: str, config: EmulatorConfig) -> dict[str, Any]:
-    """`code-samples/messaging/code-snippets/send-a2p-sms.py`, polling faster."""
+def sample_flow(url: str, config: EmulatorConfig,
+                settle: Callable[[Any], None] = lambda platform: None) -> dict[str, Any]:
+    """`code-samples/messaging/code-snippets/send-a2p-sms.py`, polling faster.
+
+    `settle(platform)` runs once both batches are Completed: the receipts may
+    still be on their way.
+    """
     sdk = SDK(config.client_id, config.client_secret, url)
     platform = sdk.platform()
     platform.login(jwt=config.jwt)
@@ -53,6 +58,9 @@ def sample_flow(url: str, config: EmulatorConfig) -> dict[str, Any]:
             assert time.monotonic() < deadline, "batch never completed"
             time.sleep(0.05)
 
+    at_completion = platform.get("/restapi/v1.0/account/~/a2p-sms/statuses",
+                                 {"batchId": personal.id}).json_dict()
+    settle(platform)
     statuses = platform.get("/restapi/v1.0/account/~/a2p-sms/statuses",
                             {"batchId": personal.id}).json_dict()
     # The SDK does not URL-encode query strings: this `+` reaches the server raw.
@@ -61,16 +69,28 @@ def sample_flow(url: str, config: EmulatorConfig) -> dict[str, Any]:
                              "view": "Detailed"}).json_dict()
     platform.logout()
     return {"sender": sender, "plain": plain, "personal": personal, "polls": polls,
-            "final": batch, "statuses": statuses, "messages": messages}
+            "final": batch, "at_completion": at_completion, "statuses": statuses,
+            "messages": messages}
 
 
 async def test_official_sdk_sample_flow(emulator: Callable[..., Awaitable[Emulator]]) -> None:
-    config = EmulatorConfig(processing_rate=10.0, delivery_failure_share=0.0)
+    # The realistic service (a local number sends 1 message a second, receipts
+    # come later), ten times faster than real time.
+    config = EmulatorConfig(time_scale=10.0, delivery_failure_share=0.0)
     emu = await emulator(config)
+    horizon = config.receipt_delay + config.late_receipt_delay * 2 + config.pending_resolve_delay
 
-    result = await asyncio.to_thread(sample_flow, emu.url, config)
+    def settle(platform: Any) -> None:
+        # Two hours later every receipt is in; the token of back then is not.
+        emu.advance(horizon)
+        platform.login(jwt=config.jwt)
+
+    result = await asyncio.to_thread(sample_flow, emu.url, config, settle)
 
     assert result["sender"] == "+16505550100"
+    early = result["at_completion"]
+    assert early["queued"]["count"] == 0
+    assert sum(early[k]["count"] for k in ("sent", "delivered", "deliveryFailed")) == 2
     assert result["plain"].status == "Processing"
     assert result["plain"].batchSize == 2
     assert result["plain"].rejected == []
@@ -88,10 +108,33 @@ async def test_official_sdk_sample_flow(emulator: Callable[..., Awaitable[Emulat
     ledger = emu.ledger()
     assert ledger["accepted"] == 4
     assert ledger["duplicates"] == 2
-    assert ledger["requests"]["token"] == 1
+    assert ledger["requests"]["token"] == 2  # the login, and the one two hours later
     assert ledger["requests"]["revoke"] == 1
     assert ledger["requests"]["createA2PSMS"] == 2
     assert ledger["status_counts"].get("401", 0) == 0
+
+
+async def test_two_sdk_logins_share_one_rate_budget(
+        emulator: Callable[..., Awaitable[Emulator]]) -> None:
+    emu = await emulator(EmulatorConfig(rate_limits=RateLimitConfig(light=3)))
+
+    def run() -> list[int]:
+        statuses = []
+        platforms = []
+        for _ in range(2):
+            platform = SDK(emu.config.client_id, emu.config.client_secret, emu.url).platform()
+            platform.login(jwt=emu.config.jwt)
+            platforms.append(platform)
+        for i in range(4):  # alternating logins: 4 requests against one budget of 3
+            try:
+                response = platforms[i % 2].get("/restapi/v1.0/account/~/a2p-sms/batches")
+                statuses.append(response.response().status_code)
+            except ApiException as exc:
+                statuses.append(exc.api_response().response().status_code)
+        return statuses
+
+    assert await asyncio.to_thread(run) == [200, 200, 200, 429]
+    assert emu.runtime.tokens.session_count == 2
 
 
 async def test_sdk_sees_errors_as_api_exceptions(

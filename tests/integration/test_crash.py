@@ -97,7 +97,7 @@ def test_kill_at_random_moments_then_resume(
     numbers = [us_number(i) for i in range(n)]
     refused = set(random.Random(1).sample(numbers, n // 10))  # the server rejects these
     path = write_csv([[x] for x in numbers])
-    cfg = EmulatorConfig(
+    cfg = EmulatorConfig.fast(
         processing_rate=4000,
         invalid_numbers=refused,
         rate_limits=RateLimitConfig(enabled=False),
@@ -151,7 +151,7 @@ async def test_lost_answers_are_reconciled_not_resent(write_csv: Callable[..., P
     n = 2000
     path = write_csv([[us_number(i)] for i in range(n)])
     faults = FaultConfig(seed=11, lost_answer_share=0.35, paths=(CREATE_BATCH,))
-    async with Emulator(EmulatorConfig(faults=faults, rate_limits=RateLimitConfig(enabled=False))) as emu:
+    async with Emulator(EmulatorConfig.fast(faults=faults, rate_limits=RateLimitConfig(enabled=False))) as emu:
         report = await engine.send_bulk(
             path, text="Hi", credentials=emu.credentials,
             options=JobOptions(max_batch_bytes=2048, concurrency=3, poll_interval=0.05,
@@ -172,7 +172,7 @@ async def test_dropped_connections_before_handling_are_resent(
     n = 1000
     path = write_csv([[us_number(i)] for i in range(n)])
     faults = FaultConfig(seed=5, drop_share=0.3, paths=(CREATE_BATCH,))
-    async with Emulator(EmulatorConfig(faults=faults, rate_limits=RateLimitConfig(enabled=False))) as emu:
+    async with Emulator(EmulatorConfig.fast(faults=faults, rate_limits=RateLimitConfig(enabled=False))) as emu:
         report = await engine.send_bulk(
             path, text="Hi", credentials=emu.credentials,
             options=JobOptions(max_batch_bytes=2048, poll_interval=0.05, max_poll_interval=0.3,
@@ -188,7 +188,7 @@ async def test_changed_file_on_resume_is_refused(
 ) -> None:
     path = write_csv([[us_number(i)] for i in range(50)])
     journal = tmp_path / "j.journal"
-    async with Emulator(EmulatorConfig(rate_limits=RateLimitConfig(enabled=False))) as emu:
+    async with Emulator(EmulatorConfig.fast(rate_limits=RateLimitConfig(enabled=False))) as emu:
         report = await engine.send_bulk(
             path, text="Hi", credentials=emu.credentials, journal=journal,
             options=JobOptions(poll_interval=0.05, light_limit=10_000),
@@ -219,7 +219,7 @@ async def test_resume_of_a_fully_submitted_job_only_polls(
 ) -> None:
     path = write_csv([[us_number(i)] for i in range(300)])
     journal = tmp_path / "j.journal"
-    async with Emulator(EmulatorConfig(processing_rate=50,
+    async with Emulator(EmulatorConfig.fast(processing_rate=50,
                                        rate_limits=RateLimitConfig(enabled=False))) as emu:
         job = engine.job.Job(str(path), text="Hi", sender=None, credentials=emu.credentials,
                              journal=str(journal), options=JobOptions(max_batch_bytes=2048,

@@ -27,7 +27,7 @@ DIRTY: list[tuple[list[str], str]] = [
     (["1-800-FLOWERS", ""], "dropped:invalid number: has letters"),
     (["+14155550127", LONG], "dropped:text longer than 1000 characters"),
     (["415.555.0129", "A quoted text, with a comma"], "sent:+14155550129"),
-    (["+442071838750", ""], "sent:+442071838750"),
+    (["+442071838750", ""], "dropped:outside US/Canada: High Volume SMS serves +1 numbers only"),
     (["+14155550130", ""], "dropped:opted out"),
     (["+14155550131", ""], "dropped:suppressed"),
 ]
@@ -62,9 +62,9 @@ async def test_dirty_file_every_line_has_its_known_answer(
     # Nothing dropped reached the server.
     assert sent["+14155550130"] == sent["+14155550131"] == sent["+14155550127"] == 0
     c = report.counts
-    assert (c.read, c.duplicates, c.invalid, c.too_long, c.opted_out, c.suppressed) == (
-        14, 2, 3, 1, 1, 1)
-    assert c.accepted == 6
+    assert (c.read, c.duplicates, c.invalid, c.too_long, c.opted_out, c.suppressed,
+            c.outside_us_canada) == (14, 2, 3, 1, 1, 1, 1)
+    assert c.accepted == 5
 
 
 async def test_opt_outs_fetched_across_pages_are_honoured(

@@ -98,7 +98,7 @@ async def _hvsms(*args: str, env: dict[str, str], cwd: Path) -> tuple[int, bytes
 
 
 def _canary_emulator() -> Emulator:
-    return Emulator(EmulatorConfig(
+    return Emulator(EmulatorConfig.fast(
         client_id=CANARY_ID, client_secret=CANARY_SECRET, jwt=CANARY_JWT,
         rate_limits=RateLimitConfig(enabled=False)))
 

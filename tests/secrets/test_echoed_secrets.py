@@ -35,7 +35,7 @@ Hook = Callable[[web.Request, Forward], object]
 
 
 def _emulator() -> Emulator:
-    return Emulator(EmulatorConfig(client_id=CLIENT_ID, client_secret=SECRET, jwt=JWT,
+    return Emulator(EmulatorConfig.fast(client_id=CLIENT_ID, client_secret=SECRET, jwt=JWT,
                                    rate_limits=RateLimitConfig(enabled=False)))
 
 

@@ -95,7 +95,7 @@ async def test_journal_and_its_wal_and_shm_are_private_while_the_job_runs(
             if p.exists():
                 modes[p.name] = _mode(p)
 
-    cfg = EmulatorConfig(rate_limits=RateLimitConfig(enabled=False))
+    cfg = EmulatorConfig.fast(rate_limits=RateLimitConfig(enabled=False))
     with umask(0):
         async with Emulator(cfg) as emu:
             report = await engine.send_bulk(
@@ -110,7 +110,7 @@ async def test_journal_and_its_wal_and_shm_are_private_while_the_job_runs(
 async def test_a_kept_journal_is_private(tmp_path: Path, state_dir: Path) -> None:
     """A job without a journal path keeps its own in the state directory: 0600 in 0700."""
     source = _recipients(tmp_path / "recipients.csv", 20)
-    cfg = EmulatorConfig(rate_limits=RateLimitConfig(enabled=False),
+    cfg = EmulatorConfig.fast(rate_limits=RateLimitConfig(enabled=False),
                          faults=FaultConfig(error_503_share=1.0, retry_after_503=0.01,
                                             paths=(CREATE_BATCH,)))
     with umask(0):

@@ -18,6 +18,7 @@ from engine.segments import (
     find_shortener,
     segments,
     segments_many,
+    text_length,
 )
 
 BASIC = set(GSM7_BASIC)
@@ -74,9 +75,10 @@ def test_boundaries(text: str, count: int) -> None:
     assert segments_many([text, text]) == 2 * count
 
 
-def test_limit_is_in_python_characters() -> None:
+def test_limit_is_in_utf16_units_never_fewer_than_code_points() -> None:
     assert MAX_TEXT_CHARS == 1000
-    assert len("😀" * 1000) <= MAX_TEXT_CHARS  # 2000 UTF-16 units, still 1000 characters
+    assert text_length("😀" * 500) == MAX_TEXT_CHARS  # 500 code points, 1000 UTF-16 units
+    assert text_length("😀" * 1000) == 2000 > MAX_TEXT_CHARS
 
 
 @pytest.mark.parametrize(("text", "found"), [
