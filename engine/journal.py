@@ -18,21 +18,52 @@ import sqlite3
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
+from enum import StrEnum
 from typing import Any, Self
 
 from .errors import JournalError
 from .lock import JournalLock
 from .report import DroppedRow, RejectedRow
 
-__all__ = ["SCHEMA_VERSION", "BatchRecord", "Journal", "fingerprint"]
+__all__ = ["SCHEMA_VERSION", "BatchRecord", "BatchState", "Journal", "fingerprint", "legal"]
 
 SCHEMA_VERSION = 1
 
-# Batch states. `submitting` is the intent written before a POST: found on
-# resume, it means the outcome is unknown, exactly like `uncertain`.
-PLANNED, SUBMITTING, SUBMITTED, UNCERTAIN, COMPLETED, FAILED = (
-    "planned", "submitting", "submitted", "uncertain", "completed", "failed",
-)
+class BatchState(StrEnum):
+    """Where a batch stands. `submitting` is the intent written before a POST:
+    found on resume, it means the outcome is unknown, exactly like `uncertain`.
+    `failed` means the server refused the POST (it did not act on it)."""
+
+    PLANNED = "planned"
+    SUBMITTING = "submitting"
+    SUBMITTED = "submitted"
+    UNCERTAIN = "uncertain"
+    COMPLETED = "completed"
+    FAILED = "failed"
+
+
+PLANNED, SUBMITTING, SUBMITTED, UNCERTAIN, COMPLETED, FAILED = BatchState
+
+# Which state may follow which (a state may always be written again with new
+# counts). Anything else is a bug that would corrupt the exactly-once record.
+_NEXT: dict[str, frozenset[str]] = {
+    PLANNED: frozenset({SUBMITTING}),
+    SUBMITTING: frozenset({SUBMITTED, UNCERTAIN, FAILED}),
+    UNCERTAIN: frozenset({SUBMITTING, SUBMITTED}),
+    FAILED: frozenset({SUBMITTING}),
+    SUBMITTED: frozenset({COMPLETED}),
+    COMPLETED: frozenset(),
+}
+
+
+def legal(old: str, new: str) -> bool:
+    """Whether a batch in state `old` may move to `new`."""
+    return new == old or new in _NEXT.get(old, frozenset())
+
+
+# The columns a state change may write, beside `state` itself.
+_FIELDS = frozenset({"batch_id", "accepted", "rejected", "processed", "status", "cost",
+                     "delivered", "failed", "error_codes", "attempts", "intent"})
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -266,12 +297,27 @@ class Journal:
             )
 
     def update(self, seq: int, **fields: Any) -> None:
-        cols = ", ".join(f"{k}=?" for k in fields)
+        """Write a batch's fields; a new `state` must be a legal move from the journaled one."""
+        unknown = set(fields) - _FIELDS - {"state"}
+        if unknown:
+            raise ValueError(f"not a batch field: {sorted(unknown)}")
         with self._db:
+            if "state" in fields:
+                row = self._db.execute("SELECT state FROM batches WHERE seq=?", (seq,)).fetchone()
+                if row is None or not legal(row[0], fields["state"]):
+                    raise JournalError(f"batch {seq}: illegal state change "
+                                       f"{row[0] if row else None} -> {fields['state']}")
+            cols = ", ".join(f"{k}=?" for k in fields)  # names checked against _FIELDS
             self._db.execute(
                 f"UPDATE batches SET {cols}, updated=? WHERE seq=?",
                 (*fields.values(), time.time(), seq),
             )
+
+    def record(self, rec: BatchRecord, **fields: Any) -> None:
+        """Change a batch in the journal, then the in-memory record to match: one writer."""
+        self.update(rec.seq, **fields)
+        for name, value in fields.items():
+            setattr(rec, name, value)
 
     def batches(self) -> list[BatchRecord]:
         cur = self._db.execute(

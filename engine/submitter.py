@@ -69,25 +69,21 @@ class Submitter:
             return
         for _ in range(MAX_RESENDS + 1):
             skip = self.journal.dropped_lines(rec.seq)
-            rec.attempts += 1
-            rec.intent = time.time()
-            self.journal.update(rec.seq, state=SUBMITTING, attempts=rec.attempts,
-                                intent=rec.intent)
+            self.journal.record(rec, state=SUBMITTING, attempts=rec.attempts + 1,
+                                intent=time.time())
             posted_at = time.monotonic()
             try:
                 info = await self.a2p.create_batch(self._body(rec, skip))
             except OutcomeUnknown as exc:
                 log.warning("batch %d: %s", rec.seq, exc)
-                rec.state = UNCERTAIN
-                self.journal.update(rec.seq, state=UNCERTAIN)
+                self.journal.record(rec, state=UNCERTAIN)
                 if await self._reconcile(rec, posted_at=posted_at):
                     return
                 self.resent += 1
                 continue
             except ApiError as exc:
                 # Refused: the server did not act on it; a resume sends it again.
-                rec.state = FAILED
-                self.journal.update(rec.seq, state=FAILED, status=str(exc)[:500])
+                self.journal.record(rec, state=FAILED, status=str(exc)[:500])
                 self.failures.append(f"batch {rec.seq} (lines {rec.first_line}-{rec.last_line}): {exc}")
                 log.error("batch %d refused: %s", rec.seq, exc)
                 if isinstance(exc, AuthError):
@@ -95,19 +91,15 @@ class Submitter:
                 return
             await self._accepted(rec, info, skip)
             return
-        rec.state = FAILED
-        self.journal.update(rec.seq, state=UNCERTAIN)
+        # Still unknown: left `uncertain`, so a resume reconciles it before anything else.
         self.failures.append(f"batch {rec.seq}: outcome still unknown after {MAX_RESENDS} resends")
 
     def _body(self, rec: BatchRecord, skip: set[int]) -> Callable[[], StreamBody]:
         return lambda: StreamBody(self.builder.pieces(rec, skip), rec.bytes)
 
     async def _accepted(self, rec: BatchRecord, info: BatchInfo, skip: set[int]) -> None:
-        rec.state, rec.batch_id = SUBMITTED, info.id
-        rec.accepted, rec.rejected = info.batch_size, len(info.rejected)
-        rec.status, rec.processed = info.status, info.processed
-        self.journal.update(
-            rec.seq, state=SUBMITTED, batch_id=info.id, accepted=info.batch_size,
+        self.journal.record(
+            rec, state=SUBMITTED, batch_id=info.id, accepted=info.batch_size,
             rejected=len(info.rejected), status=info.status, processed=info.processed,
         )
         if info.rejected:
@@ -151,12 +143,9 @@ class Submitter:
     def _adopt(self, rec: BatchRecord, cand: BatchInfo) -> None:
         log.warning("batch %d: found on the server as %s; adopted", rec.seq, cand.id)
         self.reconciled += 1
-        rec.state, rec.batch_id = SUBMITTED, cand.id
-        rec.accepted = cand.batch_size
-        rec.rejected = rec.messages - cand.batch_size
-        rec.status, rec.processed = cand.status, cand.processed
-        self.journal.update(rec.seq, state=SUBMITTED, batch_id=cand.id, accepted=rec.accepted,
-                            rejected=rec.rejected, status=cand.status, processed=cand.processed)
+        self.journal.record(rec, state=SUBMITTED, batch_id=cand.id, accepted=cand.batch_size,
+                            rejected=rec.messages - cand.batch_size, status=cand.status,
+                            processed=cand.processed)
         if rec.rejected:
             self.notes.append(
                 f"batch {rec.seq} (lines {rec.first_line}-{rec.last_line}): its answer was "

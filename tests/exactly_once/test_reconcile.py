@@ -6,11 +6,13 @@ server rejected: the emulator's ledger is the judge (0 duplicates).
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import random
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
 from support import cfg, opts, us_number
 
 import engine
@@ -70,3 +72,49 @@ def test_sample_positions_spread_over_the_batch() -> None:
     assert len(picks) == 15 and picks[0] == 0 and picks[-1] == 999
     gaps = {b - a for a, b in itertools.pairwise(picks)}
     assert max(gaps) - min(gaps) <= 1
+
+
+async def test_a_batch_still_unknown_after_the_resends_is_uncertain_everywhere(
+    write_csv: Callable[..., Path], tmp_path: Path,
+) -> None:
+    """Memory and journal agree: the report and the journal both say `uncertain`."""
+    from aiohttp import web
+    from faults.servers import Forward, Proxy
+
+    from engine.journal import Journal
+
+    async def not_a_batch(request: web.Request, forward: Forward) -> web.Response | None:
+        # A 2xx that is not a batch: it may have been stored, so it is never simply resent.
+        if request.method == "POST" and request.path.endswith("/batches"):
+            await request.read()
+            return web.Response(status=200, text="<html>maintenance</html>")
+        return None
+
+    path = write_csv([[us_number(i)] for i in range(30)])
+    journal = tmp_path / "j.journal"
+    async with Emulator(cfg()) as emu, Proxy(emu.url, hook=not_a_batch).running() as url:
+        via = dataclasses.replace(emu.credentials, server_url=url)
+        report = await engine.send_bulk(path, text="Hi", credentials=via, journal=journal,
+                                        options=opts(reconcile_after=0.05))
+        ledger = emu.ledger()
+    assert report.status == "failed" and "outcome still unknown" in report.message
+    assert ledger["accepted"] == 0
+    assert [b.status for b in report.batches] == ["uncertain"]
+    with Journal.open(str(journal)) as j:
+        assert [b.state for b in j.batches()] == ["uncertain"]
+
+
+def test_the_journal_refuses_an_illegal_state_change(tmp_path: Path) -> None:
+    from engine.errors import JournalError
+    from engine.journal import COMPLETED, SUBMITTED, BatchRecord, Journal, legal
+
+    assert legal("planned", "submitting") and legal("uncertain", "submitted")
+    assert not legal("completed", "submitting") and not legal("planned", "submitted")
+    with Journal.create(str(tmp_path / "j.journal"), {}) as j:
+        rec = BatchRecord(1, 0, 10, 2, 2, 3, 2, 10, "+14155550100", "+14155550101")
+        j.add_batch(rec, [])
+        with pytest.raises(JournalError, match="illegal state change planned -> completed"):
+            j.record(rec, state=COMPLETED)
+        assert rec.state == "planned"  # memory follows the journal, never leads it
+        with pytest.raises(ValueError, match="not a batch field"):
+            j.update(1, **{"state=state, batch_id": SUBMITTED})
