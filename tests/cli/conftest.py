@@ -15,7 +15,13 @@ from pathlib import Path
 
 import pytest
 
-from engine.emulator import EmulatorConfig, EmulatorProcess, RateLimitConfig
+from engine.emulator import (
+    CREATE_BATCH,
+    EmulatorConfig,
+    EmulatorProcess,
+    FaultConfig,
+    RateLimitConfig,
+)
 
 REPO = Path(__file__).resolve().parents[2]
 SAMPLES = REPO / "samples"
@@ -74,3 +80,12 @@ def external_emulator() -> Iterator[EmulatorProcess]:
 def read_csv(path: Path) -> list[dict[str, str]]:
     with path.open(newline="", encoding="utf-8") as f:
         return list(csv.DictReader(f))
+
+
+@pytest.fixture
+def slow_emulator() -> Iterator[EmulatorProcess]:
+    """Each POST takes 0.5 s to answer: a job of a few batches is still sending seconds later."""
+    cfg = EmulatorConfig.fast(rate_limits=RateLimitConfig(enabled=False),
+                              faults=FaultConfig(latency=0.5, paths=(CREATE_BATCH,)))
+    with EmulatorProcess(cfg) as emu:
+        yield emu

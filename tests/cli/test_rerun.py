@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import subprocess
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -17,24 +17,12 @@ from support import us_number
 import engine
 from engine.emulator import (
     CREATE_BATCH,
-    EmulatorConfig,
     EmulatorProcess,
-    FaultConfig,
-    RateLimitConfig,
 )
 from engine.errors import JournalLocked
 from engine.lock import JournalLock
 
 from .conftest import Run, base_env, cli_command, emulator_env
-
-
-@pytest.fixture
-def slow_emulator() -> Iterator[EmulatorProcess]:
-    """Each POST takes 0.4 s, so a job of a few batches is still sending seconds later."""
-    cfg = EmulatorConfig.fast(rate_limits=RateLimitConfig(enabled=False),
-                              faults=FaultConfig(latency=0.4, paths=(CREATE_BATCH,)))
-    with EmulatorProcess(cfg) as emu:
-        yield emu
 
 
 def _wait_for_holder(journal: Path, proc: subprocess.Popen[str]) -> None:

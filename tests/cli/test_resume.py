@@ -11,32 +11,21 @@ import signal
 import sqlite3
 import subprocess
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
-import pytest
 from support import us_number
 
 from engine.emulator import (
     CREATE_BATCH,
-    EmulatorConfig,
     EmulatorProcess,
     FaultConfig,
-    RateLimitConfig,
 )
 
 from .conftest import Run, base_env, cli_command, emulator_env
 from .helpers import check_reports
 
 N = 3000
-
-
-@pytest.fixture
-def slow_emulator() -> Iterator[EmulatorProcess]:
-    cfg = EmulatorConfig.fast(rate_limits=RateLimitConfig(enabled=False),
-                         faults=FaultConfig(latency=0.5, paths=(CREATE_BATCH,)))
-    with EmulatorProcess(cfg) as emu:
-        yield emu
 
 
 def _submitted(journal: Path) -> int:
