@@ -5,8 +5,13 @@
         ...
         assert emu.ledger()["accepted"] == 3
 
-It serves the official RingCentral SDKs unmodified, processes batches over
-time, and misbehaves on request (`FaultConfig`, `RateLimitConfig`).
+It serves the official RingCentral SDKs unmodified and by default behaves
+like the real service (each number at its own pace, receipts after
+processing, daily caps; `time_scale` compresses time, `emu.advance` jumps
+ahead); `EmulatorConfig.fast()` is the quick service of tests and
+benchmarks. It misbehaves on request (`FaultConfig`, `RateLimitConfig`).
+What it assumes where RingCentral's documentation is silent is listed in
+`app`.
 `EmulatorProcess` runs it in a child process; `python -m engine.emulator`
 runs it in the foreground.
 """

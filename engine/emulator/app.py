@@ -26,7 +26,7 @@ is the quick service of tests and benchmarks):
   and `Retry-After` are in real seconds, so a client waiting in real time
   waits as long as the compressed clock needs (fractions when compressed).
 - Lifecycle: Queued until processed, then Sent; the receipt arrives within
-  `receipt_delay` (uniform), or `late_receipt_delay` later for
+  `receipt_delay` (uniform), or one to two `late_receipt_delay`s later for
   `late_receipt_share` of messages (for all but the longest batches, after
   the batch is Completed). `pending_failure_share` of messages first show
   DeliveryFailed SMS-CAR-104 and their final status `pending_resolve_delay`

@@ -28,7 +28,7 @@ from .config import (
 )
 from .server import Emulator
 
-__all__ = ["emulator", "parse_faults", "parse_rate_limit"]
+__all__ = ["emulator", "pace_line", "parse_faults", "parse_rate_limit"]
 
 _FAULT_ALIASES = {
     "lost_answer": "lost_answer_share",
@@ -121,7 +121,7 @@ def banner(emu: Emulator, as_json: bool) -> str:
         })
     return "\n".join([
         f"hvsms emulator on {emu.url} (a fake RingCentral: nothing leaves this machine)",
-        _pace(config),
+        pace_line(config),
         "Use these (emulator-only) credentials:",
         f"RC_SERVER_URL={emu.url}",
         f"RC_APP_CLIENT_ID={config.client_id}",
@@ -131,7 +131,7 @@ def banner(emu: Emulator, as_json: bool) -> str:
     ])
 
 
-def _pace(config: EmulatorConfig) -> str:
+def pace_line(config: EmulatorConfig) -> str:
     if config.processing_rate is not None:
         rate = f"{config.processing_rate:g} messages/s per sender"
     else:

@@ -151,8 +151,8 @@ class EmulatorConfig:
     processing_rate: float | None = None
     delivery_failure_share: float = 0.02
     # Delivery receipts: each arrives up to `receipt_delay` seconds after its
-    # message was processed (Sent until then); a share arrives
-    # `late_receipt_delay` later still (after the batch is Completed).
+    # message was processed (Sent until then); a share arrives one to two
+    # `late_receipt_delay`s later still (after the batch is Completed).
     receipt_delay: float = 30.0
     late_receipt_share: float = 0.05
     late_receipt_delay: float = 1800.0

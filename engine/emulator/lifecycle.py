@@ -8,8 +8,8 @@ DeliveryFailed SMS-CAR-104 when its receipt arrives, and its final status
 `pending_resolve_delay` seconds after that.
 
 Delays are drawn from a hash of (seed, batch, index), so they are the same
-on every read and cost no memory: within `receipt_delay`, plus
-`late_receipt_delay` for the late share.
+on every read and cost no memory: within `receipt_delay`, plus one to two
+`late_receipt_delay`s for the late share.
 """
 
 from __future__ import annotations
@@ -104,7 +104,7 @@ class Lifecycle:
     @property
     def horizon(self) -> float:
         """After this long past processing, every message is final."""
-        late = self.late_delay if self.late_share else 0.0
+        late = 2 * self.late_delay if self.late_share else 0.0  # see `delays`
         pending = self.pending_delay if self.pending_share else 0.0
         return self.receipt_delay + late + pending
 

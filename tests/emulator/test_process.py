@@ -10,7 +10,7 @@ import pytest
 from click.testing import CliRunner
 
 from engine.emulator import EmulatorConfig, EmulatorProcess, FaultConfig, RateLimitConfig
-from engine.emulator.cli import build_config, emulator, parse_faults, parse_rate_limit
+from engine.emulator.cli import build_config, emulator, pace_line, parse_faults, parse_rate_limit
 
 
 def post_batch(url: str, token: str, numbers: list[str]) -> dict[str, object]:
@@ -107,3 +107,29 @@ def test_cli_option_parsing() -> None:
     result = CliRunner().invoke(emulator, ["--faults", "drop"])
     assert result.exit_code == 2
     assert "key=value" in result.output
+
+
+def test_cli_fast_and_time_scale_and_the_banner_says_the_pace() -> None:
+    fast = build_config(None, None, None, None, fast=True, time_scale=60.0)
+    assert (fast.processing_rate, fast.receipt_delay, fast.daily_cap, fast.time_scale) == (
+        500_000.0, 0.0, None, 60.0)
+    real = build_config(None, None, None, None, carrier_reject_share=0.05)
+    assert (real.processing_rate, real.time_scale, real.carrier_reject_share) == (None, 1.0, 0.05)
+    assert pace_line(real) == ("Processing: per sender by number type (toll-free 8/s, local 1/s); "
+                           "real time.")
+    assert pace_line(fast) == ("Processing: 500000 messages/s per sender; time runs 60x faster "
+                           "than real time.")
+
+
+def test_a_child_emulator_keeps_the_realistic_config_and_its_clock_jumps() -> None:
+    with EmulatorProcess(EmulatorConfig(time_scale=2.0, delivery_failure_share=0.0,
+                                        receipt_delay=0.0)) as proc:
+        token = login(proc)
+        batch = post_batch(proc.url, token, ["+14155550100", "+14155550101"])
+        proc.advance(10)  # a local number: 1 message a second
+        request = urllib.request.Request(
+            proc.url + "/restapi/v1.0/account/~/a2p-sms/batches/" + str(batch["id"]),
+            headers={"Authorization": "Bearer " + token})
+        with urllib.request.urlopen(request, timeout=10) as response:
+            view = json.loads(response.read())
+    assert (view["status"], view["processedCount"]) == ("Completed", 2)
