@@ -39,7 +39,16 @@ from .emulator.cli import emulator as emulator_command
 from .errors import ConfigError, HvsmsError, InputError, JournalError, JournalLocked
 from .job import TO_SEND, Job, Progress, job_done, refuse_other_settings
 from .job import refresh as refresh_job
-from .journal import COMPLETED, FAILED, PLANNED, SUBMITTED, SUBMITTING, UNCERTAIN, Journal
+from .journal import (
+    COMPLETED,
+    FAILED,
+    PLANNED,
+    SPLIT,
+    SUBMITTED,
+    SUBMITTING,
+    UNCERTAIN,
+    Journal,
+)
 from .lock import JournalLock
 from .logs import RedactingFilter, setup_logging
 from .output import (
@@ -728,7 +737,7 @@ def read_status(path: str) -> dict[str, Any]:
         sender = j.meta("sender") or inputs.get("sender")
         emulator = j.meta("emulator") == "1"
     states = collections.Counter(b.state for b in batches)
-    open_batches = [b for b in batches if b.state != COMPLETED]
+    open_batches = [b for b in batches if b.state not in (COMPLETED, SPLIT)]
     return {
         "journal": path,
         "source": inputs.get("source"),
@@ -738,7 +747,7 @@ def read_status(path: str) -> dict[str, Any]:
         "rows": int(rows) if rows else None,
         "batches": len(batches),
         "states": dict(states),
-        "recipients": sum(b.messages for b in batches),
+        "recipients": sum(b.messages for b in batches if b.state != SPLIT),
         "accepted": sum(b.accepted or 0 for b in batches),
         "rejected": max(rejected_rows, sum(b.rejected or 0 for b in batches)),
         "processed": sum(b.processed or 0 for b in batches),
@@ -757,7 +766,7 @@ def read_status(path: str) -> dict[str, Any]:
     }
 
 
-_STATE_ORDER = (PLANNED, SUBMITTING, UNCERTAIN, SUBMITTED, COMPLETED, FAILED)
+_STATE_ORDER = (PLANNED, SUBMITTING, UNCERTAIN, SUBMITTED, COMPLETED, FAILED, SPLIT)
 
 
 def _states_text(states: dict[str, int]) -> str:

@@ -41,6 +41,8 @@ from .journal import (
     COMPLETED,
     FAILED,
     PLANNED,
+    SPLIT,
+    SPLIT_BASE,
     SUBMITTED,
     SUBMITTING,
     UNCERTAIN,
@@ -431,7 +433,7 @@ class Job:
         journal = self._journal
         assert journal is not None
         # Refused (`failed`) batches are on no server; the others may be.
-        sent = [b for b in journal.batches() if b.state not in (PLANNED, FAILED)]
+        sent = [b for b in journal.batches() if b.state not in (PLANNED, FAILED, SPLIT)]
         was, was_emulator = journal.meta("server"), journal.meta("emulator") == "1"
         was_owner = journal.meta("owner")
         if sent and was_emulator:
@@ -601,6 +603,10 @@ class Job:
         self.report.reconciled = submitter.reconciled
         self.report.resent_after_check = submitter.resent
         self.report.warnings.extend(submitter.notes)
+        if submitter.splits:
+            self.report.warnings.append(
+                f"{submitter.splits} batch(es) were too large for the server (HTTP 413) and "
+                "were sent as two halves each")
         if submitter.failures:
             raise JobFailed("; ".join(submitter.failures[:5]), resumable=True)
         if not self._stop.is_set() and opts.fetch_delivery:
@@ -628,13 +634,15 @@ class Job:
 
         async def plan() -> None:
             try:
-                if journal.meta("planned") == "complete":
-                    # Everything was planned before: no need to read the file again.
+                done = journal.meta("planned") == "complete"
+                # Planned before: no need to read the file again. Halves of batches
+                # split (413) before a stop are never planned again either way.
+                for rec in known.values():
+                    if rec.state in TO_SEND and (done or rec.seq >= SPLIT_BASE):
+                        await put(rec)
+                if done:
                     self.progress.batches_planned = len(known)
                     self.progress.planning_done = True
-                    for rec in known.values():
-                        if rec.state in TO_SEND:
-                            await put(rec)
                 else:
                     stats = await planner.run(emit, journal.add_dropped, self._on_block,
                                               self._stop.is_set)
@@ -771,7 +779,7 @@ class Job:
                 "interrupted: the batches lived in the built-in emulator, which ended with "
                 "this run; nothing reached a phone" if report.emulator
                 else f"interrupted; resume with: hvsms resume {report.journal}")
-        elif states <= {COMPLETED}:
+        elif states - {SPLIT} <= {COMPLETED}:
             report.status = "completed"
             if c.pending:
                 report.message = pending_note(c.pending, report.journal)
@@ -858,7 +866,7 @@ def journal_differences(
 def job_done(journal: Journal) -> bool:
     """Every row planned and every batch completed: nothing is left to do."""
     return journal.meta("planned") == "complete" and all(
-        b.state == COMPLETED for b in journal.batches())
+        b.state in (COMPLETED, SPLIT) for b in journal.batches())
 
 
 def _reconcile_plan(

@@ -25,7 +25,8 @@ from .errors import JournalError
 from .lock import JournalLock
 from .report import DroppedRow, RejectedRow
 
-__all__ = ["SCHEMA_VERSION", "BatchRecord", "BatchState", "Journal", "fingerprint", "legal"]
+__all__ = ["SCHEMA_VERSION", "SPLIT_BASE", "BatchRecord", "BatchState", "Journal", "fingerprint",
+           "legal"]
 
 SCHEMA_VERSION = 1
 
@@ -40,19 +41,23 @@ class BatchState(StrEnum):
     UNCERTAIN = "uncertain"
     COMPLETED = "completed"
     FAILED = "failed"
+    SPLIT = "split"  # refused as too large (413): its two halves are batches of their own
 
 
-PLANNED, SUBMITTING, SUBMITTED, UNCERTAIN, COMPLETED, FAILED = BatchState
+PLANNED, SUBMITTING, SUBMITTED, UNCERTAIN, COMPLETED, FAILED, SPLIT = BatchState
+# Halves of a split batch are numbered from here, apart from the planner's 1, 2, 3...
+SPLIT_BASE = 1_000_000_000
 
 # Which state may follow which (a state may always be written again with new
 # counts). Anything else is a bug that would corrupt the exactly-once record.
 _NEXT: dict[str, frozenset[str]] = {
     PLANNED: frozenset({SUBMITTING}),
-    SUBMITTING: frozenset({SUBMITTED, UNCERTAIN, FAILED}),
+    SUBMITTING: frozenset({SUBMITTED, UNCERTAIN, FAILED, SPLIT}),
     UNCERTAIN: frozenset({SUBMITTING, SUBMITTED}),
     FAILED: frozenset({SUBMITTING}),
     SUBMITTED: frozenset({COMPLETED}),
     COMPLETED: frozenset(),
+    SPLIT: frozenset(),
 }
 
 
@@ -288,6 +293,26 @@ class Journal:
                 (rec.seq, rec.start, rec.stop, rec.start_line, rec.first_line, rec.last_line,
                  rec.messages, rec.bytes, rec.first_to, rec.last_to, PLANNED, time.time()),
             )
+
+    def split(self, rec: BatchRecord, first: BatchRecord, second: BatchRecord) -> None:
+        """Replace `rec` by its two halves, in one transaction: they get new numbers,
+        and the rows dropped inside `rec` go to the half whose lines hold them."""
+        with self._db:
+            top = self._db.execute("SELECT max(seq) FROM batches").fetchone()[0] or 0
+            first.seq = max(SPLIT_BASE, top + 1)
+            second.seq = first.seq + 1
+            for half in (first, second):
+                self._db.execute(
+                    "INSERT INTO batches (seq, start, stop, start_line, first_line, last_line, "
+                    "messages, bytes, first_to, last_to, state, updated) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    (half.seq, half.start, half.stop, half.start_line, half.first_line,
+                     half.last_line, half.messages, half.bytes, half.first_to, half.last_to,
+                     PLANNED, time.time()),
+                )
+            self._db.execute("UPDATE dropped SET batch = CASE WHEN line < ? THEN ? ELSE ? END "
+                             "WHERE batch = ?", (second.start_line, first.seq, second.seq, rec.seq))
+        self.record(rec, state=SPLIT)
 
     def add_dropped(self, dropped: Iterable[tuple[DroppedRow, str]]) -> None:
         with self._db:

@@ -186,6 +186,12 @@ class BodyBuilder:
     async def _cleaned(
         self, rec: BatchRecord, skip: set[int], start: tuple[int, int] | None = None
     ) -> AsyncIterator[CleanBlock]:
+        async for _, clean in self._with_blocks(rec, skip, start):
+            yield clean
+
+    async def _with_blocks(
+        self, rec: BatchRecord, skip: set[int], start: tuple[int, int] | None = None
+    ) -> AsyncIterator[tuple[RowBlock, CleanBlock]]:
         offset, line = start or (rec.start, rec.start_line)
         async for block in self.source.blocks(
             self.header, self.select, start=offset, end=rec.stop, first_line=line
@@ -197,7 +203,7 @@ class BodyBuilder:
                     f"line {first.line} is no longer what it was when the batch was planned "
                     f"({first.reason}): the input or options changed"
                 )
-            yield clean
+            yield block, clean
 
     async def _blocks(
         self, rec: BatchRecord, skip: set[int], start: tuple[int, int] | None = None
@@ -259,9 +265,61 @@ class BodyBuilder:
             seen = end
         return out
 
+    async def halves(self, rec: BatchRecord, skip: set[int]) -> tuple[BatchRecord, BatchRecord]:
+        """`rec` cut in two at its middle message: byte ranges, ends and exact body sizes.
+
+        The halves get their numbers from the journal (`Journal.split`)."""
+        if rec.messages < 2:
+            raise ValueError("a batch of one message cannot be split")
+        middle = rec.messages // 2
+        parts = (_Half(), _Half())
+        cut: tuple[int, int] | None = None
+        seen = 0
+        async for block, clean in self._with_blocks(rec, skip):
+            n = len(clean.numbers)
+            k = min(max(middle - seen, 0), n)  # this block's messages of the first half
+            parts[0].add(clean, 0, k)
+            parts[1].add(clean, k, n)
+            if cut is None and k < n:
+                line = clean.lines[k]
+                cut = (block.offset_at_line(line), line)
+            seen += n
+        assert cut is not None and seen == rec.messages
+        first, second = (p.record(rec, len(self.head) + len(FOOTER)) for p in parts)
+        first.stop = second.start = cut[0]
+        second.start_line = cut[1]
+        return first, second
+
 
 def sample_positions(n: int, k: int) -> list[int]:
     """`k` (or `n`, if fewer) distinct positions of `0..n-1`, ascending, ends included."""
     if n <= k:
         return list(range(n))
     return sorted({round(i * (n - 1) / (k - 1)) for i in range(k)})
+
+@dataclass(slots=True)
+class _Half:
+    """What `BodyBuilder.halves` learns of one half while it streams the batch."""
+
+    messages: int = 0
+    payload: int = 0
+    pieces: int = 0  # encoded runs, joined by a comma each in the body
+    first: tuple[int, str] | None = None
+    last: tuple[int, str] = (0, "")
+
+    def add(self, clean: CleanBlock, a: int, b: int) -> None:
+        if b <= a:
+            return
+        texts = None if clean.texts is None else clean.texts[a:b]
+        self.payload += len(encode_messages(clean.numbers[a:b], texts))
+        self.pieces += 1
+        self.messages += b - a
+        if self.first is None:
+            self.first = (clean.lines[a], clean.numbers[a])
+        self.last = (clean.lines[b - 1], clean.numbers[b - 1])
+
+    def record(self, rec: BatchRecord, frame: int) -> BatchRecord:
+        assert self.first is not None
+        return BatchRecord(0, rec.start, rec.stop, rec.start_line, self.first[0], self.last[0],
+                           self.messages, frame + self.payload + self.pieces - 1,
+                           self.first[1], self.last[1])

@@ -58,6 +58,7 @@ class Submitter:
         self._claim = asyncio.Lock()
         self.reconciled = 0
         self.resent = 0
+        self.splits = 0
         self.failures: list[str] = []
         self.notes: list[str] = []  # for the report: what reconciliation could not settle
 
@@ -82,6 +83,9 @@ class Submitter:
                 self.resent += 1
                 continue
             except ApiError as exc:
+                if exc.status == 413 and rec.messages > 1:
+                    await self._split(rec, skip)
+                    return
                 # Refused: the server did not act on it; a resume sends it again.
                 self.journal.record(rec, state=FAILED, status=str(exc)[:500])
                 self.failures.append(f"batch {rec.seq} (lines {rec.first_line}-{rec.last_line}): {exc}")
@@ -93,6 +97,16 @@ class Submitter:
             return
         # Still unknown: left `uncertain`, so a resume reconciles it before anything else.
         self.failures.append(f"batch {rec.seq}: outcome still unknown after {MAX_RESENDS} resends")
+
+    async def _split(self, rec: BatchRecord, skip: set[int]) -> None:
+        """Too large for the server (413): send two halves, never the same body again."""
+        first, second = await self.builder.halves(rec, skip)
+        self.journal.split(rec, first, second)
+        self.splits += 1
+        log.warning("batch %d (%d bytes) is too large for the server (413): sent as two "
+                    "halves, %d and %d", rec.seq, rec.bytes, first.seq, second.seq)
+        await self.submit(first)
+        await self.submit(second)
 
     def _body(self, rec: BatchRecord, skip: set[int]) -> Callable[[], StreamBody]:
         return lambda: StreamBody(self.builder.pieces(rec, skip), rec.bytes)
