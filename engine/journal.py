@@ -23,7 +23,7 @@ from typing import Any
 from .errors import JournalError
 from .report import DroppedRow, RejectedRow
 
-__all__ = ["SCHEMA_VERSION", "BatchRecord", "Journal", "fingerprint"]
+__all__ = ["SCHEMA_VERSION", "BatchRecord", "Journal", "ResultState", "fingerprint"]
 
 SCHEMA_VERSION = 1
 
@@ -55,6 +55,28 @@ CREATE TABLE IF NOT EXISTS rejected (
 );
 """
 
+# Delivery results (the messages list), added without a schema version bump:
+# created on open when missing, so a journal of an earlier hvsms still opens
+# and one with results still opens in an earlier hvsms (which ignores them).
+# `result_batches`: per batch, the pages fetched so far and where to go on;
+# `results`: every message not delivered (failed or still pending), with its
+# CSV line once the batch's pages are all in (0 until then).
+_RESULTS_SCHEMA = """
+CREATE TABLE IF NOT EXISTS result_batches (
+    seq INTEGER PRIMARY KEY, pages INTEGER NOT NULL, next_token TEXT,
+    complete INTEGER NOT NULL, resolved INTEGER NOT NULL, delivered INTEGER NOT NULL,
+    failed INTEGER NOT NULL, pending INTEGER NOT NULL, updated REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS results (
+    seq INTEGER NOT NULL, recipient TEXT NOT NULL, status TEXT NOT NULL,
+    error_code TEXT NOT NULL, line INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX IF NOT EXISTS results_by_seq ON results (seq);
+CREATE INDEX IF NOT EXISTS results_by_line ON results (line);
+"""
+
+FAILED_STATUSES = ("DeliveryFailed", "SendingFailed")
+
 
 @dataclass(slots=True)
 class BatchRecord:
@@ -84,6 +106,20 @@ class BatchRecord:
     hot: list[builtins.bytes] | None = None
     hot_messages: int = 0
     cold_start: tuple[int, int] | None = None  # (byte offset, line)
+
+
+@dataclass(slots=True)
+class ResultState:
+    """How far fetching a batch's delivery results got."""
+
+    seq: int
+    pages: int = 0
+    next_token: str | None = None
+    complete: bool = False
+    resolved: bool = False
+    delivered: int = 0
+    failed: int = 0
+    pending: int = 0
 
 
 def fingerprint(path: str, encoding: str = "utf-8") -> tuple[str, bool]:
@@ -135,7 +171,7 @@ class Journal:
             try:
                 os.close(os.open(tmp, os.O_CREAT | os.O_TRUNC | os.O_WRONLY, 0o600))
                 db = sqlite3.connect(tmp, isolation_level=None)
-                db.executescript(_SCHEMA)
+                db.executescript(_SCHEMA + _RESULTS_SCHEMA)
                 with db:
                     db.executemany(
                         "INSERT INTO meta VALUES (?, ?)",
@@ -173,6 +209,8 @@ class Journal:
                 f"{path}: journal schema version {row[0]} is newer than this hvsms "
                 f"understands ({SCHEMA_VERSION}); upgrade hvsms to resume it"
             )
+        with contextlib.suppress(sqlite3.Error):  # a read-only file: read what is there
+            db.executescript(_RESULTS_SCHEMA)
         return cls(path, db)
 
     @staticmethod
@@ -259,3 +297,79 @@ class Journal:
             "SELECT line, recipient, error_code, description, batch_id FROM rejected ORDER BY line"
         )
         return [RejectedRow(*row) for row in cur]
+
+    # delivery results
+    def result_states(self) -> dict[int, ResultState]:
+        try:
+            cur = self._db.execute(
+                "SELECT seq, pages, next_token, complete, resolved, delivered, failed, pending "
+                "FROM result_batches"
+            )
+            return {row[0]: ResultState(row[0], row[1], row[2], bool(row[3]), bool(row[4]),
+                                        *row[5:]) for row in cur}
+        except sqlite3.OperationalError:  # a read-only journal of an earlier hvsms
+            return {}
+
+    def add_results_page(
+        self, state: ResultState, rows: Iterable[tuple[str, str, str]], *,
+        delivered: int, failed: int, pending: int, next_token: str | None,
+    ) -> None:
+        """Record one fetched page (its undelivered messages) and where the next starts."""
+        state.pages += 1
+        state.next_token = next_token
+        state.complete = next_token is None
+        state.delivered += delivered
+        state.failed += failed
+        state.pending += pending
+        with self._db:
+            self._db.executemany(
+                "INSERT INTO results (seq, recipient, status, error_code) VALUES (?, ?, ?, ?)",
+                ((state.seq, *row) for row in rows),
+            )
+            self._db.execute(
+                "INSERT OR REPLACE INTO result_batches VALUES (?, ?, ?, ?, 0, ?, ?, ?, ?)",
+                (state.seq, state.pages, next_token, int(state.complete), state.delivered,
+                 state.failed, state.pending, time.time()),
+            )
+
+    def restart_results(self, seq: int) -> ResultState:
+        """Forget a batch's results (to fetch them again from the first page)."""
+        with self._db:
+            self._db.execute("DELETE FROM results WHERE seq = ?", (seq,))
+            self._db.execute("DELETE FROM result_batches WHERE seq = ?", (seq,))
+        return ResultState(seq)
+
+    def unresolved_results(self, seq: int) -> list[tuple[int, str]]:
+        """(rowid, recipient) of the batch's results not yet mapped to a CSV line."""
+        cur = self._db.execute(
+            "SELECT rowid, recipient FROM results WHERE seq = ? AND line = 0 ORDER BY rowid",
+            (seq,),
+        )
+        return [(row[0], row[1]) for row in cur]
+
+    def resolve_results(self, state: ResultState, lines: Iterable[tuple[int, int]]) -> None:
+        """Set the CSV line of results (`(line, rowid)` pairs); the batch is then resolved."""
+        state.resolved = True
+        with self._db:
+            self._db.executemany("UPDATE results SET line = ? WHERE rowid = ?", lines)
+            self._db.execute("UPDATE result_batches SET resolved = 1 WHERE seq = ?",
+                             (state.seq,))
+
+    def results(self, *, failed_only: bool = False) -> Iterator[tuple[int, str, str, str, int]]:
+        """(line, recipient, status, error_code, seq) in line order; streamed."""
+        where = " WHERE status IN (?, ?)" if failed_only else ""
+        try:
+            cur = self._db.execute(
+                f"SELECT line, recipient, status, error_code, seq FROM results{where} "
+                "ORDER BY line, rowid", FAILED_STATUSES if failed_only else (),
+            )
+        except sqlite3.OperationalError:  # a read-only journal of an earlier hvsms
+            return
+        yield from cur
+
+    def rejected_by_line(self) -> Iterator[tuple[int, str, str, str, str]]:
+        """Like `rejected`, streamed (line, recipient, error_code, description, batch_id)."""
+        yield from self._db.execute(
+            "SELECT line, recipient, error_code, description, batch_id FROM rejected "
+            "ORDER BY line"
+        )
