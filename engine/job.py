@@ -17,7 +17,7 @@ import shutil
 import tempfile
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -183,7 +183,7 @@ class Job:
         self.results_only = False
         # Called with the journal's path once the job ended, before a temporary
         # journal is removed: the CLI writes the files joined from it then.
-        self.on_journal: Callable[[str, JobReport], None] | None = None
+        self.on_journal: Callable[[str, JobReport], Awaitable[None]] | None = None
 
     @classmethod
     def from_inputs(
@@ -225,6 +225,10 @@ class Job:
             report.message = "; ".join(dict.fromkeys(str(e) for e in errors))
         finally:
             report.elapsed = time.monotonic() - self._started
+        if report.status == "running":
+            report.status = "failed"
+        if self.on_journal is not None and report.journal and os.path.exists(report.journal):
+            await self.on_journal(report.journal, report)
         self._finish_journal()
         return report
 
@@ -472,6 +476,7 @@ class Job:
             if rec.seq not in known:
                 journal.add_batch(rec, dropped)
             self.progress.batches_planned = rec.seq
+            _log_planned(rec)
             self._tick()
 
         stats = await planner.run(emit, journal.add_dropped, self._on_block, self._stop.is_set)
@@ -545,6 +550,7 @@ class Job:
         async def emit(rec: BatchRecord, dropped: list[tuple[DroppedRow, str]]) -> None:
             rec = _reconcile_plan(journal, known, rec, dropped)
             self.progress.batches_planned = rec.seq
+            _log_planned(rec)
             if rec.state in TO_SEND:
                 await put(rec)
 
@@ -674,6 +680,9 @@ class Job:
         self._tick()
 
     def _on_submitted(self, rec: BatchRecord, poller: Poller) -> None:
+        log.info("batch %d submitted as %s", rec.seq, rec.batch_id, extra={
+            "event": "batch_submitted", "batch": rec.seq, "batch_id": rec.batch_id,
+            "accepted": rec.accepted, "rejected": rec.rejected})
         self.progress.batches_submitted += 1
         self.progress.accepted += rec.accepted or 0
         poller.track(rec)
@@ -807,8 +816,6 @@ class Job:
         report = self.report
         if report.status == "running":
             report.status = "failed"
-        if self.on_journal is not None and report.journal and os.path.exists(report.journal):
-            self.on_journal(report.journal, report)
         if self._temp_dir is not None:
             if report.status == "completed":
                 shutil.rmtree(self._temp_dir, ignore_errors=True)
@@ -835,6 +842,13 @@ def _reconcile_plan(
             "(input or options changed); refusing to resume"
         )
     return old
+
+
+def _log_planned(rec: BatchRecord) -> None:
+    log.info("batch %d planned: lines %d-%d, %d messages", rec.seq, rec.first_line,
+             rec.last_line, rec.messages, extra={
+                 "event": "batch_planned", "batch": rec.seq, "first_line": rec.first_line,
+                 "last_line": rec.last_line, "messages": rec.messages, "bytes": rec.bytes})
 
 
 def _parse_codes(text: str | None) -> dict[str, int]:
