@@ -27,6 +27,7 @@ from .api.http import ApiClient
 from .chunker import Chunker, body_header
 from .codes import describe
 from .config import Credentials, JobOptions
+from .delivery import ResultsFetcher
 from .errors import ConfigError, HvsmsError, InputError, JobFailed, JournalError, SenderError
 from .hygiene import Blocklist, Hygiene
 from .journal import (
@@ -47,7 +48,6 @@ from .planner import BodyBuilder, HotBudget, Planner, PlanStats
 from .poller import Poller
 from .reader import CsvSource, Header
 from .report import BatchReport, DroppedRow, FailedRow, JobReport
-from .results import ResultsFetcher
 from .segments import MAX_TEXT_CHARS
 from .submitter import Submitter
 from .suppress import load_suppress

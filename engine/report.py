@@ -107,7 +107,7 @@ class JobReport:
     cost: float | None = None
     requests: dict[str, Any] = field(default_factory=dict)
     # Delivery results from the messages list: complete, batches, batches_done,
-    # pages, delivered, failed, pending, permanent (see `engine.results`).
+    # pages, delivered, failed, pending, permanent (see `engine.delivery`).
     results: dict[str, Any] = field(default_factory=dict)
     reconciled: int = 0
     resent_after_check: int = 0

@@ -27,7 +27,7 @@ from .planner import BodyBuilder
 
 __all__ = ["PageResult", "ResultsFetcher", "classify"]
 
-log = logging.getLogger("engine.results")
+log = logging.getLogger("engine.delivery")
 
 DELIVERED = "Delivered"
 
