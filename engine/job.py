@@ -476,7 +476,7 @@ class Job:
             if rec.seq not in known:
                 journal.add_batch(rec, dropped)
             self.progress.batches_planned = rec.seq
-            _log_planned(rec)
+            _log_planned(rec, dry_run=self.dry_run)
             self._tick()
 
         stats = await planner.run(emit, journal.add_dropped, self._on_block, self._stop.is_set)
@@ -550,7 +550,7 @@ class Job:
         async def emit(rec: BatchRecord, dropped: list[tuple[DroppedRow, str]]) -> None:
             rec = _reconcile_plan(journal, known, rec, dropped)
             self.progress.batches_planned = rec.seq
-            _log_planned(rec)
+            _log_planned(rec, dry_run=self.dry_run)
             if rec.state in TO_SEND:
                 await put(rec)
 
@@ -844,11 +844,12 @@ def _reconcile_plan(
     return old
 
 
-def _log_planned(rec: BatchRecord) -> None:
+def _log_planned(rec: BatchRecord, *, dry_run: bool = False) -> None:
     log.info("batch %d planned: lines %d-%d, %d messages", rec.seq, rec.first_line,
              rec.last_line, rec.messages, extra={
                  "event": "batch_planned", "batch": rec.seq, "first_line": rec.first_line,
-                 "last_line": rec.last_line, "messages": rec.messages, "bytes": rec.bytes})
+                 "last_line": rec.last_line, "messages": rec.messages, "bytes": rec.bytes,
+                 "dry_run": dry_run})
 
 
 def _parse_codes(text: str | None) -> dict[str, int]:
