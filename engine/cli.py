@@ -207,6 +207,9 @@ class ProgressView:
         planned = f"{seen}+" if batches is None else f"{batches}"
         processed = (f", {p.processed:,} processed ({processed_rate:,.0f}/s)"
                      if p.processed else "")
+        if p.results_pages:
+            processed += (f"; results {p.results_pages:,} pages, "
+                          f"{p.results_batches} batches done")
         return (
             f"{self.verb}: {p.rows_read:,} rows read ({rows_rate:,.0f}/s); "
             f"batches {p.batches_submitted}/{planned} submitted, {p.batches_completed} completed; "
@@ -234,6 +237,9 @@ class ProgressView:
         t.add_row("recipients", f"{p.accepted:,}", f"accepted{of}, {acc_rate:,.0f}/s")
         if p.processed:
             t.add_row("processed", f"{p.processed:,}", f"{processed_rate:,.0f}/s")
+        if p.results_pages:
+            t.add_row("results", f"{p.results_pages:,}",
+                      f"pages fetched, {p.results_batches:,} batches done")
         t.add_row("ETA", self._eta(), f"elapsed {fmt_duration(self.elapsed())}")
         t.add_row("retries", f"{p.retries:,}", f"429s {p.rate_limited:,}")
         return Group(Text(f"hvsms {self.verb}", style="bold cyan"), t)
