@@ -370,7 +370,7 @@ def _finish(outcome: Outcome, ui: Ui, directory: Path) -> int:
             kind = "note" if w.startswith("dry run") else "warning"
             ui.say(f"{kind}: {w}", style="yellow")
     res = report.results
-    if res and not res.get("complete") and not report.dry_run and report.journal:
+    if res.get("batches") and not res.get("complete") and not report.dry_run and report.journal:
         ui.say(f"note: delivery results of {res.get('batches_done', 0)} of "
                f"{res.get('batches', 0)} batches fetched; the rest with: "
                f"hvsms results {report.journal}", style="yellow")

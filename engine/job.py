@@ -776,12 +776,12 @@ class Job:
         done = [st for st in states.values() if st.complete and st.resolved]
         report.failed.clear()
         permanent = 0
+        ids = {b.seq: b.batch_id or "" for b in sent}
         for line, to, status, code, seq in journal.results(failed_only=True):
             info = describe(code)
             permanent += info.permanent
-            rec = next((b for b in sent if b.seq == seq), None)
-            report.failed.append(FailedRow(to, status, code, rec.batch_id or "" if rec else "",
-                                           line, info.description, info.permanent))
+            report.failed.append(FailedRow(to, status, code, ids.get(seq, ""), line,
+                                           info.description, info.permanent))
         report.results = {
             "complete": bool(sent) and len(done) == len(sent),
             "batches": len(sent),

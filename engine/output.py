@@ -231,7 +231,7 @@ def summary_table(report: JobReport, *, ascii_only: bool = False) -> Table:
     t.add_row("cost", _money(report.cost if report.cost is not None else None),
               f"estimated {_money(report.estimated_cost)}")
     res = report.results
-    if not report.dry_run and res:
+    if not report.dry_run and res.get("batches"):
         pending = f", {_n(res.get('pending', 0))} pending" if res.get("pending") else ""
         t.add_row("results", _n(int(res.get("pages", 0))),
                   ("pages: every message's status" if res.get("complete") else
