@@ -152,12 +152,19 @@ _RECORD_FIELDS = frozenset(vars(logging.LogRecord("", 0, "", 0, "", None, None))
     "message", "asctime"}
 
 
+def _module_event(logger: str) -> str:
+    """A record without an event is named after its module (`engine.submitter`:
+    reconciliation of uncertain POSTs and refused batches)."""
+    return logger.rsplit(".", 1)[-1] if logger.startswith("engine.") else "log"
+
+
 class JsonLinesHandler(logging.Handler):
     """One JSON object per record, for pipelines and schedulers (`--log-json FILE`).
 
     ``{"time", "level", "event", "logger", "message", ...}``: `event` and the
     other fields come from the record's ``extra=`` (``batch_submitted``,
-    ``results_page``, ``retry``, ...); records without one are ``"log"``.
+    ``results_page``, ``retry``, ...); a record without one is named after
+    its module (``submitter``, ``poller``, ``job``).
     The file is created 0600 and flushed after every line.
     """
 
@@ -173,7 +180,7 @@ class JsonLinesHandler(logging.Handler):
                 "time": dt.datetime.fromtimestamp(record.created, dt.UTC).isoformat(
                     timespec="milliseconds").replace("+00:00", "Z"),
                 "level": record.levelname.lower(),
-                "event": getattr(record, "event", "log"),
+                "event": getattr(record, "event", None) or _module_event(record.name),
                 "logger": record.name,
                 "message": record.getMessage(),
             }
