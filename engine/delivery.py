@@ -30,6 +30,9 @@ __all__ = ["PageResult", "ResultsFetcher", "classify"]
 log = logging.getLogger("engine.delivery")
 
 DELIVERED = "Delivered"
+# Results matched to lines per replay of a batch: bounds memory when many are
+# undelivered (say, receipts still pending), at the cost of another replay.
+RESOLVE_CHUNK = 200_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -151,23 +154,33 @@ class ResultsFetcher:
             await self._resolve(rec, st)
 
     async def _resolve(self, rec: BatchRecord, st: ResultState) -> None:
-        """Match the batch's stored results to CSV lines by replaying its byte range."""
-        want: dict[str, list[int]] = {}
-        for rowid, number in self.journal.unresolved_results(rec.seq):
-            want.setdefault(number, []).append(rowid)
-        pairs: list[tuple[int, int]] = []
-        if want:
-            b = self.builder
-            skip = self.journal.dropped_lines(rec.seq)
-            async for block in b.source.blocks(b.header, b.select, start=rec.start,
-                                               end=rec.stop, first_line=rec.start_line):
-                clean = b.hygiene.clean(block, skip=skip)
-                for line, number in zip(clean.lines, clean.numbers, strict=True):
-                    ids = want.get(number)
-                    if ids:
-                        pairs.append((line, ids.pop(0)))
-        unmatched = sum(map(len, want.values()))
+        """Match the batch's stored results to CSV lines by replaying its byte range,
+        `RESOLVE_CHUNK` results per pass (usually one: a few percent fail)."""
+        after, unmatched = 0, 0
+        while chunk := self.journal.unresolved_results(rec.seq, after=after,
+                                                       limit=RESOLVE_CHUNK):
+            after = chunk[-1][0]
+            want: dict[str, list[int]] = {}
+            for rowid, number in chunk:
+                want.setdefault(number, []).append(rowid)
+            pairs = await self._lines(rec, want)
+            unmatched += sum(map(len, want.values()))
+            self.journal.resolve_results(st, pairs, done=False)
         if unmatched:
             self.warnings.append(f"batch {rec.seq}: {unmatched} listed message(s) match no "
                                  "row of the batch")
-        self.journal.resolve_results(st, pairs)
+        self.journal.resolve_results(st, ())
+
+    async def _lines(self, rec: BatchRecord, want: dict[str, list[int]]) -> list[tuple[int, int]]:
+        """(line, rowid) for the wanted recipients of the batch; found ones leave `want`."""
+        pairs: list[tuple[int, int]] = []
+        b = self.builder
+        skip = self.journal.dropped_lines(rec.seq)
+        async for block in b.source.blocks(b.header, b.select, start=rec.start, end=rec.stop,
+                                           first_line=rec.start_line):
+            clean = b.hygiene.clean(block, skip=skip)
+            for line, number in zip(clean.lines, clean.numbers, strict=True):
+                ids = want.get(number)
+                if ids:
+                    pairs.append((line, ids.pop(0)))
+        return pairs

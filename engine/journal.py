@@ -339,21 +339,25 @@ class Journal:
             self._db.execute("DELETE FROM result_batches WHERE seq = ?", (seq,))
         return ResultState(seq)
 
-    def unresolved_results(self, seq: int) -> list[tuple[int, str]]:
-        """(rowid, recipient) of the batch's results not yet mapped to a CSV line."""
+    def unresolved_results(self, seq: int, *, after: int = 0,
+                           limit: int = -1) -> list[tuple[int, str]]:
+        """(rowid, recipient) of the batch's results not yet mapped to a CSV line,
+        from rowid `after` on, at most `limit` of them (-1: all)."""
         cur = self._db.execute(
-            "SELECT rowid, recipient FROM results WHERE seq = ? AND line = 0 ORDER BY rowid",
-            (seq,),
+            "SELECT rowid, recipient FROM results WHERE seq = ? AND line = 0 AND rowid > ? "
+            "ORDER BY rowid LIMIT ?", (seq, after, limit),
         )
         return [(row[0], row[1]) for row in cur]
 
-    def resolve_results(self, state: ResultState, lines: Iterable[tuple[int, int]]) -> None:
-        """Set the CSV line of results (`(line, rowid)` pairs); the batch is then resolved."""
-        state.resolved = True
+    def resolve_results(self, state: ResultState, lines: Iterable[tuple[int, int]], *,
+                        done: bool = True) -> None:
+        """Set the CSV line of results (`(line, rowid)` pairs); `done`: the batch is resolved."""
         with self._db:
             self._db.executemany("UPDATE results SET line = ? WHERE rowid = ?", lines)
-            self._db.execute("UPDATE result_batches SET resolved = 1 WHERE seq = ?",
-                             (state.seq,))
+            if done:
+                self._db.execute("UPDATE result_batches SET resolved = 1 WHERE seq = ?",
+                                 (state.seq,))
+        state.resolved = state.resolved or done
 
     def results(self, *, failed_only: bool = False) -> Iterator[tuple[int, str, str, str, int]]:
         """(line, recipient, status, error_code, seq) in line order; streamed."""

@@ -8,9 +8,11 @@ from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
 from support import cfg, opts, us_number
 
 import engine
+from engine import delivery
 from engine.job import Job, Progress
 from engine.journal import Journal
 from engine.output import write_joined
@@ -162,3 +164,18 @@ def test_an_old_journal_without_results_tables_opens(tmp_path: Path) -> None:
         assert list(j.results()) == []
     finally:
         j.close()
+
+
+async def test_many_failures_are_matched_in_several_passes(
+    write_csv: Callable[..., Path], tmp_path: Path, emulator: Callable[..., object],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(delivery, "RESOLVE_CHUNK", 100)  # memory bound: 100 per replay
+    source = write_csv([[us_number(i), f"n{i}"] for i in range(3000)], header=("to", "name"))
+    emu = await emulator(cfg(delivery_failure_share=0.4))  # type: ignore[operator]
+    report = await engine.send_bulk(source, text="Hi", credentials=emu.credentials,
+                                    journal=tmp_path / "job.journal", options=opts())
+    assert report.counts.failed > 1000 and not report.warnings
+    assert len(report.failed) == report.counts.failed
+    for f in report.failed:
+        assert f.to == us_number(f.line - 2)
