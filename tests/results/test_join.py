@@ -179,3 +179,25 @@ async def test_many_failures_are_matched_in_several_passes(
     assert len(report.failed) == report.counts.failed
     for f in report.failed:
         assert f.to == us_number(f.line - 2)
+
+
+async def test_resume_finishes_the_results_too(
+    write_csv: Callable[..., Path], tmp_path: Path, emulator: Callable[..., object],
+) -> None:
+    source = write_csv([[us_number(i)] for i in range(6000)])
+    emu = await emulator(cfg())  # type: ignore[operator]
+    journal = tmp_path / "job.journal"
+    job: Job
+
+    def progress(p: Progress) -> None:
+        if p.results_pages >= 1:
+            job.stop()
+
+    job = Job(str(source), text="Hi", sender=None, credentials=emu.credentials,
+              journal=str(journal), options=opts(), progress=progress)
+    first = await job.run()
+    assert first.status == "interrupted" and not first.results["complete"]
+    again = await engine.resume(journal, credentials=emu.credentials)
+    assert again.status == "completed" and again.results["complete"]
+    assert again.results["pages"] == 6 and len(again.failed) == again.counts.failed
+    assert again.requests["requests"].get("createA2PSMS", 0) == 0  # nothing sent twice
