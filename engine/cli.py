@@ -718,8 +718,8 @@ def retry(journal: str, new_journal: str | None, dry_run: bool, report_dir: Path
                     rows = asyncio.run(write_retry_csv(j, todo.lines, f))
         finally:
             j.close()
-        left = (f" ({todo.permanent:,} failed permanently and {todo.unknown:,} have no final "
-                "status: left out)")
+        left = (f" ({todo.permanent:,} failed permanently and {todo.pending:,} have no final "
+                "status yet: left out)")
         if not todo.lines:
             ui.say(f"nothing to retry: no message failed for a temporary reason{left}",
                    always=True)

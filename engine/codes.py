@@ -8,14 +8,14 @@ High Volume SMS error list). A code is
 - ``temporary``: about this send (carrier caps, spam filtering of this text,
   a provider failure); the same number may well get the next message;
 - ``unknown``: the carrier reported no final status (SMS-CAR-104/199); the
-  message may have been delivered, so it is neither retried nor suppressed.
+  message may have been delivered: it is pending, neither retried nor suppressed.
 """
 
 from __future__ import annotations
 
 from typing import Final, Literal, NamedTuple
 
-__all__ = ["PERMANENT", "TEMPORARY", "UNKNOWN", "CodeInfo", "describe"]
+__all__ = ["PENDING_CODES", "PERMANENT", "TEMPORARY", "UNKNOWN", "CodeInfo", "describe"]
 
 Kind = Literal["permanent", "temporary", "unknown"]
 PERMANENT: Final[Kind] = "permanent"
@@ -89,6 +89,11 @@ _TABLE: Final[dict[str, tuple[Kind, str, str]]] = {
                                                 "not verified.")),
     "SMS-CAR-500": (_T, "carrier failure", "Carrier reports general service failure."),
 }
+
+
+# A DeliveryFailed with one of these is not a failure yet: the carrier gave no
+# final status ("check the message status again after an hour"). Pending.
+PENDING_CODES: Final = frozenset(c for c, (kind, _, _) in _TABLE.items() if kind == UNKNOWN)
 
 
 def describe(code: str | None) -> CodeInfo:

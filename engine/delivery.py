@@ -21,6 +21,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from .api.a2p import A2P
+from .codes import PENDING_CODES
 from .errors import ApiError, HvsmsError
 from .journal import COMPLETED, FAILED_STATUSES, BatchRecord, Journal, ResultState
 from .planner import BodyBuilder
@@ -56,11 +57,12 @@ def classify(records: Iterable[dict[str, object]]) -> PageResult:
             continue
         to = msg.get("to")
         number = str(to[0]) if isinstance(to, list) and to else str(to or "")
-        rows.append((number, status or "Unknown", str(msg.get("errorCode") or "")))
-        if status in FAILED_STATUSES:
+        code = str(msg.get("errorCode") or "")
+        rows.append((number, status or "Unknown", code))
+        if status in FAILED_STATUSES and code not in PENDING_CODES:
             failed += 1
         else:
-            pending += 1  # Queued or Sent: no final status yet
+            pending += 1  # Queued, Sent, or SMS-CAR-104/199: no final status yet
     return PageResult(rows, delivered, failed, pending)
 
 

@@ -20,6 +20,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
+from .codes import PENDING_CODES
 from .errors import JournalError
 from .report import DroppedRow, RejectedRow
 
@@ -360,12 +361,16 @@ class Journal:
         state.resolved = state.resolved or done
 
     def results(self, *, failed_only: bool = False) -> Iterator[tuple[int, str, str, str, int]]:
-        """(line, recipient, status, error_code, seq) in line order; streamed."""
-        where = " WHERE status IN (?, ?)" if failed_only else ""
+        """(line, recipient, status, error_code, seq) in line order; streamed.
+
+        `failed_only`: the failed ones (a failed status without a pending code)."""
+        pending = sorted(PENDING_CODES)
+        where = (f" WHERE status IN (?, ?) AND error_code NOT IN ({', '.join('?' * len(pending))})"
+                 if failed_only else "")
         try:
             cur = self._db.execute(
                 f"SELECT line, recipient, status, error_code, seq FROM results{where} "
-                "ORDER BY line, rowid", FAILED_STATUSES if failed_only else (),
+                "ORDER BY line, rowid", (*FAILED_STATUSES, *pending) if failed_only else (),
             )
         except sqlite3.OperationalError:  # a read-only journal of an earlier hvsms
             return

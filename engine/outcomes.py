@@ -18,7 +18,7 @@ from collections import Counter
 from collections.abc import Iterator, Sequence
 from typing import Any, TextIO
 
-from .codes import describe
+from .codes import PENDING_CODES, describe
 from .journal import COMPLETED, FAILED_STATUSES, SUBMITTED, BatchRecord, Journal, ResultState
 from .phones import is_e164
 from .reader import CsvSource
@@ -117,6 +117,8 @@ def outcome_of(
         return "not_sent", "", f"batch {rec.seq} not sent ({rec.state})"
     if result is not None:
         status, code = result
+        if code in PENDING_CODES:
+            return "pending", code, f"no final status yet: {describe(code).description}"
         if status in FAILED_STATUSES:
             info = describe(code)
             kind = "permanent" if info.permanent else info.kind

@@ -14,8 +14,8 @@ import csv
 from dataclasses import dataclass
 from typing import Any, TextIO
 
-from .codes import TEMPORARY, UNKNOWN, describe
-from .journal import Journal
+from .codes import PENDING_CODES, TEMPORARY, describe
+from .journal import FAILED_STATUSES, Journal
 from .reader import CsvSource
 
 __all__ = ["RetryRows", "retry_lines", "write_retry_csv"]
@@ -25,18 +25,17 @@ __all__ = ["RetryRows", "retry_lines", "write_retry_csv"]
 class RetryRows:
     lines: set[int]
     permanent: int = 0
-    unknown: int = 0
+    pending: int = 0  # no final status (queued, sent, SMS-CAR-104/199): may yet arrive
 
 
 def retry_lines(journal: Journal) -> RetryRows:
     """CSV lines of the messages that failed for a temporary reason."""
     out = RetryRows(set())
-    for line, _, _, code, _ in journal.results(failed_only=True):
-        kind = describe(code).kind
-        if kind == TEMPORARY and line > 0:
+    for line, _, status, code, _ in journal.results():
+        if status not in FAILED_STATUSES or code in PENDING_CODES:
+            out.pending += 1
+        elif describe(code).kind == TEMPORARY and line > 0:
             out.lines.add(line)
-        elif kind == UNKNOWN:
-            out.unknown += 1
         else:
             out.permanent += 1
     return out

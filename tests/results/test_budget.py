@@ -5,10 +5,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-from support import opts, us_number
+from support import cfg, opts, us_number
 
 import engine
-from engine.emulator import EmulatorConfig, RateLimitConfig
+from engine.emulator import RateLimitConfig
+
+from .helpers import final_failed
 
 
 async def test_results_fetched_within_a_tight_budget_without_a_429(
@@ -16,7 +18,7 @@ async def test_results_fetched_within_a_tight_budget_without_a_429(
 ) -> None:
     # 30 requests per 3 s: 30 results pages compete with 6 POSTs and the polls.
     limits = RateLimitConfig(light=30, window=3.0, auth=50)
-    emu = await emulator(EmulatorConfig(rate_limits=limits))  # type: ignore[operator]
+    emu = await emulator(cfg(rate_limits=limits))  # type: ignore[operator]
     source = write_csv([[us_number(i)] for i in range(30_000)])
     report = await engine.send_bulk(
         source, text="Hi", credentials=emu.credentials, journal=tmp_path / "job.journal",
@@ -26,4 +28,4 @@ async def test_results_fetched_within_a_tight_budget_without_a_429(
     assert report.results["complete"] and report.results["pages"] == 30
     assert report.requests["rate_limited"] == 0
     assert report.requests["statuses"].get("429", 0) == 0
-    assert len(report.failed) == report.counts.failed
+    assert len(report.failed) == final_failed(report)

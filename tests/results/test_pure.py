@@ -34,11 +34,14 @@ def test_a_page_keeps_only_what_was_not_delivered() -> None:
         {"to": ["+14155550101"], "messageStatus": "DeliveryFailed", "errorCode": "SMS-CAR-411"},
         {"to": ["+14155550102"], "messageStatus": "SendingFailed", "errorCode": "SMS-RC-413"},
         {"to": ["+14155550103"], "messageStatus": "Sent"},
+        {"to": ["+14155550104"], "messageStatus": "DeliveryFailed", "errorCode": "SMS-CAR-104"},
     ])
-    assert (page.delivered, page.failed, page.pending) == (1, 2, 1)
+    # SMS-CAR-104: the carrier gave no final status yet; pending, not failed.
+    assert (page.delivered, page.failed, page.pending) == (1, 2, 2)
     assert page.rows == [("+14155550101", "DeliveryFailed", "SMS-CAR-411"),
                          ("+14155550102", "SendingFailed", "SMS-RC-413"),
-                         ("+14155550103", "Sent", "")]
+                         ("+14155550103", "Sent", ""),
+                         ("+14155550104", "DeliveryFailed", "SMS-CAR-104")]
 
 
 def _batch(state: str) -> BatchRecord:
@@ -52,6 +55,8 @@ def test_outcome_of_a_row() -> None:
                                      ("DeliveryFailed", "SMS-CAR-412"))
     assert (state, code) == ("failed", "SMS-CAR-412") and detail.endswith("(permanent)")
     assert outcome_of(10, _batch(COMPLETED), done, ("Sent", ""))[0] == "pending"
+    assert outcome_of(10, _batch(COMPLETED), done, ("DeliveryFailed", "SMS-CAR-199"))[:2] == (
+        "pending", "SMS-CAR-199")
     assert outcome_of(10, _batch(COMPLETED), None, None)[2].startswith("results not fetched")
     assert outcome_of(10, _batch(SUBMITTED), None, None)[0] == "pending"
     assert outcome_of(10, _batch(PLANNED), None, None)[0] == "not_sent"
