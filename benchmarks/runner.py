@@ -3,6 +3,7 @@
     python -m benchmarks --quick          # smoke run: 10k and 100k, one run, < 1 min
     python -m benchmarks                  # 10k, 100k, 1M; 3 runs; the economy scenario
     python -m benchmarks --large          # ... and 10M
+    python -m benchmarks --results-cost   # only: what complete delivery results cost
 
 The code under test is copied first (`engine/` and `benchmarks/`, as they
 are in the working tree, into a temporary directory) and every process of the
@@ -99,6 +100,12 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     p.add_argument("--render-only", type=Path, default=None, metavar="JSON",
                    help="re-render the tables, Markdown and plots from a results JSON "
                         "(e.g. results/latest.json) without running anything")
+    p.add_argument("--results-cost", action="store_true",
+                   help="only the results scenario: requests spent on delivery results per "
+                        "1M messages, and submission time with and without them "
+                        "(benchmarks/results_cost.py; a minute or two)")
+    p.add_argument("--results-rows", type=int, default=200_000,
+                   help="rows of the results scenario (default 200,000)")
     p.add_argument("--max-rss-gib", type=float, default=10.0,
                    help="a contender whose RSS passes this is killed and reported as failed "
                         "(default 10 GiB)")
@@ -139,6 +146,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.render_only is not None:
             return Runner(args, console).render_only(args.render_only)
+        if args.results_cost:
+            from . import results_cost
+
+            return results_cost.main(["--rows", str(args.results_rows), "--seed",
+                                      str(args.seed)], out=args.out)
         return Runner(args, console).run()
     except KeyboardInterrupt:
         console.print("[red]interrupted[/]")

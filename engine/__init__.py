@@ -2,11 +2,12 @@
 
     report = await engine.send_bulk("recipients.csv", text="Hi {name}")
     later = await engine.refresh(report.journal)   # receipts that came after the job
+    report = await engine.results("job.journal")  # delivery results, fetched later
 """
 
 from .config import Credentials, JobOptions
 from .errors import ConfigError, HvsmsError, InputError, JournalError
-from .job import Progress, refresh, resume, send_bulk
+from .job import Progress, refresh, results, resume, send_bulk
 from .report import JobReport
 
 __all__ = (
@@ -19,6 +20,7 @@ __all__ = (
     "JournalError",
     "Progress",
     "refresh",
+    "results",
     "resume",
     "send_bulk",
 )

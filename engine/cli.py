@@ -1,8 +1,10 @@
-"""The ``hvsms`` command: send, resume, status, emulator.
+"""The ``hvsms`` command: send, resume, status, results, retry, emulator.
 
     hvsms send recipients.csv --text "Hi {name}"
     hvsms resume job.journal
     hvsms status job.journal --watch
+    hvsms results job.journal --outcomes
+    hvsms retry job.journal
     hvsms emulator --port 8080
 
 Credentials come only from the environment (RC_* variables, or a ``.env``
@@ -50,17 +52,19 @@ from .journal import (
     Journal,
 )
 from .lock import JournalLock
-from .logs import RedactingFilter, setup_logging
+from .logs import JsonLinesHandler, RedactingFilter, add_json_log, setup_logging
 from .output import (
     default_report_dir,
-    delivery_fetched,
     fmt_duration,
+    open_private,
     plan_table,
     summary_table,
+    write_joined,
     write_reports,
 )
 from .phones import is_e164
 from .report import JobReport
+from .retry import retry_lines, write_retry_csv
 
 __all__ = ["cli", "main"]
 
@@ -102,6 +106,7 @@ class Ui:
             self.console = Console(force_terminal=False, color_system=None, no_color=True,
                                    highlight=False, emoji=False, soft_wrap=True, width=100)
         self.redactor: RedactingFilter | None = None
+        self.json: JsonLinesHandler | None = None  # --log-json
 
     def say(self, text: str, *, style: str | None = None, always: bool = False) -> None:
         if self.quiet and not always:
@@ -215,6 +220,9 @@ class ProgressView:
         planned = f"{seen}+" if batches is None else f"{batches}"
         processed = (f", {p.processed:,} processed ({processed_rate:,.0f}/s)"
                      if p.processed else "")
+        if p.results_pages:
+            processed += (f"; results {p.results_pages:,} pages, "
+                          f"{p.results_batches} batches done")
         return (
             f"{self.verb}: {p.rows_read:,} rows read ({rows_rate:,.0f}/s); "
             f"batches {p.batches_submitted}/{planned} submitted, {p.batches_completed} completed; "
@@ -242,6 +250,9 @@ class ProgressView:
         t.add_row("recipients", f"{p.accepted:,}", f"accepted{of}, {acc_rate:,.0f}/s")
         if p.processed:
             t.add_row("processed", f"{p.processed:,}", f"{processed_rate:,.0f}/s")
+        if p.results_pages:
+            t.add_row("results", f"{p.results_pages:,}",
+                      f"pages fetched, {p.results_batches:,} batches done")
         t.add_row("ETA", self._eta(), f"elapsed {fmt_duration(self.elapsed())}")
         t.add_row("retries", f"{p.retries:,}", f"429s {p.rate_limited:,}")
         return Group(Text(f"hvsms {self.verb}", style="bold cyan"), t)
@@ -288,6 +299,24 @@ class ProgressView:
 class Outcome:
     report: JobReport | None
     signals: int = 0  # SIGINT/SIGTERM received while the job ran
+    joined: list[Path] = dataclasses.field(default_factory=list)  # failed.csv, outcomes.csv
+
+
+def _join_outputs(job: Job, directory: Path, *, outcomes: bool) -> list[Path]:
+    """Have the job write failed.csv (and outcomes.csv) from its journal when it ends,
+    before a temporary journal is removed; returns the list the paths go into."""
+    joined: list[Path] = []
+
+    async def write(journal: str, report: JobReport) -> None:
+        if report.dry_run:
+            return
+        try:
+            joined.extend(await write_joined(journal, directory, outcomes=outcomes))
+        except HvsmsError as exc:
+            report.warnings.append(f"failed.csv and outcomes.csv not written: {exc}")
+
+    job.on_journal = write
+    return joined
 
 
 async def _run_job(job: Job, view: ProgressView, ui: Ui) -> Outcome:
@@ -345,15 +374,21 @@ def _finish(outcome: Outcome, ui: Ui, directory: Path) -> int:
     """Write the report files, print the summary and the next step; the exit code."""
     report = outcome.report
     assert report is not None
-    written = write_reports(report, directory)
+    written = write_reports(report, directory, joined=outcome.joined)
+    if ui.json is not None:
+        ui.json.event("summary", status=report.status, counts=report.to_dict()["counts"],
+                      results=report.results, requests=report.requests.get("total_requests"),
+                      elapsed=round(report.elapsed, 3), journal=report.journal)
     ui.table(summary_table(report, ascii_only=not ui.tty))
     for w in report.warnings:
         if _LIBRARY_EMULATOR_NOTE not in w:
             kind = "note" if w.startswith("dry run") else "warning"
             ui.say(f"{kind}: {w}", style="yellow")
-    if report.counts.failed and delivery_fetched(report) and not report.failed:
-        ui.say("warning: the failed messages were not listed (batches too large to list); "
-               "see the per-batch error codes in report.json", style="yellow")
+    res = report.results
+    if res.get("batches") and not res.get("complete") and not report.dry_run and report.journal:
+        ui.say(f"note: delivery results of {res.get('batches_done', 0)} of "
+               f"{res.get('batches', 0)} batches fetched; the rest with: "
+               f"hvsms results {report.journal}", style="yellow")
     ui.say(f"reports: {directory}/ ({', '.join(p.name for p in written)})")
     if outcome.signals or report.status == "interrupted":
         if report.emulator:
@@ -398,8 +433,14 @@ def _credentials(ui: Ui) -> Credentials | None:
     return creds
 
 
-def _setup(ui: Ui, *, verbose: bool, debug: bool) -> None:
+def _setup(ui: Ui, *, verbose: bool, debug: bool, log_json: str | None = None) -> None:
     ui.redactor = setup_logging(verbose=verbose, debug=debug, drop=(_LIBRARY_EMULATOR_NOTE,))
+    if log_json:
+        try:
+            ui.json = add_json_log(log_json, ui.redactor)
+        except OSError as exc:
+            ui.error(f"--log-json {log_json}: {exc.strerror or exc}")
+            raise SystemExit(EXIT_USAGE) from None
 
 
 @contextlib.contextmanager
@@ -469,6 +510,12 @@ def _common(f: Callable[..., Any]) -> Callable[..., Any]:
                      help="No progress or summary: errors and the final line only."),
         click.option("--verbose", "-v", is_flag=True, help="Log retries and reconciliation."),
         click.option("--debug", is_flag=True, help="Debug logs, and tracebacks on errors."),
+        click.option("--outcomes", is_flag=True,
+                     help="Also write outcomes.csv: one line per data row with its final "
+                          "state (dropped, rejected, delivered, failed, pending, not_sent)."),
+        click.option("--log-json", type=click.Path(dir_okay=False), metavar="FILE",
+                     help="Append one JSON object per event (batch planned/submitted/"
+                          "completed, retry, 429, results page, summary) to FILE."),
     )):
         f = decorator(f)
     return f
@@ -514,25 +561,30 @@ def cli() -> None:
               help="Plan and report, send nothing (needs no credentials).")
 @click.option("--again", is_flag=True,
               help="Send even if the same file, text and sender went out in the last 24 hours.")
+@click.option("--no-results", is_flag=True,
+              help="Do not fetch every message's delivery result (failed.csv then stays "
+                   "empty; `hvsms results` can fetch them later).")
 @_common
 def send(file: str, text: str | None, sender: str | None, journal: str | None,
          to_column: str, text_column: str, max_batch_bytes: int, max_batch_messages: int | None,
          concurrency: int, region: str, strict: bool, no_dedupe: bool, suppress: str | None,
-         encoding: str, dry_run: bool, again: bool, report_dir: Path | None, yes: bool,
-         quiet: bool, verbose: bool, debug: bool) -> NoReturn:
+         encoding: str, dry_run: bool, again: bool, no_results: bool,
+         report_dir: Path | None, yes: bool, quiet: bool, verbose: bool, debug: bool,
+         outcomes: bool, log_json: str | None) -> NoReturn:
     """Send one SMS to every row of FILE (a CSV with a header row)."""
     ui = Ui(quiet=quiet, debug=debug)
-    _setup(ui, verbose=verbose, debug=debug)
+    _setup(ui, verbose=verbose, debug=debug, log_json=log_json)
     with _guard(ui):
         options = JobOptions(
             to_column=to_column, text_column=text_column, encoding=encoding,
             max_batch_bytes=max_batch_bytes, max_batch_messages=max_batch_messages,
             concurrency=concurrency, region=region.upper(),
             validate="strict" if strict else "possible", dedupe=not no_dedupe,
-            suppress=suppress,
+            suppress=suppress, fetch_delivery=not no_results,
         )
         code = _send(ui, file, text=text, sender=sender, journal=journal, options=options,
-                     dry_run=dry_run, report_dir=report_dir, yes=yes, again=again)
+                     dry_run=dry_run, report_dir=report_dir, yes=yes, again=again,
+                     outcomes=outcomes)
     raise SystemExit(code)
 
 
@@ -559,7 +611,7 @@ def _nothing_left(ui: Ui, journal: str) -> int:
 
 def _send(ui: Ui, file: str, *, text: str | None, sender: str | None, journal: str | None,
           options: JobOptions, dry_run: bool, report_dir: Path | None, yes: bool,
-          again: bool) -> int:
+          again: bool = False, outcomes: bool = False) -> int:
     if dry_run:
         ui.say("Dry run: nothing is sent, no credentials are used.")
         # Never the user's journal: a dry run's plan (placeholder sender) must not
@@ -607,7 +659,9 @@ def _send(ui: Ui, file: str, *, text: str | None, sender: str | None, journal: s
     job = Job(file, text=text, sender=sender, credentials=creds, journal=journal,
               options=options, progress=view.update, again=again,
               report_dir=str(directory.absolute()))
+    joined = _join_outputs(job, directory, outcomes=outcomes)
     outcome = asyncio.run(_run_job(job, view, ui))
+    outcome.joined = joined
     return _finish(outcome, ui, directory)
 
 
@@ -615,10 +669,10 @@ def _send(ui: Ui, file: str, *, text: str | None, sender: str | None, journal: s
 @click.argument("journal", type=click.Path(dir_okay=False))
 @_common
 def resume(journal: str, report_dir: Path | None, yes: bool, quiet: bool, verbose: bool,
-           debug: bool) -> NoReturn:
+           debug: bool, outcomes: bool, log_json: str | None) -> NoReturn:
     """Continue the job recorded in JOURNAL (after an interruption or a failure)."""
     ui = Ui(quiet=quiet, debug=debug)
-    _setup(ui, verbose=verbose, debug=debug)
+    _setup(ui, verbose=verbose, debug=debug, log_json=log_json)
     with _guard(ui):
         if _existing_job_done(journal):
             raise SystemExit(_nothing_left(ui, journal))
@@ -641,9 +695,98 @@ def resume(journal: str, report_dir: Path | None, yes: bool, quiet: bool, verbos
                 _confirm(ui, f"Resume sending via {creds.server_url}?")
         view = ProgressView(ui, "resuming")
         job = Job.from_inputs(inputs, journal=journal, credentials=creds, progress=view.update)
+        directory = report_dir or default_report_dir(journal)
+        joined = _join_outputs(job, directory, outcomes=outcomes)
         outcome = asyncio.run(_run_job(job, view, ui))
-        code = _finish(outcome, ui, report_dir or default_report_dir(journal))
+        outcome.joined = joined
+        code = _finish(outcome, ui, directory)
     raise SystemExit(code)
+
+
+@cli.command()
+@click.argument("journal", type=click.Path(dir_okay=False))
+@_common
+def results(journal: str, report_dir: Path | None, yes: bool, quiet: bool, verbose: bool,
+            debug: bool, outcomes: bool, log_json: str | None) -> NoReturn:
+    """Fetch (or finish fetching) every message's delivery result for the job in JOURNAL.
+
+    Sends no message: follows batches still processing, lists the messages of
+    every completed batch not fetched yet (and again those still pending),
+    then writes failed.csv (and outcomes.csv) joined to the CSV's lines.
+    """
+    ui = Ui(quiet=quiet, debug=debug)
+    _setup(ui, verbose=verbose, debug=debug, log_json=log_json)
+    with _guard(ui):
+        inputs = _journal_inputs(journal)
+        creds = _credentials(ui)
+        if creds is None:
+            ui.say(EMULATOR_LINE, style="bold yellow", always=True)
+        else:
+            ui.say(f"server: {creds.server_url}", always=True)
+        view = ProgressView(ui, "results")
+        job = Job.from_inputs(inputs, journal=journal, credentials=creds, progress=view.update)
+        job.results_only = True
+        directory = report_dir or default_report_dir(journal)
+        joined = _join_outputs(job, directory, outcomes=outcomes)
+        outcome = asyncio.run(_run_job(job, view, ui))
+        outcome.joined = joined
+        code = _finish(outcome, ui, directory)
+    raise SystemExit(code)
+
+
+@cli.command()
+@click.argument("journal", type=click.Path(dir_okay=False))
+@click.option("--journal", "-j", "new_journal", type=click.Path(dir_okay=False),
+              help="The retry job's own journal [default: <JOURNAL's name>-retry.journal].")
+@click.option("--dry-run", is_flag=True, help="Write the retry CSV and plan, send nothing.")
+@_common
+def retry(journal: str, new_journal: str | None, dry_run: bool, report_dir: Path | None,
+          yes: bool, quiet: bool, verbose: bool, debug: bool, outcomes: bool,
+          log_json: str | None) -> NoReturn:
+    """Send again, as a new job, the rows of JOURNAL's job that failed for a temporary reason.
+
+    Same text and sender; the rows (with their original columns) go to
+    <JOURNAL's name>-retry.csv. Permanent failures are left out, and so are
+    messages with no final status (SMS-CAR-104/199), which may have arrived.
+    """
+    ui = Ui(quiet=quiet, debug=debug)
+    _setup(ui, verbose=verbose, debug=debug, log_json=log_json)
+    with _guard(ui):
+        inputs = _journal_inputs(journal)
+        j = Journal.open(journal)
+        try:
+            sender = j.meta("sender") or inputs.get("sender")
+            todo = retry_lines(j)
+            base = Path(journal)
+            csv_path = base.with_name(f"{base.stem}-retry.csv")
+            if todo.lines:
+                with open_private(csv_path) as f:
+                    rows = asyncio.run(write_retry_csv(j, todo.lines, f))
+        finally:
+            j.close()
+        left = (f" ({todo.permanent:,} failed permanently and {todo.pending:,} have no final "
+                "status yet: left out)")
+        if not todo.lines:
+            ui.say(f"nothing to retry: no message failed for a temporary reason{left}",
+                   always=True)
+            raise SystemExit(EXIT_OK)
+        ui.say(f"retry: {rows:,} rows written to {csv_path}{left}", always=True)
+        options = dict(inputs.get("options") or {})
+        options["encoding"] = "utf-8"  # the retry CSV is written as UTF-8
+        new_journal = new_journal or str(base.with_name(f"{base.stem}-retry.journal"))
+        code = _send(ui, str(csv_path), text=inputs.get("text"), sender=sender,
+                     journal=new_journal, options=JobOptions(**options), dry_run=dry_run,
+                     report_dir=report_dir, yes=yes, outcomes=outcomes,
+                     again=True)  # a retry is meant to send again
+    raise SystemExit(code)
+
+
+def _journal_inputs(journal: str) -> dict[str, Any]:
+    j = Journal.open(journal)
+    try:
+        return j.inputs
+    finally:
+        j.close()
 
 
 @cli.command()

@@ -17,7 +17,7 @@ import shutil
 import tempfile
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -25,7 +25,9 @@ from .api.a2p import A2P
 from .api.auth import Auth
 from .api.http import ApiClient
 from .chunker import Chunker, body_header
+from .codes import describe
 from .config import Credentials, JobOptions
+from .delivery import ResultsFetcher
 from .errors import (
     ApiError,
     ConfigError,
@@ -48,28 +50,27 @@ from .journal import (
     UNCERTAIN,
     BatchRecord,
     Journal,
+    ResultState,
     fingerprint,
 )
-from .numberset import NumberSet, Seen, load_suppression
+from .numberset import NumberSet, Seen
 from .phones import Normalizer, is_e164
 from .planner import BodyBuilder, HotBudget, Planner, PlanStats
-from .poller import PENDING_CODES, Poller, refresh_counts
+from .poller import Poller, refresh_counts
 from .reader import CsvSource, Header
 from .report import BatchReport, DroppedRow, FailedRow, JobReport
 from .segments import MAX_TEXT_CHARS, text_length
 from .submitter import Submitter
+from .suppress import load_suppress
 from .templates import BoundTemplate, Template
 
 __all__ = ["Job", "Progress", "job_done", "journal_differences", "refresh",
-           "refuse_other_settings", "resume", "send_bulk"]
+           "refuse_other_settings", "results", "resume", "send_bulk"]
 
 log = logging.getLogger("engine.job")
 
 # A placeholder sender for a dry run with no account: same length as a US number.
 _DRY_RUN_SENDER = "+10000000000"
-# failed.csv is a convenience: the list endpoint has no status filter, so it
-# costs a page per 1000 messages. Spend at most this many requests on it.
-_FETCH_FAILED_PAGES = 10
 # A resumed job sends these again: `failed` means the server refused the POST
 # (it did not act on it), so once the cause is fixed, sending it is safe.
 TO_SEND = (PLANNED, SUBMITTING, UNCERTAIN, FAILED)
@@ -93,6 +94,8 @@ class Progress:
     rate_limited: int = 0
     elapsed: float = 0.0
     planning_done: bool = False
+    results_pages: int = 0  # pages of the messages list fetched (delivery results)
+    results_batches: int = 0  # batches whose results are all in
 
 
 ProgressCallback = Callable[[Progress], None]
@@ -158,6 +161,29 @@ async def refresh(
     return await job.refresh()
 
 
+async def results(
+    journal: str | os.PathLike[str],
+    *,
+    credentials: Credentials | None = None,
+    progress: ProgressCallback | None = None,
+) -> JobReport:
+    """Fetch (or finish fetching) the delivery results of the job in `journal`.
+
+    Sends nothing: follows the batches still processing, then lists every
+    completed batch's messages that are not in the journal yet (and again
+    those that were still pending). `hvsms results JOURNAL` does this.
+    """
+    path = os.fspath(journal)
+    j = Journal.open(path)
+    try:
+        inputs = j.inputs
+    finally:
+        j.close()
+    job = Job.from_inputs(inputs, journal=path, credentials=credentials, progress=progress)
+    job.results_only = True
+    return await job.run()
+
+
 class Job:
     def __init__(
         self,
@@ -195,6 +221,12 @@ class Job:
         self._client: ApiClient | None = None
         self._journal: Journal | None = None
         self._poller: Poller | None = None
+        self._results: ResultsFetcher | None = None
+        # Only fetch delivery results (and follow batches still processing): send nothing.
+        self.results_only = False
+        # Called with the journal's path once the job ended, before a temporary
+        # journal is removed: the CLI writes the files joined from it then.
+        self.on_journal: Callable[[str, JobReport], Awaitable[None]] | None = None
 
     @classmethod
     def from_inputs(
@@ -219,7 +251,7 @@ class Job:
         report = self.report
         assert self.journal_path is not None
         report.journal = self.journal_path
-        journal = self._journal = Journal.open(self.journal_path)
+        journal = self._journal = Journal.own(self.journal_path, dict)  # it writes: one at a time
         try:
             async with contextlib.AsyncExitStack() as stack:
                 a2p, sender = await self._connect(stack, journal.meta("sender") or self.sender)
@@ -233,9 +265,7 @@ class Job:
                         await refresh_counts(a2p, journal, rec, info, since=since)
                     else:
                         journal.update(rec.seq, processed=info.processed, status=info.status)
-                if self.options.fetch_delivery:
-                    await self._fetch_failed(a2p, journal, since)
-                self._summarise(journal)
+                self._summarise(journal)  # per-message results: `results`
         except HvsmsError as exc:
             self._summarise(journal)
             report.status, report.message = "failed", str(exc)
@@ -270,6 +300,10 @@ class Job:
             report.message = "; ".join(dict.fromkeys(str(e) for e in errors))
         finally:
             report.elapsed = time.monotonic() - self._started
+        if report.status == "running":
+            report.status = "failed"
+        if self.on_journal is not None and report.journal and os.path.exists(report.journal):
+            await self.on_journal(report.journal, report)
         self._finish_journal()
         return report
 
@@ -285,7 +319,7 @@ class Job:
         if self.sender is None:
             self.sender = journal.meta("sender")  # a resumed job keeps its sender
         await self._check_input(source, header, select, journal)
-        if not self.dry_run and job_done(journal):
+        if not self.dry_run and not self.results_only and job_done(journal):
             # Done is done: nothing to send, no login, whichever server it was on.
             self._summarise(journal)
             report.status = "completed"
@@ -312,18 +346,8 @@ class Job:
             journal.set_meta("sender", sender)
 
         normalizer = Normalizer(opts.region, strict=opts.validate == "strict")
-        blocklists: list[Blocklist] = []
-        if a2p is not None and opts.fetch_opt_outs:
-            opted = [n async for n in a2p.opt_outs(sender=sender)]
-            blocklists.append(Blocklist(NumberSet.from_numbers(opted), "opted_out",
-                                        f"opted out of messages from {sender}"))
-        elif self.dry_run and opts.fetch_opt_outs:
-            report.warnings.append("dry run: the sender's opt-out list was not fetched")
-        if opts.suppress:
-            numbers, unusable = load_suppression(opts.suppress, normalizer)
-            blocklists.append(Blocklist(numbers, "suppressed", f"suppressed by {opts.suppress}"))
-            for line, value, why in unusable:
-                report.warnings.append(f"{opts.suppress}:{line}: {value!r} ignored ({why})")
+        # Nothing is planned or sent when only fetching results: no lists needed.
+        blocklists = [] if self.results_only else await self._blocklists(a2p, sender, normalizer)
 
         file_size = os.path.getsize(source.path)
         head = body_header(sender, default_text)
@@ -353,11 +377,30 @@ class Job:
         try:
             if a2p is None:
                 await self._plan_only(planner, journal, known)
+            elif self.results_only:
+                await self._results_only(builder, journal, known, a2p, sender)
             else:
                 await self._send(planner, builder, journal, known, a2p, sender)
         finally:
             # Even a failed job's report says what was read, planned and sent.
             self._summarise(journal)
+
+    async def _blocklists(self, a2p: A2P | None, sender: str,
+                          normalizer: Normalizer) -> list[Blocklist]:
+        """The sender's opt-outs and the `suppress` list (plain, a journal or a failed.csv)."""
+        opts, report = self.options, self.report
+        blocklists: list[Blocklist] = []
+        if a2p is not None and opts.fetch_opt_outs:
+            opted = [n async for n in a2p.opt_outs(sender=sender)]
+            blocklists.append(Blocklist(NumberSet.from_numbers(opted), "opted_out",
+                                        f"opted out of messages from {sender}"))
+        elif self.dry_run and opts.fetch_opt_outs:
+            report.warnings.append("dry run: the sender's opt-out list was not fetched")
+        if opts.suppress:
+            lists, warnings = load_suppress(opts.suppress, normalizer)
+            blocklists.extend(lists)
+            report.warnings.extend(warnings)
+        return blocklists
 
     def _texts(
         self, header: Header, path: str
@@ -555,6 +598,7 @@ class Job:
             if rec.seq not in known:
                 journal.add_batch(rec, dropped)
             self.progress.batches_planned = rec.seq
+            _log_planned(rec, dry_run=self.dry_run)
             self._tick()
 
         stats = await planner.run(emit, journal.add_dropped, self._on_block, self._stop.is_set)
@@ -582,6 +626,11 @@ class Job:
                 poller.track(rec)
                 self.progress.batches_submitted += 1
                 self.progress.accepted += rec.accepted or 0
+        fetcher = self._fetcher(a2p, journal, builder, since) if opts.fetch_delivery else None
+        for rec in known.values():
+            if fetcher is not None:
+                fetcher.offer(rec)
+        fetching = asyncio.create_task(fetcher.run()) if fetcher is not None else None
         main = asyncio.create_task(self._pipeline(planner, journal, known, submitter, poller))
         stopped = asyncio.create_task(self._stop.wait())
         try:
@@ -600,6 +649,9 @@ class Job:
                 main.result()
         finally:
             stopped.cancel()
+            if fetching is not None and (self._stop.is_set() or not main.done()
+                                         or main.cancelled() or main.exception()):
+                fetching.cancel()
         self.report.reconciled = submitter.reconciled
         self.report.resent_after_check = submitter.resent
         self.report.warnings.extend(submitter.notes)
@@ -607,10 +659,10 @@ class Job:
             self.report.warnings.append(
                 f"{submitter.splits} batch(es) were too large for the server (HTTP 413) and "
                 "were sent as two halves each")
+        if fetcher is not None and fetching is not None:
+            await self._finish_fetching(fetcher, fetching)
         if submitter.failures:
             raise JobFailed("; ".join(submitter.failures[:5]), resumable=True)
-        if not self._stop.is_set() and opts.fetch_delivery:
-            await self._fetch_failed(a2p, journal, since)
 
     async def _pipeline(
         self, planner: Planner, journal: Journal, known: dict[int, BatchRecord],
@@ -629,6 +681,7 @@ class Job:
         async def emit(rec: BatchRecord, dropped: list[tuple[DroppedRow, str]]) -> None:
             rec = _reconcile_plan(journal, known, rec, dropped)
             self.progress.batches_planned = rec.seq
+            _log_planned(rec, dry_run=self.dry_run)
             if rec.state in TO_SEND:
                 await put(rec)
 
@@ -679,20 +732,79 @@ class Job:
         self.progress.planning_done = True
         self._tick()
 
-    async def _fetch_failed(self, a2p: A2P, journal: Journal, since: str) -> None:
-        budget = _FETCH_FAILED_PAGES
-        for rec in journal.batches():
-            pages = -(-(rec.accepted or 0) // 1000)
-            if not rec.batch_id or not rec.failed or pages > budget:
-                continue
-            budget -= pages
-            async for msg in a2p.list_messages(batch_id=rec.batch_id, date_from=since):
-                status = str(msg.get("messageStatus", ""))
-                if status in ("DeliveryFailed", "SendingFailed") and (
-                        msg.get("errorCode") not in PENDING_CODES):
-                    to = msg.get("to") or [""]
-                    self.report.failed.append(FailedRow(
-                        str(to[0]), status, str(msg.get("errorCode", "")), rec.batch_id))
+    # --- delivery results -----------------------------------------------------
+
+    def _fetcher(self, a2p: A2P, journal: Journal, builder: BodyBuilder,
+                 since: str) -> ResultsFetcher:
+        fetcher = self._results = ResultsFetcher(
+            a2p=a2p, journal=journal, builder=builder, since=since, on_page=self._on_page)
+        self.progress.results_batches = sum(
+            1 for st in fetcher.states.values() if st.complete and st.resolved)
+        return fetcher
+
+    async def _finish_fetching(self, fetcher: ResultsFetcher,
+                               fetching: asyncio.Task[None]) -> None:
+        """Every batch is sent and followed: let the fetcher finish (unless stopped)."""
+        if fetching.done():
+            with contextlib.suppress(asyncio.CancelledError):
+                await fetching
+            return
+        fetcher.close()
+        stopped = asyncio.create_task(self._stop.wait())
+        try:
+            await asyncio.wait({fetching, stopped}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            stopped.cancel()
+            if not fetching.done():
+                fetching.cancel()  # stopped: the journal has every page fetched so far
+            with contextlib.suppress(asyncio.CancelledError):
+                await fetching
+
+    async def _results_only(
+        self, builder: BodyBuilder, journal: Journal, known: dict[int, BatchRecord],
+        a2p: A2P, sender: str,
+    ) -> None:
+        """`hvsms results`: follow open batches to completion, fetch every result."""
+        opts = self.options
+        since = self._since(journal)
+        fetcher = self._fetcher(a2p, journal, builder, since)
+        poller = self._poller = Poller(
+            a2p=a2p, journal=journal, sender=sender, since=since, base=opts.poll_interval,
+            cap=opts.max_poll_interval, on_update=self._on_update,
+        )
+        for rec in known.values():
+            if rec.state == SUBMITTED:
+                poller.track(rec)
+            fetcher.offer(rec, refresh=True)
+        poller.close()
+
+        async def follow() -> None:
+            try:
+                await poller.run()
+            finally:
+                fetcher.close()
+
+        async def both() -> None:
+            async with asyncio.TaskGroup() as tg:
+                tg.create_task(follow())
+                tg.create_task(fetcher.run())
+
+        main = asyncio.create_task(both())
+        stopped = asyncio.create_task(self._stop.wait())
+        try:
+            await asyncio.wait({main, stopped}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            stopped.cancel()
+            if not main.done():
+                main.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await main
+
+    def _on_page(self, rec: BatchRecord, st: ResultState) -> None:
+        self.progress.results_pages += 1
+        if st.complete:
+            self.progress.results_batches += 1
+        self._tick()
 
     # --- progress ---------------------------------------------------------------
 
@@ -701,6 +813,9 @@ class Job:
         self._tick()
 
     def _on_submitted(self, rec: BatchRecord, poller: Poller) -> None:
+        log.info("batch %d submitted as %s", rec.seq, rec.batch_id, extra={
+            "event": "batch_submitted", "batch": rec.seq, "batch_id": rec.batch_id,
+            "accepted": rec.accepted, "rejected": rec.rejected})
         self.progress.batches_submitted += 1
         self.progress.accepted += rec.accepted or 0
         poller.track(rec)
@@ -709,6 +824,11 @@ class Job:
     def _on_update(self, rec: BatchRecord) -> None:
         if rec.state == COMPLETED:
             self.progress.batches_completed += 1
+            log.info("batch %d completed", rec.seq, extra={
+                "event": "batch_completed", "batch": rec.seq, "batch_id": rec.batch_id,
+                "delivered": rec.delivered, "failed": rec.failed})
+            if self._results is not None:
+                self._results.offer(rec)
         if self._poller is not None:
             self.progress.processed = self._poller.processed_total()
         self._tick()
@@ -769,6 +889,7 @@ class Job:
         report.cost = cost if have_cost else None
         if self._client is not None:
             report.requests = self._client.stats.to_dict()
+        self._summarise_results(journal)
         states = {r.state for r in journal.batches()}
         if self.dry_run:
             report.status = "completed"
@@ -785,6 +906,34 @@ class Job:
                 report.message = pending_note(c.pending, report.journal)
         elif FAILED in states:
             report.status = "failed"
+        elif self.results_only and report.results.get("complete"):
+            report.status = "completed"  # results of what was sent; the rest is unsent
+
+    def _summarise_results(self, journal: Journal) -> None:
+        report = self.report
+        states = journal.result_states()
+        sent = [b for b in journal.batches() if b.state in (SUBMITTED, COMPLETED)]
+        done = [st for st in states.values() if st.complete and st.resolved]
+        report.failed.clear()
+        permanent = 0
+        ids = {b.seq: b.batch_id or "" for b in sent}
+        for line, to, status, code, seq in journal.results(failed_only=True):
+            info = describe(code)
+            permanent += info.permanent
+            report.failed.append(FailedRow(to, status, code, ids.get(seq, ""), line,
+                                           info.description, info.permanent))
+        report.results = {
+            "complete": bool(sent) and len(done) == len(sent),
+            "batches": len(sent),
+            "batches_done": len(done),
+            "pages": sum(st.pages for st in states.values()),
+            "delivered": sum(st.delivered for st in states.values()),
+            "failed": sum(st.failed for st in states.values()),
+            "pending": sum(st.pending for st in states.values()),
+            "permanent": permanent,
+        }
+        if self._results is not None:
+            report.warnings.extend(self._results.warnings)
 
     def _discard_journal(self) -> None:
         """A refused job: drop the journal it made itself unless something was sent."""
@@ -864,9 +1013,19 @@ def journal_differences(
 
 
 def job_done(journal: Journal) -> bool:
-    """Every row planned and every batch completed: nothing is left to do."""
-    return journal.meta("planned") == "complete" and all(
-        b.state in (COMPLETED, SPLIT) for b in journal.batches())
+    """Every row planned, every batch completed and, where they can still be had, its
+    delivery results fetched: nothing is left to do."""
+    batches = journal.batches()
+    if journal.meta("planned") != "complete" or any(
+            b.state not in (COMPLETED, SPLIT) for b in batches):
+        return False
+    wanted = (journal.inputs.get("options") or {}).get("fetch_delivery", True)
+    if not wanted or journal.meta("emulator") == "1":  # a built-in emulator's ended with it
+        return True
+    states = journal.result_states()
+    return all(
+        (st := states.get(b.seq)) is not None and st.complete and st.resolved
+        for b in batches if b.state == COMPLETED and b.batch_id and b.accepted)
 
 
 def _reconcile_plan(
@@ -900,6 +1059,14 @@ def pending_note(pending: int, journal: str | None) -> str:
              else "a refresh (the job's journal was not kept)")
     return (f"all batches processed; {pending:,} delivery receipt(s) still pending "
             f"(queued, sent or SMS-CAR-104): run `{later}` later for the final counts")
+
+
+def _log_planned(rec: BatchRecord, *, dry_run: bool = False) -> None:
+    log.info("batch %d planned: lines %d-%d, %d messages", rec.seq, rec.first_line,
+             rec.last_line, rec.messages, extra={
+                 "event": "batch_planned", "batch": rec.seq, "first_line": rec.first_line,
+                 "last_line": rec.last_line, "messages": rec.messages, "bytes": rec.bytes,
+                 "dry_run": dry_run})
 
 
 def _parse_codes(text: str | None) -> dict[str, int]:

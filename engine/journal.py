@@ -21,12 +21,13 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, Self
 
+from .codes import PENDING_CODES
 from .errors import JournalError
 from .lock import JournalLock
 from .report import DroppedRow, RejectedRow
 
-__all__ = ["SCHEMA_VERSION", "SPLIT_BASE", "BatchRecord", "BatchState", "Journal", "fingerprint",
-           "legal"]
+__all__ = ["SCHEMA_VERSION", "SPLIT_BASE", "BatchRecord", "BatchState", "Journal", "ResultState",
+           "fingerprint", "legal"]
 
 SCHEMA_VERSION = 1
 
@@ -93,6 +94,28 @@ CREATE TABLE IF NOT EXISTS rejected (
 );
 """
 
+# Delivery results (the messages list), added without a schema version bump:
+# created on open when missing, so a journal of an earlier hvsms still opens
+# and one with results still opens in an earlier hvsms (which ignores them).
+# `result_batches`: per batch, the pages fetched so far and where to go on;
+# `results`: every message not delivered (failed or still pending), with its
+# CSV line once the batch's pages are all in (0 until then).
+_RESULTS_SCHEMA = """
+CREATE TABLE IF NOT EXISTS result_batches (
+    seq INTEGER PRIMARY KEY, pages INTEGER NOT NULL, next_token TEXT,
+    complete INTEGER NOT NULL, resolved INTEGER NOT NULL, delivered INTEGER NOT NULL,
+    failed INTEGER NOT NULL, pending INTEGER NOT NULL, updated REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS results (
+    seq INTEGER NOT NULL, recipient TEXT NOT NULL, status TEXT NOT NULL,
+    error_code TEXT NOT NULL, line INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX IF NOT EXISTS results_by_seq ON results (seq);
+CREATE INDEX IF NOT EXISTS results_by_line ON results (line);
+"""
+
+FAILED_STATUSES = ("DeliveryFailed", "SendingFailed")
+
 
 @dataclass(slots=True)
 class BatchRecord:
@@ -123,6 +146,20 @@ class BatchRecord:
     hot: list[builtins.bytes] | None = None
     hot_messages: int = 0
     cold_start: tuple[int, int] | None = None  # (byte offset, line)
+
+
+@dataclass(slots=True)
+class ResultState:
+    """How far fetching a batch's delivery results got."""
+
+    seq: int
+    pages: int = 0
+    next_token: str | None = None
+    complete: bool = False
+    resolved: bool = False
+    delivered: int = 0
+    failed: int = 0
+    pending: int = 0
 
 
 def fingerprint(path: str, encoding: str = "utf-8") -> tuple[str, bool]:
@@ -201,7 +238,7 @@ class Journal:
             try:
                 os.close(os.open(tmp, os.O_CREAT | os.O_TRUNC | os.O_WRONLY, 0o600))
                 db = sqlite3.connect(tmp, isolation_level=None)
-                db.executescript(_SCHEMA)
+                db.executescript(_SCHEMA + _RESULTS_SCHEMA)
                 with db:
                     db.executemany(
                         "INSERT INTO meta VALUES (?, ?)",
@@ -240,6 +277,8 @@ class Journal:
                 f"understands ({SCHEMA_VERSION}); upgrade hvsms to resume it"
             )
         cls._upgrade(db)
+        with contextlib.suppress(sqlite3.Error):  # a read-only file: read what is there
+            db.executescript(_RESULTS_SCHEMA)
         return cls(path, db)
 
     @staticmethod
@@ -372,3 +411,87 @@ class Journal:
             "SELECT line, recipient, error_code, description, batch_id FROM rejected ORDER BY line"
         )
         return [RejectedRow(*row) for row in cur]
+
+    # delivery results
+    def result_states(self) -> dict[int, ResultState]:
+        try:
+            cur = self._db.execute(
+                "SELECT seq, pages, next_token, complete, resolved, delivered, failed, pending "
+                "FROM result_batches"
+            )
+            return {row[0]: ResultState(row[0], row[1], row[2], bool(row[3]), bool(row[4]),
+                                        *row[5:]) for row in cur}
+        except sqlite3.OperationalError:  # a read-only journal of an earlier hvsms
+            return {}
+
+    def add_results_page(
+        self, state: ResultState, rows: Iterable[tuple[str, str, str]], *,
+        delivered: int, failed: int, pending: int, next_token: str | None,
+    ) -> None:
+        """Record one fetched page (its undelivered messages) and where the next starts."""
+        state.pages += 1
+        state.next_token = next_token
+        state.complete = next_token is None
+        state.delivered += delivered
+        state.failed += failed
+        state.pending += pending
+        with self._db:
+            self._db.executemany(
+                "INSERT INTO results (seq, recipient, status, error_code) VALUES (?, ?, ?, ?)",
+                ((state.seq, *row) for row in rows),
+            )
+            self._db.execute(
+                "INSERT OR REPLACE INTO result_batches VALUES (?, ?, ?, ?, 0, ?, ?, ?, ?)",
+                (state.seq, state.pages, next_token, int(state.complete), state.delivered,
+                 state.failed, state.pending, time.time()),
+            )
+
+    def restart_results(self, seq: int) -> ResultState:
+        """Forget a batch's results (to fetch them again from the first page)."""
+        with self._db:
+            self._db.execute("DELETE FROM results WHERE seq = ?", (seq,))
+            self._db.execute("DELETE FROM result_batches WHERE seq = ?", (seq,))
+        return ResultState(seq)
+
+    def unresolved_results(self, seq: int, *, after: int = 0,
+                           limit: int = -1) -> list[tuple[int, str]]:
+        """(rowid, recipient) of the batch's results not yet mapped to a CSV line,
+        from rowid `after` on, at most `limit` of them (-1: all)."""
+        cur = self._db.execute(
+            "SELECT rowid, recipient FROM results WHERE seq = ? AND line = 0 AND rowid > ? "
+            "ORDER BY rowid LIMIT ?", (seq, after, limit),
+        )
+        return [(row[0], row[1]) for row in cur]
+
+    def resolve_results(self, state: ResultState, lines: Iterable[tuple[int, int]], *,
+                        done: bool = True) -> None:
+        """Set the CSV line of results (`(line, rowid)` pairs); `done`: the batch is resolved."""
+        with self._db:
+            self._db.executemany("UPDATE results SET line = ? WHERE rowid = ?", lines)
+            if done:
+                self._db.execute("UPDATE result_batches SET resolved = 1 WHERE seq = ?",
+                                 (state.seq,))
+        state.resolved = state.resolved or done
+
+    def results(self, *, failed_only: bool = False) -> Iterator[tuple[int, str, str, str, int]]:
+        """(line, recipient, status, error_code, seq) in line order; streamed.
+
+        `failed_only`: the failed ones (a failed status without a pending code)."""
+        pending = sorted(PENDING_CODES)
+        where = (f" WHERE status IN (?, ?) AND error_code NOT IN ({', '.join('?' * len(pending))})"
+                 if failed_only else "")
+        try:
+            cur = self._db.execute(
+                f"SELECT line, recipient, status, error_code, seq FROM results{where} "
+                "ORDER BY line, rowid", (*FAILED_STATUSES, *pending) if failed_only else (),
+            )
+        except sqlite3.OperationalError:  # a read-only journal of an earlier hvsms
+            return
+        yield from cur
+
+    def rejected_by_line(self) -> Iterator[tuple[int, str, str, str, str]]:
+        """Like `rejected`, streamed (line, recipient, error_code, description, batch_id)."""
+        yield from self._db.execute(
+            "SELECT line, recipient, error_code, description, batch_id FROM rejected "
+            "ORDER BY line"
+        )

@@ -8,13 +8,17 @@ the active `Credentials` from the message and from any formatted traceback.
 
 from __future__ import annotations
 
+import contextlib
+import datetime as dt
+import json
 import logging
+import os
 import re
 import sys
 from collections.abc import Iterable
 from typing import TextIO
 
-__all__ = ["RedactingFilter", "redact", "setup_logging"]
+__all__ = ["JsonLinesHandler", "RedactingFilter", "add_json_log", "redact", "setup_logging"]
 
 REDACTED = "***"
 
@@ -141,3 +145,77 @@ def setup_logging(
         logging.getLogger("aiohttp.server").setLevel(logging.CRITICAL)
     logging.captureWarnings(True)
     return redactor
+
+
+# Attributes every LogRecord has; anything else was passed as `extra=` (event fields).
+_RECORD_FIELDS = frozenset(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {
+    "message", "asctime"}
+
+
+def _module_event(logger: str) -> str:
+    """A record without an event is named after its module (`engine.submitter`:
+    reconciliation of uncertain POSTs and refused batches)."""
+    return logger.rsplit(".", 1)[-1] if logger.startswith("engine.") else "log"
+
+
+class JsonLinesHandler(logging.Handler):
+    """One JSON object per record, for pipelines and schedulers (`--log-json FILE`).
+
+    ``{"time", "level", "event", "logger", "message", ...}``: `event` and the
+    other fields come from the record's ``extra=`` (``batch_submitted``,
+    ``results_page``, ``retry``, ...); a record without one is named after
+    its module (``submitter``, ``poller``, ``job``).
+    The file is created 0600 and flushed after every line.
+    """
+
+    def __init__(self, path: str) -> None:
+        super().__init__(logging.INFO)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        os.fchmod(fd, 0o600)
+        self._file = os.fdopen(fd, "a", encoding="utf-8")
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            entry: dict[str, object] = {
+                "time": dt.datetime.fromtimestamp(record.created, dt.UTC).isoformat(
+                    timespec="milliseconds").replace("+00:00", "Z"),
+                "level": record.levelname.lower(),
+                "event": getattr(record, "event", None) or _module_event(record.name),
+                "logger": record.name,
+                "message": record.getMessage(),
+            }
+            for key, value in vars(record).items():
+                if key not in _RECORD_FIELDS and key not in entry:
+                    entry[key] = value
+            self._file.write(json.dumps(entry, default=str) + "\n")
+            self._file.flush()
+        except Exception:  # noqa: BLE001 - logging must never break the job
+            self.handleError(record)
+
+    def event(self, event: str, **fields: object) -> None:
+        """Write an event that no logger made (the CLI's summary)."""
+        record = logging.LogRecord("hvsms", logging.INFO, "", 0, event, None, None)
+        for key, value in fields.items():
+            setattr(record, key, value)
+        record.event = event
+        self.handle(record)
+
+    def close(self) -> None:
+        with contextlib.suppress(OSError):
+            self._file.close()
+        super().close()
+
+
+def add_json_log(path: str, redactor: RedactingFilter) -> JsonLinesHandler:
+    """Send hvsms's info-level events to `path` as JSON lines, next to the stderr log."""
+    handler = JsonLinesHandler(path)
+    handler.addFilter(redactor)
+    engine = logging.getLogger("engine")
+    level = engine.getEffectiveLevel()
+    root = logging.getLogger()
+    for h in root.handlers:
+        if h.level == logging.NOTSET:
+            h.setLevel(level)  # stderr keeps showing what it showed before
+    engine.setLevel(min(level, logging.INFO))
+    root.addHandler(handler)
+    return handler

@@ -6,7 +6,12 @@ read (they hold phone numbers):
 - ``report.json``: `JobReport.to_dict()`
 - ``rejected.csv``: line, number, error_code, description
 - ``dropped.csv``: line, value, reason
-- ``failed.csv``: to, status, error_code, batch_id (when delivery failures were fetched)
+- ``failed.csv``: line, the CSV's own columns, to, status, error_code,
+  description, permanent, batch_id (joined from the journal: `write_joined`)
+- ``outcomes.csv`` (asked for): line, to, state, code, detail; one per data row
+
+Cells from the input are written so a spreadsheet shows them as text
+(`outcomes.safe_cell`).
 """
 
 from __future__ import annotations
@@ -22,6 +27,8 @@ import orjson
 from rich import box
 from rich.table import Table
 
+from .journal import Journal
+from .outcomes import safe_cell, write_failed, write_outcomes
 from .report import JobReport
 
 __all__ = [
@@ -29,12 +36,14 @@ __all__ = [
     "default_report_dir",
     "fmt_bytes",
     "fmt_duration",
+    "open_private",
     "plan_table",
     "summary_table",
+    "write_joined",
     "write_reports",
 ]
 
-REPORT_FILES = ("report.json", "rejected.csv", "dropped.csv", "failed.csv")
+REPORT_FILES = ("report.json", "rejected.csv", "dropped.csv", "failed.csv", "outcomes.csv")
 _FILE_MODE = 0o600
 _DIR_MODE = 0o700
 
@@ -59,6 +68,9 @@ def _open_private(path: Path) -> Any:
         raise
 
 
+open_private = _open_private
+
+
 def _write_csv(path: Path, header: Sequence[str], rows: Iterable[Sequence[object]]) -> None:
     with _open_private(path) as f:
         w = csv.writer(f, lineterminator="\n")
@@ -71,8 +83,36 @@ def delivery_fetched(report: JobReport) -> bool:
     return not report.dry_run and report.status == "completed"
 
 
-def write_reports(report: JobReport, directory: str | os.PathLike[str]) -> list[Path]:
-    """Write the report files into `directory` (created 0700 if new); returns their paths."""
+async def write_joined(journal: str, directory: str | os.PathLike[str], *,
+                       outcomes: bool = False) -> list[Path]:
+    """failed.csv (and outcomes.csv) joined from the journal and the CSV, streamed."""
+    d = Path(directory)
+    d.mkdir(mode=_DIR_MODE, parents=True, exist_ok=True)
+    written: list[Path] = []
+    j = Journal.open(journal)
+    try:
+        path = d / "failed.csv"
+        with _open_private(path) as f:
+            await write_failed(j, f)
+        written.append(path)
+        path = d / "outcomes.csv"
+        if outcomes:
+            with _open_private(path) as f:
+                await write_outcomes(j, f)
+            written.append(path)
+        elif path.exists():
+            path.unlink()  # a stale one from an earlier run would mislead
+    finally:
+        j.close()
+    return written
+
+
+def write_reports(report: JobReport, directory: str | os.PathLike[str], *,
+                  joined: Sequence[Path] = ()) -> list[Path]:
+    """Write the report files into `directory` (created 0700 if new); returns their paths.
+
+    `joined`: failed.csv (and outcomes.csv) already written by `write_joined`.
+    """
     d = Path(directory)
     d.mkdir(mode=_DIR_MODE, parents=True, exist_ok=True)
     written: list[Path] = []
@@ -84,18 +124,25 @@ def write_reports(report: JobReport, directory: str | os.PathLike[str]) -> list[
 
     path = d / "rejected.csv"
     _write_csv(path, ("line", "number", "error_code", "description"),
-               ((r.line, r.to, r.error_code, r.description) for r in report.rejected))
+               ((r.line, safe_cell(r.to, number=True), r.error_code, r.description)
+                for r in report.rejected))
     written.append(path)
 
     path = d / "dropped.csv"
     _write_csv(path, ("line", "value", "reason"),
-               ((r.line, r.value, r.reason) for r in report.dropped))
+               ((r.line, safe_cell(r.value, number=True), r.reason) for r in report.dropped))
     written.append(path)
 
     path = d / "failed.csv"
-    if delivery_fetched(report):
-        _write_csv(path, ("to", "status", "error_code", "batch_id"),
-                   ((r.to, r.status, r.error_code, r.batch_id) for r in report.failed))
+    if joined:
+        written.extend(joined)
+    elif delivery_fetched(report):
+        # No journal to join with: what the report holds.
+        _write_csv(path, ("line", "to", "status", "error_code", "description", "permanent",
+                          "batch_id"),
+                   ((r.line, safe_cell(r.to, number=True), r.status, r.error_code,
+                     r.description, "yes" if r.permanent else "no", r.batch_id)
+                    for r in report.failed))
         written.append(path)
     elif path.exists():
         path.unlink()  # a stale one from an earlier run of the same job would mislead
@@ -186,6 +233,13 @@ def summary_table(report: JobReport, *, ascii_only: bool = False) -> Table:
     t.add_row("segments", _n(c.segments), "")
     t.add_row("cost", _money(report.cost if report.cost is not None else None),
               f"estimated {_money(report.estimated_cost)}")
+    res = report.results
+    if not report.dry_run and res.get("batches"):
+        pending = f", {_n(res.get('pending', 0))} pending" if res.get("pending") else ""
+        t.add_row("results", _n(int(res.get("pages", 0))),
+                  ("pages: every message's status" if res.get("complete") else
+                   f"pages: {res.get('batches_done', 0)} of {res.get('batches', 0)} batches")
+                  + pending)
     if not report.dry_run:
         req = report.requests
         t.add_row("requests", _n(int(req.get("total_requests", 0))),

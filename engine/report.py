@@ -27,12 +27,15 @@ class RejectedRow(NamedTuple):
 
 
 class FailedRow(NamedTuple):
-    """A message the API reports as not delivered."""
+    """A message the API reports as not delivered, with its CSV line."""
 
     to: str
     status: str
     error_code: str
     batch_id: str
+    line: int = 0
+    description: str = ""  # RingCentral's meaning of the code
+    permanent: bool = False  # about the number (invalid, landline, opted out)
 
 
 @dataclass(slots=True)
@@ -110,6 +113,9 @@ class JobReport:
     estimated_cost: float = 0.0
     cost: float | None = None
     requests: dict[str, Any] = field(default_factory=dict)
+    # Delivery results from the messages list: complete, batches, batches_done,
+    # pages, delivered, failed, pending, permanent (see `engine.delivery`).
+    results: dict[str, Any] = field(default_factory=dict)
     reconciled: int = 0
     resent_after_check: int = 0
     journal: str | None = None
@@ -149,6 +155,7 @@ class JobReport:
             "failed": [f._asdict() for f in self.failed],
             "warnings": list(self.warnings),
             "requests": self.requests,
+            "results": dict(self.results),
             "reconciled": self.reconciled,
             "resent_after_check": self.resent_after_check,
             "journal": self.journal,

@@ -136,6 +136,24 @@ class A2P:
         ):
             yield rec
 
+    async def messages_page(
+        self, *, batch_id: str, date_from: str | None, token: str | None = None,
+        per_page: int = MAX_PER_PAGE, background: bool = False,
+    ) -> tuple[list[dict[str, Any]], str | None]:
+        """One page of a batch's messages and the next page's token (None: the last)."""
+        params = [("batchId", batch_id), ("perPage", str(per_page))]
+        if date_from:
+            params.append(("dateFrom", date_from))
+        if token:
+            params.append(("pageToken", token))
+        resp = await self.client.request("GET", f"{ACCOUNT}/a2p-sms/messages",
+                                         endpoint="listA2PSMS", params=params,
+                                         background=background)
+        data = _page(resp.data, "listA2PSMS")
+        records = [r for r in data.get("records") or () if isinstance(r, dict)]
+        nxt = (data.get("paging") or {}).get("nextPageToken")
+        return records, str(nxt) if nxt else None
+
     async def statuses(self, *, batch_id: str, date_from: str | None = None) -> dict[str, Any]:
         """Counts per message status for one batch (`MessageStatusesResponse`)."""
         params = {"batchId": batch_id}

@@ -38,6 +38,7 @@ class Governor:
         self._lock = asyncio.Lock()
         self.penalties = 0
         self.waited = 0.0
+        self._foreground = 0  # requests waiting in `acquire`
 
     def __repr__(self) -> str:
         return f"<Governor {self.group} {len(self._sent)}/{self.limit} per {self.window:g}s>"
@@ -56,11 +57,31 @@ class Governor:
 
     async def acquire(self) -> None:
         """Wait for a slot and take it. Slots are granted in order of arrival."""
-        async with self._lock:
-            while (wait := self.delay()) > 0:
-                self.waited += wait
-                await asyncio.sleep(wait)
-            self._sent.append(self._clock())
+        self._foreground += 1
+        try:
+            async with self._lock:
+                while (wait := self.delay()) > 0:
+                    self.waited += wait
+                    await asyncio.sleep(wait)
+                self._sent.append(self._clock())
+        finally:
+            self._foreground -= 1
+
+    def spare(self, reserve: int) -> bool:
+        """Whether a background request may go now (pure): nobody else is waiting,
+        no penalty runs, and `reserve` slots of the window stay free for the rest."""
+        return (self._foreground == 0 and self.delay() == 0
+                and len(self._sent) + reserve < self.limit)
+
+    async def acquire_spare(self, reserve: int, *, poll: float = 0.25) -> None:
+        """Take a slot only when it is spare (see `spare`): background work such
+        as fetching results never delays a POST or a poll, and never causes a 429."""
+        reserve = min(reserve, max(0, self.limit - 1))
+        while True:
+            if self.spare(reserve) and not self._lock.locked():
+                self._sent.append(self._clock())
+                return
+            await asyncio.sleep(max(poll, min(self.delay(), self.window)))
 
     def refund(self) -> None:
         """Give back the last slot: that request never reached the server."""

@@ -161,6 +161,17 @@ class ApiClient:
             await self._session.close()
             self._session = None
 
+    async def _acquire(self, governor: Governor, background: bool) -> None:
+        if background:
+            await governor.acquire_spare(self.background_reserve(governor))
+        else:
+            await governor.acquire()
+
+    def background_reserve(self, governor: Governor) -> int:
+        """Slots of a window background requests leave free: one per connection
+        (the submitters' POSTs and the poller), and at least a fifth of the budget."""
+        return max(self._limit, governor.limit // 5)
+
     @property
     def session(self) -> aiohttp.ClientSession:
         if self._session is None:
@@ -181,8 +192,13 @@ class ApiClient:
         group: str = "light",
         authorized: bool = True,
         idempotent: bool | None = None,
+        background: bool = False,
     ) -> Response:
-        """Send one API request with retries; returns the parsed JSON answer."""
+        """Send one API request with retries; returns the parsed JSON answer.
+
+        A `background` request only uses spare room in its group's budget
+        (`Governor.acquire_spare`): it waits while anything else wants to go.
+        """
         if idempotent is None:
             idempotent = method == "GET"
         wait_gen = backoff.expo(base=2, factor=0.5, max_value=60)
@@ -196,7 +212,7 @@ class ApiClient:
                 return await self._once(
                     method, path, endpoint=endpoint, params=params, json=json, body=body,
                     form=form, headers=headers, group=group, token=token,
-                    idempotent=idempotent,
+                    idempotent=idempotent, background=background,
                 )
             except AuthError as exc:
                 if not authorized or renewed or exc.status != 401:
@@ -210,8 +226,10 @@ class ApiClient:
                 delay = retry.wait if retry.wait is not None else backoff.full_jitter(
                     next(wait_gen)
                 )
+                event = "rate_limited" if isinstance(retry.error, RateLimited) else "retry"
                 log.info("%s %s: %s; retry %d in %.1fs", method, endpoint, retry.error,
-                         attempt, delay)
+                         attempt, delay, extra={"event": event, "endpoint": endpoint,
+                                                "attempt": attempt, "delay": round(delay, 3)})
                 await asyncio.sleep(delay)
 
     async def _once(
@@ -228,9 +246,10 @@ class ApiClient:
         group: str,
         token: str | None,
         idempotent: bool,
+        background: bool = False,
     ) -> Response:
         governor = self.governors[group]
-        await governor.acquire()
+        await self._acquire(governor, background)
         self.stats.requests[endpoint] += 1
         hdrs = {"Accept": "application/json", **(headers or {})}
         if token is not None:
