@@ -17,6 +17,7 @@ __all__ = [
     "InputError",
     "JobFailed",
     "JournalError",
+    "LoginRefused",
     "NetworkError",
     "OutcomeUnknown",
     "RateLimited",
@@ -131,6 +132,10 @@ class ApiError(HvsmsError):
 
 class AuthError(ApiError):
     """Authentication failed or the session cannot be renewed."""
+
+
+class LoginRefused(AuthError, ConfigError):
+    """The server refused the app's credentials at login: a usage error (exit 2)."""
 
 
 class RateLimited(ApiError):

@@ -17,12 +17,12 @@ import shutil
 import tempfile
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
+from .account import open_api, pick_sender
 from .api.a2p import A2P
-from .api.auth import Auth
 from .api.http import ApiClient
 from .chunker import Chunker, body_header
 from .config import Credentials, JobOptions
@@ -52,6 +52,7 @@ from .templates import BoundTemplate, Template
 __all__ = ["Job", "Progress", "resume", "send_bulk"]
 
 log = logging.getLogger("engine.job")
+_T = TypeVar("_T")
 
 # A placeholder sender for a dry run with no account: same length as a US number.
 _DRY_RUN_SENDER = "+10000000000"
@@ -123,6 +124,10 @@ async def resume(
                                  progress=progress).run()
 
 
+class _Stopped(Exception):
+    """Internal: the job was stopped before it sent anything."""
+
+
 class Job:
     def __init__(
         self,
@@ -166,8 +171,14 @@ class Job:
         )
 
     def stop(self) -> None:
-        """Ask the job to stop: no new batches; in-flight POSTs finish, then it returns."""
+        """Ask the job to stop: no new batches; in-flight POSTs finish, then it returns.
+
+        Before sending starts (login, reading the opt-out list) it returns at once;
+        a request waiting to be retried gives up instead of waiting.
+        """
         self._stop.set()
+        if self._client is not None:
+            self._client.stopping.set()
 
     # --- the run ------------------------------------------------------------------
 
@@ -179,6 +190,10 @@ class Job:
         except (InputError, ConfigError, JournalError):
             self._discard_journal()
             raise
+        except _Stopped:
+            report.status = "interrupted"
+            report.message = "interrupted before sending: nothing was sent"
+            self._discard_journal()
         except HvsmsError as exc:
             report.status, report.message = "failed", str(exc)
         except BaseExceptionGroup as group:
@@ -207,8 +222,9 @@ class Job:
         known = {b.seq: b for b in journal.batches()}
         if self.sender is None:
             self.sender = journal.meta("sender")  # a resumed job keeps its sender
-        await self._check_input(source, header, select, journal)
 
+        # Log in and check the sender before the file is read (`_check_input`):
+        # a wrong URL, refused credentials or sender show up at once.
         sender = self.sender
         a2p: A2P | None = None
         if not self.dry_run and not self._no_rows(source.path, header.data_start):
@@ -227,11 +243,12 @@ class Job:
                 raise JournalError(
                     f"the job was sending from {journal.meta('sender')}, not {sender}")
             journal.set_meta("sender", sender)
+        await self._stoppable(self._check_input(source, header, select, journal))
 
         normalizer = Normalizer(opts.region, strict=opts.validate == "strict")
         blocklists: list[Blocklist] = []
         if a2p is not None and opts.fetch_opt_outs:
-            opted = [n async for n in a2p.opt_outs(sender=sender)]
+            opted = await self._stoppable(self._opt_outs(a2p, sender))
             blocklists.append(Blocklist(NumberSet.from_numbers(opted), "opted_out",
                                         f"opted out of messages from {sender}"))
         elif self.dry_run and opts.fetch_opt_outs:
@@ -319,27 +336,30 @@ class Job:
             log.warning(_EMULATOR_NOTE)
         report.server = creds.server_url
         self._check_server(creds.server_url, report.emulator)
-        client = ApiClient(
-            creds.server_url, request_timeout=opts.request_timeout,
-            connect_timeout=opts.connect_timeout, max_retries=opts.max_retries,
-            limit=opts.concurrency + 2, light_limit=opts.light_limit,
-        )
+        client, a2p = await open_api(stack, creds, opts, on_retry=lambda _: self._tick())
         self._client = client
-        await stack.enter_async_context(client)
-        auth = Auth(client, creds)
-        stack.push_async_callback(auth.revoke)
-        a2p = A2P(client)
-        if sender is not None and not is_e164(sender):
-            raise SenderError(f"sender {sender!r} is not an E.164 number (+15551234567)")
-        senders = await a2p.a2p_senders()
-        if sender is None:
-            if not senders:
-                raise SenderError("the account has no number with the A2PSmsSender feature")
-            sender = senders[0]
-        elif sender not in senders:
-            have = ", ".join(senders) or "none"
-            raise SenderError(f"{sender} is not an A2P SMS sender of this account (A2P senders: {have})")
-        return a2p, sender
+        if self._stop.is_set():
+            client.stopping.set()
+        return a2p, await self._stoppable(pick_sender(a2p, sender))
+
+    async def _stoppable(self, aw: Awaitable[_T]) -> _T:
+        """`aw`, unless the job is stopped first: then it is cancelled (nothing was sent)."""
+        task = asyncio.ensure_future(aw)
+        stopped = asyncio.create_task(self._stop.wait())
+        try:
+            await asyncio.wait({task, stopped}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            stopped.cancel()
+        if not task.done():
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+            raise _Stopped
+        return task.result()
+
+    @staticmethod
+    async def _opt_outs(a2p: A2P, sender: str) -> list[str]:
+        return [n async for n in a2p.opt_outs(sender=sender)]
 
     def _check_server(self, url: str, emulator: bool) -> None:
         """A job's batches live on one server: refuse to resume them on another."""
@@ -474,7 +494,7 @@ class Job:
             stopped.cancel()
         self.report.reconciled = submitter.reconciled
         self.report.resent_after_check = submitter.resent
-        if submitter.failures:
+        if submitter.failures and not self._stop.is_set():  # stopped: resume sends them
             raise JobFailed("; ".join(submitter.failures[:5]), resumable=True)
         if not self._stop.is_set() and opts.fetch_delivery:
             await self._fetch_failed(a2p, journal, since)

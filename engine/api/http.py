@@ -13,6 +13,7 @@ governor, adds the bearer token, maps aiohttp's exceptions to the hvsms tree
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections import Counter
@@ -140,6 +141,14 @@ class ApiClient:
         }
         self._limit = limit
         self._session: aiohttp.ClientSession | None = None
+        # Until the server has answered once, a DNS failure or a refused
+        # connection is a wrong URL, not an outage: fail at once, no retries.
+        self.reached = False
+        # Called after each failed attempt that will be retried (progress display).
+        self.on_retry: Callable[[HvsmsError], None] | None = None
+        # Set when the job is stopping: a retry's wait ends at once and the
+        # last error is raised instead of trying again.
+        self.stopping = asyncio.Event()
         # Set by Auth: has `token()`, `renew(rejected)` and `accepted(token)`.
         self.auth: Any = None
 
@@ -202,15 +211,20 @@ class ApiClient:
                 renewed = True  # one renewal per request; never loop on the Auth group
                 await self.auth.renew(token)
             except _Retry as retry:
-                if attempt > self.max_retries:
+                if attempt > self.max_retries or self.stopping.is_set():
                     raise retry.error from None
                 self.stats.retries += 1
+                if self.on_retry is not None:
+                    self.on_retry(retry.error)
                 delay = retry.wait if retry.wait is not None else backoff.full_jitter(
                     next(wait_gen)
                 )
                 log.info("%s %s: %s; retry %d in %.1fs", method, endpoint, retry.error,
                          attempt, delay)
-                await asyncio.sleep(delay)
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self.stopping.wait(), delay)
+                if self.stopping.is_set():
+                    raise retry.error from None
 
     async def _once(
         self,
@@ -249,6 +263,7 @@ class ApiClient:
                 method, url, params=params, data=payload, headers=hdrs, allow_redirects=False
             ) as resp:
                 governor.observe(resp.headers)
+                self.reached = True
                 status = resp.status
                 if token is not None and status != 401:
                     self.auth.accepted(token)
@@ -269,6 +284,7 @@ class ApiClient:
             if isinstance(exc, aiohttp.ClientConnectorCertificateError):
                 # The server's certificate is not trusted: retrying cannot change that.
                 raise NetworkError(f"cannot reach {self.server_url}: {_describe(exc)}") from None
+            self._fail_if_unreachable(exc)
             if isinstance(exc, aiohttp.ClientConnectorError) or not sent_fully:
                 err = NetworkError(f"cannot reach {self.server_url}: {_describe(exc)}")
                 raise _Retry(err) from None
@@ -286,6 +302,15 @@ class ApiClient:
             status, raw, retry_after, location, endpoint=endpoint, idempotent=idempotent,
             governor=governor,
         )
+
+    def _fail_if_unreachable(self, exc: BaseException) -> None:
+        """Before the server has ever answered, a DNS failure or a refused
+        connection means a wrong URL: raise it now, with a hint, not after retries."""
+        if self.reached or not isinstance(exc, aiohttp.ClientConnectorError):
+            return
+        hint = _unreachable_hint(exc)
+        if hint:
+            raise NetworkError(f"cannot reach {self.server_url}: {_describe(exc)}; {hint}")
 
     def _too_large(self, status: int, *, endpoint: str, idempotent: bool) -> HvsmsError:
         """An answer over the cap is not read; after a POST, what it said is unknown."""
@@ -364,6 +389,16 @@ async def _read_capped(resp: aiohttp.ClientResponse, *, within: float) -> bytes 
     except TimeoutError:
         raise TimeoutError(f"the answer did not finish within {within:g}s") from None
     return b"".join(parts)
+
+
+def _unreachable_hint(exc: aiohttp.ClientConnectorError) -> str | None:
+    """For an address that cannot work (no DNS name, nothing listening): what to check."""
+    if isinstance(exc, aiohttp.ClientConnectorDNSError):
+        return ("the host name does not resolve: check RC_SERVER_URL "
+                "(https://platform.ringcentral.com) and the network's DNS")
+    if isinstance(exc.os_error, ConnectionRefusedError):
+        return "the connection was refused: check the host and port in RC_SERVER_URL"
+    return None
 
 
 def _seconds(value: str | None) -> float | None:
