@@ -159,9 +159,14 @@ def credentials_from_env(
 class JobOptions:
     """How a job reads, cleans, packs and sends. All keyword-only and checked."""
 
+    # "to" also finds the usual names (phone, mobile, ...); any name matches
+    # case- and space-insensitively.
     to_column: str = "to"
     text_column: str = "text"
     encoding: str = "utf-8"
+    delimiter: str | None = None  # None: detected from the header and first rows
+    # Swap typographic characters for GSM-7 look-alikes when that avoids UCS-2.
+    smart_encoding: bool = True
     max_batch_bytes: int = DEFAULT_MAX_BATCH_BYTES
     max_batch_messages: int | None = None
     concurrency: int = 4
@@ -200,6 +205,10 @@ class JobOptions:
             raise ConfigError("light_limit must be at least 1")
         if not 1 <= self.concurrency <= 64:
             raise ConfigError("concurrency must be between 1 and 64")
+        if self.delimiter is not None and (len(self.delimiter) != 1
+                                           or self.delimiter in '"\r\n'):
+            raise ConfigError(f"delimiter must be one character (not a quote or a newline), "
+                              f"got {self.delimiter!r}")
         if self.validate not in ("possible", "strict"):
             raise ConfigError("validate must be 'possible' or 'strict'")
         if self.empty_variables not in ("send", "drop"):

@@ -28,6 +28,7 @@ from .phones import Normalizer
 from .reader import RowBlock
 from .report import DroppedRow
 from .segments import MAX_TEXT_CHARS, find_shortener, segments, segments_many
+from .smartencoding import smarten_many
 from .templates import BoundTemplate
 
 __all__ = ["CleanBlock", "Hygiene"]
@@ -45,6 +46,9 @@ class CleanBlock:
     segments: int
     dropped: list[tuple[DroppedRow, str]]  # each row not sent, with its kind
     kinds: Counter[str] = field(default_factory=Counter)
+    plain: list[str | None] | None = None  # own texts as sent, not escaped (None: default)
+    smart_changed: int = 0  # messages smart encoding changed
+    smart_saved: int = 0  # segments it saved
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,6 +72,8 @@ class Hygiene:
         blocklists: Sequence[Blocklist] = (),
         empty_variables: str = "drop",
         max_message_size: int,
+        smart_encoding: bool = False,
+        default_saved: int = 0,
     ) -> None:
         self.normalizer = normalizer
         self.default_text = default_text
@@ -77,6 +83,15 @@ class Hygiene:
         self.blocklists = blocklists
         self.empty_variables = empty_variables
         self.max_message_size = max_message_size
+        # Smart encoding: applied to own texts here, to the default text by the
+        # caller once (`default_saved`: segments that saved per message).
+        self.smart_encoding = smart_encoding
+        self.default_saved = default_saved
+        self._smart = (0, 0)
+        # A template that is blank with empty values ("{first} {last}") can
+        # render an empty message, which the API refuses: such rows are dropped.
+        self._may_render_blank = template is not None and not template.render(
+            [""] * len(template.fields)).strip()
         self._default_segments = segments(default_text) if default_text else 0
         self.shortener: str | None = None
         if default_text and template is None:
@@ -115,12 +130,18 @@ class Hygiene:
             sizes = message_sizes(rows.numbers, rows.texts)
         if rows.texts is None:
             segs = self._default_segments * len(rows.numbers)
+            defaults = len(rows.numbers)
         else:
             own = [p for p in rows.plain if p is not None]
-            segs = segments_many(own) + self._default_segments * (len(rows.plain) - len(own))
+            defaults = len(rows.plain) - len(own)
+            segs = segments_many(own) + self._default_segments * defaults
         if dropped:
             dropped.sort()
-        return CleanBlock(rows.lines, rows.numbers, rows.texts, sizes, segs, dropped, kinds)
+        changed, saved = self._smart
+        if self.default_saved:
+            changed, saved = changed + defaults, saved + self.default_saved * defaults
+        return CleanBlock(rows.lines, rows.numbers, rows.texts, sizes, segs, dropped, kinds,
+                          rows.plain if rows.texts is not None else None, changed, saved)
 
     def _texts(
         self, cols: list[list[str]], drop: dict[int, tuple[str, str]], *, scan: bool = True
@@ -132,12 +153,16 @@ class Hygiene:
         plain: list[str | None] = self._render(cols, drop) if self.template else [None] * n
         if self.has_text_column:
             for i, own in enumerate(cols[1]):
-                if own:
+                if own and not own.isspace():  # a blank cell has no text of its own
                     plain[i] = own
         if None in plain and self.default_text is None:
             for i, text in enumerate(plain):
                 if text is None:
                     drop.setdefault(i, ("invalid", "no text (empty text column and no default)"))
+        self._smart = (0, 0)
+        if self.smart_encoding:
+            smart = smarten_many(plain)
+            plain, self._smart = smart.texts, (smart.changed, smart.saved)
         if max(map(len, filter(None, plain)), default=0) > MAX_TEXT_CHARS:
             for i, text in enumerate(plain):
                 if text is not None and len(text) > MAX_TEXT_CHARS:
@@ -161,6 +186,10 @@ class Hygiene:
                     for i, v in enumerate(stripped):
                         if not v:
                             drop.setdefault(i, ("invalid", f"empty value for {{{name}}}"))
+        if self._may_render_blank:
+            for i, text in enumerate(plain):
+                if text is not None and not text.strip():
+                    drop.setdefault(i, ("invalid", "empty text (the template rendered nothing)"))
         return plain
 
 

@@ -43,9 +43,11 @@ from .numberset import NumberSet, Seen, load_suppression
 from .phones import Normalizer, is_e164
 from .planner import BodyBuilder, HotBudget, Planner, PlanStats
 from .poller import Poller
-from .reader import CsvSource, Header
+from .preview import OPT_OUT_WARNING, describe, has_opt_out_wording
+from .reader import DELIMITERS, CsvSource, Header
 from .report import BatchReport, DroppedRow, FailedRow, JobReport
-from .segments import MAX_TEXT_CHARS
+from .segments import MAX_TEXT_CHARS, segments
+from .smartencoding import smarten
 from .submitter import Submitter
 from .templates import BoundTemplate, Template
 
@@ -164,6 +166,8 @@ class Job:
         progress: ProgressCallback | None,
     ) -> Job:
         opts = dict(inputs.get("options") or {})
+        # A job planned before smart encoding existed is sent byte for byte, as planned.
+        opts.setdefault("smart_encoding", False)
         return cls(
             str(inputs["source"]), text=inputs.get("text"), sender=inputs.get("sender"),
             credentials=credentials, journal=journal, options=JobOptions(**opts),
@@ -213,9 +217,15 @@ class Job:
 
     async def _run(self, stack: contextlib.AsyncExitStack) -> None:
         opts, report = self.options, self.report
-        source = CsvSource(self.source_path, encoding=opts.encoding)
+        source = CsvSource(self.source_path, encoding=opts.encoding, delimiter=opts.delimiter)
         header = await source.header()
+        self._read_notes(header, source.path)
         default_text, bound, text_idx, select = self._texts(header, source.path)
+        default_saved = 0
+        if default_text is not None and opts.smart_encoding:
+            smart = smarten(default_text)
+            default_saved = segments(default_text) - segments(smart)
+            default_text = smart
 
         journal = self._journal = self._open_journal()
         stack.callback(journal.close)
@@ -269,7 +279,8 @@ class Job:
             # A row is at least ~13 bytes: sizes the dedupe filter once, up front.
             seen=Seen(expected=file_size // 13) if opts.dedupe else None,
             blocklists=blocklists, empty_variables=opts.empty_variables,
-            max_message_size=chunker.room,
+            max_message_size=chunker.room, smart_encoding=opts.smart_encoding,
+            default_saved=default_saved,
         )
         # Bodies are sent from what planning built, within this many bytes;
         # past it they are rebuilt from the file (flat memory, any file size).
@@ -281,6 +292,7 @@ class Job:
             normalizer=normalizer, default_text=default_text, template=bound,
             has_text_column=text_idx is not None, seen=None, blocklists=(),
             empty_variables=opts.empty_variables, max_message_size=chunker.room,
+            smart_encoding=opts.smart_encoding,
         )
         builder = BodyBuilder(source=source, header=header, select=select,
                               hygiene=replay_hygiene, head=head, budget=budget)
@@ -298,12 +310,17 @@ class Job:
     ) -> tuple[str | None, BoundTemplate | None, int | None, list[int]]:
         """The default text, the bound template and the columns to read."""
         opts = self.options
-        to_idx = header.index(opts.to_column, path=path)
+        to_idx, note = header.recipient(opts.to_column, path=path, usual=opts.to_column == "to")
+        if note:
+            self.report.notes.append(f"{path}: {note}")
         text_idx = header.find(opts.text_column)
         if self.text is None and text_idx is None:
             raise ConfigError(
                 f"no text: give a default text (--text) or a {opts.text_column!r} column"
             )
+        if self.text is not None and not self.text.strip():
+            raise ConfigError("the text is empty: the API refuses empty messages "
+                              "(give the message with --text)")
         default_text, bound = self.text, None
         if self.text is not None:
             template = Template(self.text)
@@ -320,6 +337,16 @@ class Job:
         if bound is not None:
             select += [header.columns.index(f) for f in bound.fields]
         return default_text, bound, text_idx, select
+
+    def _read_notes(self, header: Header, path: str) -> None:
+        """Say how the file was read where a spreadsheet export differs from plain CSV."""
+        notes = self.report.notes
+        if header.delimiter != ",":
+            how = "detected from the header" if header.detected else "--delimiter"
+            notes.append(f"{path}: read as {DELIMITERS.get(header.delimiter, 'other')}-separated "
+                         f"({how}{'; --delimiter to choose another' if header.detected else ''})")
+        if header.cr_only:
+            notes.append(f"{path}: old Mac line endings (CR only): each CR read as a new line")
 
     async def _connect(
         self, stack: contextlib.AsyncExitStack, sender: str | None
@@ -559,6 +586,11 @@ class Job:
         journal.set_meta("planned", "complete")
         journal.set_meta("rows", str(stats.rows))
         journal.set_meta("segments", str(stats.segments))
+        journal.set_meta("smart_encoding", f"{stats.smart_changed},{stats.smart_saved}")
+        self.report.preview = [describe(*sample) for sample in stats.samples]
+        texts = [text for _, _, text in stats.samples]
+        if texts and not any(map(has_opt_out_wording, texts)):
+            self.report.warnings.append(OPT_OUT_WARNING)
         if stats.shortener:
             journal.set_meta("shortener", stats.shortener)
         self.progress.planning_done = True
@@ -625,6 +657,13 @@ class Job:
                 "filter such links (SMS-CAR-435)"
             )
         report.estimated_cost = c.segments * self.options.price_per_segment
+        changed, _, saved = (journal.meta("smart_encoding") or "").partition(",")
+        if changed and int(changed):
+            report.smart_encoding = {
+                "messages": int(changed), "segments_before": c.segments + int(saved),
+                "segments_after": c.segments,
+                "cost_saved": round(int(saved) * self.options.price_per_segment, 6),
+            }
         report.rejected = journal.rejected()
         cost = 0.0
         have_cost = False
