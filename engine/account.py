@@ -22,12 +22,12 @@ __all__ = ["check_account", "login_hint", "open_api", "pick_sender"]
 
 def login_hint(exc: AuthError) -> str:
     """Which variables to check when the server refuses the app or the user."""
-    code = (exc.error_code or "").upper()
-    if code == "OAU-123" or "client" in exc.message.lower():
+    code, message = (exc.error_code or "").upper(), exc.message.lower()
+    if code == "OAU-123" or (not code and "invalid client" in message):
         what = ("RC_APP_CLIENT_ID and RC_APP_CLIENT_SECRET (the app's client credentials), and "
                 "that RC_SERVER_URL is the app's environment (sandbox apps: "
                 "https://platform.devtest.ringcentral.com)")
-    elif "jwt" in exc.message.lower() or code.startswith("OAU-2"):
+    elif "jwt" in message or code.startswith("OAU-2"):
         what = "RC_USER_JWT (the user's JWT credential, issued for this app and environment)"
     else:
         what = "RC_APP_CLIENT_ID, RC_APP_CLIENT_SECRET, RC_USER_JWT and RC_SERVER_URL"

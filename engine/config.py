@@ -139,7 +139,8 @@ def credentials_from_env(
     if missing:
         given = [n for n in _INTENT_VARS if values[n]]
         raise ConfigError(
-            f"{', '.join(given)} {'is' if len(given) == 1 else 'are'} set, so the real RingCentral service is meant, but "
+            f"incomplete credentials: {', '.join(given)} {'is' if len(given) == 1 else 'are'} "
+            "set, so the real RingCentral service is meant, but "
             f"{', '.join(missing)} {'is' if len(missing) == 1 else 'are'} not set\n"
             "  hint: set all of RC_SERVER_URL, RC_APP_CLIENT_ID, RC_APP_CLIENT_SECRET and "
             "RC_USER_JWT (environment or ./.env; older quick starts call them RC_CLIENT_ID, "

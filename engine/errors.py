@@ -134,8 +134,8 @@ class AuthError(ApiError):
     """Authentication failed or the session cannot be renewed."""
 
 
-class LoginRefused(AuthError, ConfigError):
-    """The server refused the app's credentials at login: a usage error (exit 2)."""
+class LoginRefused(AuthError):
+    """The server refused the app's credentials at login; the message says what to check."""
 
 
 class RateLimited(ApiError):

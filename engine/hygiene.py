@@ -87,7 +87,6 @@ class Hygiene:
         # caller once (`default_saved`: segments that saved per message).
         self.smart_encoding = smart_encoding
         self.default_saved = default_saved
-        self._smart = (0, 0)
         # A template that is blank with empty values ("{first} {last}") can
         # render an empty message, which the API refuses: such rows are dropped.
         self._may_render_blank = template is not None and not template.render(
@@ -109,7 +108,7 @@ class Hygiene:
         drop: dict[int, tuple[str, str]] = {
             i: ("invalid", f"invalid number: {why}") for i, why in bad.items()
         }
-        rows.texts, rows.plain = self._texts(rows.columns, drop, scan=skip is None)
+        rows.texts, rows.plain, rows.smart = self._texts(rows.columns, drop, scan=skip is None)
         if skip is None:
             for bl in self.blocklists:
                 for i in bl.numbers.indices(rows.numbers):
@@ -137,7 +136,10 @@ class Hygiene:
             segs = segments_many(own) + self._default_segments * defaults
         if dropped:
             dropped.sort()
-        changed, saved = self._smart
+        changed = saved = 0
+        if rows.smart is not None:  # counted on the rows that are sent
+            changed = sum(1 for v in rows.smart if v >= 0)
+            saved = sum(v for v in rows.smart if v > 0)
         if self.default_saved:
             changed, saved = changed + defaults, saved + self.default_saved * defaults
         return CleanBlock(rows.lines, rows.numbers, rows.texts, sizes, segs, dropped, kinds,
@@ -145,10 +147,11 @@ class Hygiene:
 
     def _texts(
         self, cols: list[list[str]], drop: dict[int, tuple[str, str]], *, scan: bool = True
-    ) -> tuple[list[str | None] | None, list[str | None]]:
-        """Per-message texts (JSON-escaped, None for the default) and their plain form."""
+    ) -> tuple[list[str | None] | None, list[str | None], list[int] | None]:
+        """Per-message texts (JSON-escaped, None for the default), their plain form, and
+        the segments smart encoding saved on each (None: it changed nothing)."""
         if self.template is None and not self.has_text_column:
-            return None, []
+            return None, [], None
         n = len(cols[0])
         plain: list[str | None] = self._render(cols, drop) if self.template else [None] * n
         if self.has_text_column:
@@ -159,10 +162,10 @@ class Hygiene:
             for i, text in enumerate(plain):
                 if text is None:
                     drop.setdefault(i, ("invalid", "no text (empty text column and no default)"))
-        self._smart = (0, 0)
+        smart = None
         if self.smart_encoding:
-            smart = smarten_many(plain)
-            plain, self._smart = smart.texts, (smart.changed, smart.saved)
+            result = smarten_many(plain)
+            plain, smart = result.texts, result.saved
         if max(map(len, filter(None, plain)), default=0) > MAX_TEXT_CHARS:
             for i, text in enumerate(plain):
                 if text is not None and len(text) > MAX_TEXT_CHARS:
@@ -172,7 +175,7 @@ class Hygiene:
             plain = [None if t == self.default_text else t for t in plain]
         if scan and self.shortener is None:
             self.shortener = find_shortener("\n".join(filter(None, plain)))
-        return escape_texts(plain), plain
+        return escape_texts(plain), plain, smart
 
     def _render(self, cols: list[list[str]], drop: dict[int, tuple[str, str]]) -> list[str | None]:
         assert self.template is not None
@@ -202,6 +205,7 @@ class _Rows:
         self.numbers: list[str] = []
         self.texts: list[str | None] | None = None
         self.plain: list[str | None] = []
+        self.smart: list[int] | None = None
 
     @property
     def raw_to(self) -> list[str]:
@@ -229,6 +233,8 @@ class _Rows:
         if self.texts is not None:
             self.texts = list(compress(self.texts, mask))
             self.plain = list(compress(self.plain, mask))
+        if self.smart is not None:
+            self.smart = list(compress(self.smart, mask))
 
     def drop(self, drop: dict[int, tuple[str, str]], out: list[tuple[DroppedRow, str]],
              kinds: Counter[str], *, value: list[str]) -> None:

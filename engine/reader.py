@@ -70,15 +70,17 @@ def loose_name(name: str) -> str:
 def detect_delimiter(lines: Sequence[str]) -> str:
     """The delimiter of a header line and the rows after it (comma when unclear).
 
-    The one that splits the header into the most fields and every row into as
-    many wins; the comma wins ties (and one-column files).
+    The one that splits the header into the most fields, and at least half of
+    the rows into as many (a malformed row must not hide it), wins; the comma
+    wins ties (and one-column files).
     """
     best, best_fields = ",", 1
     for d in DELIMITERS:
         counts = [len(r) for r in csv.reader(lines, delimiter=d) if any(f.strip() for f in r)]
         if not counts or counts[0] <= best_fields:
             continue
-        if all(n == counts[0] for n in counts[1:]):
+        rows = counts[1:]
+        if 2 * rows.count(counts[0]) >= len(rows):
             best, best_fields = d, counts[0]
     return best
 

@@ -44,13 +44,13 @@ _TABLE: Final = str.maketrans(REPLACEMENTS)
 
 
 class SmartResult:
-    """Texts after smart encoding, with how many changed and the segments saved."""
+    """Texts after smart encoding and, if any changed, the segments saved on each row
+    (-1 where the text was left as it was)."""
 
-    __slots__ = ("changed", "saved", "texts")
+    __slots__ = ("saved", "texts")
 
-    def __init__(self, texts: list[str | None], changed: int = 0, saved: int = 0) -> None:
+    def __init__(self, texts: list[str | None], saved: list[int] | None = None) -> None:
         self.texts = texts
-        self.changed = changed
         self.saved = saved
 
 
@@ -73,13 +73,12 @@ def smarten_many(texts: Sequence[str | None]) -> SmartResult:
     out = list(texts)
     if joined.isascii() and "`" not in joined and "\t" not in joined:
         return SmartResult(out)
-    changed = saved = 0
+    saved = [-1] * len(out)
     for i, text in enumerate(texts):
         if text is None:
             continue
         new = smarten(text)
         if new is not text:
             out[i] = new
-            changed += 1
-            saved += segments(text) - segments(new)
-    return SmartResult(out, changed, saved)
+            saved[i] = segments(text) - segments(new)
+    return SmartResult(out, saved if max(saved, default=-1) >= 0 else None)

@@ -242,7 +242,7 @@ class ApiClient:
         idempotent: bool,
     ) -> Response:
         governor = self.governors[group]
-        await governor.acquire()
+        await self._acquire(governor, endpoint)
         self.stats.requests[endpoint] += 1
         hdrs = {"Accept": "application/json", **(headers or {})}
         if token is not None:
@@ -302,6 +302,25 @@ class ApiClient:
             status, raw, retry_after, location, endpoint=endpoint, idempotent=idempotent,
             governor=governor,
         )
+
+    async def _acquire(self, governor: Governor, endpoint: str) -> None:
+        """The governor's slot; once the job is stopping, no waiting for one (the
+        request was not sent: a POST is as refused, a resume sends it)."""
+        if governor.group == "auth" or (not self.stopping.is_set() and governor.delay() <= 0):
+            await governor.acquire()
+            return
+        if not self.stopping.is_set():
+            slot = asyncio.ensure_future(governor.acquire())
+            stop = asyncio.ensure_future(self.stopping.wait())
+            await asyncio.wait({slot, stop}, return_when=asyncio.FIRST_COMPLETED)
+            stop.cancel()
+            if slot.done():
+                slot.result()
+                return
+            slot.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await slot
+        raise ServerError(0, None, "not sent: the job is stopping", endpoint=endpoint)
 
     def _fail_if_unreachable(self, exc: BaseException) -> None:
         """Before the server has ever answered, a DNS failure or a refused
