@@ -11,7 +11,7 @@ import contextlib
 from collections.abc import Callable
 
 from .api.a2p import A2P
-from .api.auth import Auth
+from .api.auth import Auth, AuthSession
 from .api.http import ApiClient
 from .config import Credentials, JobOptions
 from .errors import AuthError, HvsmsError, LoginRefused, SenderError
@@ -37,8 +37,10 @@ def login_hint(exc: AuthError) -> str:
 async def open_api(
     stack: contextlib.AsyncExitStack, creds: Credentials, options: JobOptions,
     *, on_retry: Callable[[HvsmsError], None] | None = None,
-) -> tuple[ApiClient, A2P]:
-    """An API client on `stack` (closed, and the session revoked, when it unwinds)."""
+    session: AuthSession | None = None,
+) -> tuple[ApiClient, A2P, Auth]:
+    """An API client on `stack` (closed, and the session revoked, when it unwinds),
+    signed in with `session` if given."""
     client = ApiClient(
         creds.server_url, request_timeout=options.request_timeout,
         connect_timeout=options.connect_timeout, max_retries=options.max_retries,
@@ -47,8 +49,10 @@ async def open_api(
     client.on_retry = on_retry
     await stack.enter_async_context(client)
     auth = Auth(client, creds)
+    if session is not None:
+        auth.adopt(session)
     stack.push_async_callback(auth.revoke)
-    return client, A2P(client)
+    return client, A2P(client), auth
 
 
 async def pick_sender(a2p: A2P, sender: str | None) -> str:
@@ -78,8 +82,10 @@ async def pick_sender(a2p: A2P, sender: str | None) -> str:
 async def check_account(
     creds: Credentials, sender: str | None, options: JobOptions | None = None,
     *, on_retry: Callable[[HvsmsError], None] | None = None,
-) -> str:
-    """Log in and check the sender; returns the sender the job will use."""
+) -> tuple[str, AuthSession | None]:
+    """Log in and check the sender: the sender the job will use, and the session for
+    `Job(login=...)` to go on with (the Auth group allows only 5 logins a minute)."""
     async with contextlib.AsyncExitStack() as stack:
-        _, a2p = await open_api(stack, creds, options or JobOptions(), on_retry=on_retry)
-        return await pick_sender(a2p, sender)
+        _, a2p, auth = await open_api(stack, creds, options or JobOptions(), on_retry=on_retry)
+        sender = await pick_sender(a2p, sender)
+        return sender, auth.export()

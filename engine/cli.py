@@ -35,6 +35,7 @@ from rich.text import Text
 
 from . import __version__
 from .account import check_account
+from .api.auth import AuthSession
 from .config import DEFAULT_MAX_BATCH_BYTES, Credentials, JobOptions, credentials_from_env
 from .emulator.cli import emulator as emulator_command
 from .errors import ConfigError, HvsmsError, InputError, JournalError
@@ -430,7 +431,7 @@ def _guard(ui: Ui) -> Iterator[None]:
 
 
 def _check_account(ui: Ui, creds: Credentials, sender: str | None,
-                   options: JobOptions) -> str:
+                   options: JobOptions) -> tuple[str, AuthSession | None]:
     """Log in and check the sender (Ctrl-C leaves at once: nothing was sent)."""
     def on_retry(err: HvsmsError) -> None:
         ui.say(f"connecting to {creds.server_url}: {err}; retrying")
@@ -577,13 +578,14 @@ def _send(ui: Ui, file: str, *, text: str | None, sender: str | None, journal: s
     creds = _credentials(ui)
     total: int | None = None
     total_batches: int | None = None
+    login: AuthSession | None = None
     if creds is None:
         ui.say(EMULATOR_LINE, style="bold yellow")
     else:
         _confirm_allowed(yes)
         ui.say(f"server: {creds.server_url}")
         # Log in and check the sender before the file is read and planned.
-        sender = _check_account(ui, creds, sender, options)
+        sender, login = _check_account(ui, creds, sender, options)
         ui.say(f"sender: {sender}")
         if journal and os.path.exists(journal):
             ui.say(f"journal: {journal} exists: the job recorded there is resumed")
@@ -610,7 +612,7 @@ def _send(ui: Ui, file: str, *, text: str | None, sender: str | None, journal: s
             _confirm(ui, f"Send {total:,} messages via {creds.server_url}?")
     view = ProgressView(ui, "sending", total=total, total_batches=total_batches)
     job = Job(file, text=text, sender=sender, credentials=creds, journal=journal,
-              options=options, progress=view.update)
+              options=options, progress=view.update, login=login)
     outcome = asyncio.run(_run_job(job, view, ui))
     return _finish(outcome, ui, report_dir or default_report_dir(journal))
 

@@ -23,6 +23,7 @@ from typing import Any, TypeVar
 
 from .account import open_api, pick_sender
 from .api.a2p import A2P
+from .api.auth import AuthSession
 from .api.http import ApiClient
 from .chunker import Chunker, body_header
 from .config import Credentials, JobOptions
@@ -142,8 +143,12 @@ class Job:
         options: JobOptions | None,
         progress: ProgressCallback | None,
         dry_run: bool = False,
+        login: AuthSession | None = None,
     ) -> None:
         self.source_path = source
+        # A session from `account.check_account` (same credentials), used instead
+        # of a second login.
+        self.login = login
         self.text = text
         self.sender = sender
         self.credentials = credentials
@@ -363,7 +368,8 @@ class Job:
             log.warning(_EMULATOR_NOTE)
         report.server = creds.server_url
         self._check_server(creds.server_url, report.emulator)
-        client, a2p = await open_api(stack, creds, opts, on_retry=lambda _: self._tick())
+        client, a2p, _ = await open_api(stack, creds, opts, on_retry=lambda _: self._tick(),
+                                        session=self.login)
         self._client = client
         if self._stop.is_set():
             client.stopping.set()
@@ -515,6 +521,10 @@ class Job:
                 main.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await main
+            elif self._stop.is_set() and _only_ours(main.exception()):
+                # Requests the stop cut short (a retry not waited for): the job is
+                # interrupted, not failed; the journal knows what was sent.
+                log.info("stopped: %s", main.exception())
             else:
                 main.result()
         finally:
@@ -758,6 +768,14 @@ def _parse_codes(text: str | None) -> dict[str, int]:
             k, v = part.split("=", 1)
             out[k] = int(v)
     return out
+
+
+def _only_ours(exc: BaseException | None) -> bool:
+    """`exc` is one of ours (or a group of only ours)."""
+    if exc is None:
+        return False
+    errors = _flatten(exc) if isinstance(exc, BaseExceptionGroup) else [exc]
+    return all(isinstance(e, HvsmsError) for e in errors)
 
 
 def _flatten(group: BaseExceptionGroup[BaseException]) -> list[BaseException]:
