@@ -36,7 +36,9 @@ from rich.table import Table
 from rich.text import Text
 
 from . import __version__
-from .config import DEFAULT_MAX_BATCH_BYTES, Credentials, JobOptions
+from .account import check_account
+from .api.auth import AuthSession
+from .config import DEFAULT_MAX_BATCH_BYTES, Credentials, JobOptions, credentials_from_env
 from .emulator.cli import emulator as emulator_command
 from .errors import ConfigError, HvsmsError, InputError, JournalError, JournalLocked
 from .job import TO_SEND, Job, Progress, job_done, refuse_other_settings
@@ -58,6 +60,8 @@ from .output import (
     fmt_duration,
     open_private,
     plan_table,
+    preview_lines,
+    smart_encoding_line,
     summary_table,
     write_joined,
     write_reports,
@@ -198,11 +202,14 @@ class ProgressView:
         if batches is None:
             return "-"
         _, _, processed_rate, submit_rate, complete_rate = self._rates()
-        todo = [(batches - p.batches_submitted, submit_rate),
-                (batches - p.batches_completed, complete_rate)]
+        todo = [(batches - p.batches_submitted, submit_rate)]
         expected = self._expected()
-        if p.processed and expected is not None:
+        if p.processed and expected is not None and processed_rate > 0:
+            # While the API processes, batches complete only at the end of each:
+            # the processedCount rate is what tells how long is left.
             todo.append((expected - p.processed, processed_rate))
+        else:
+            todo.append((batches - p.batches_completed, complete_rate))
         eta = 0.0
         for left, rate in todo:
             if left <= 0:
@@ -380,6 +387,10 @@ def _finish(outcome: Outcome, ui: Ui, directory: Path) -> int:
                       results=report.results, requests=report.requests.get("total_requests"),
                       elapsed=round(report.elapsed, 3), journal=report.journal)
     ui.table(summary_table(report, ascii_only=not ui.tty))
+    if report.dry_run:
+        _show_plan_extras(ui, report)
+    for note in report.notes:
+        ui.say(f"note: {note}")
     for w in report.warnings:
         if _LIBRARY_EMULATOR_NOTE not in w:
             kind = "note" if w.startswith("dry run") else "warning"
@@ -407,7 +418,9 @@ def _finish(outcome: Outcome, ui: Ui, directory: Path) -> int:
             ui.say(f"dry run complete, nothing was sent ({would:,} would be sent, "
                    f"{c.dropped:,} dropped)", always=True, style="bold green")
         else:
-            ui.say(f"job completed ({c.accepted:,} accepted, {c.rejected:,} rejected, "
+            where = (" on the built-in emulator: nothing was sent to phones" if report.emulator
+                     else "")
+            ui.say(f"job completed{where} ({c.accepted:,} accepted, {c.rejected:,} rejected, "
                    f"{c.dropped:,} dropped)", always=True, style="bold green")
             if c.pending:
                 ui.say(report.message, always=True, style="yellow")
@@ -418,16 +431,22 @@ def _finish(outcome: Outcome, ui: Ui, directory: Path) -> int:
     return EXIT_FAILED
 
 
+def _show_plan_extras(ui: Ui, report: JobReport) -> None:
+    """What the plan adds to the counts: the preview and what smart encoding saved."""
+    for line in preview_lines(report):
+        ui.say(line)
+    smart = smart_encoding_line(report)
+    if smart:
+        ui.say(smart)
+
+
 # --- setup shared by the commands -------------------------------------------------------
 
 def _credentials(ui: Ui) -> Credentials | None:
-    """Credentials from RC_* variables, after loading ./.env (which never overrides them)."""
-    from dotenv import load_dotenv
-
-    env_file = Path.cwd() / ".env"
-    if env_file.is_file():
-        load_dotenv(env_file, override=False)
-    creds = Credentials.from_env()
+    """Credentials from RC_* variables over ./.env, read as the library reads them."""
+    creds, notes = credentials_from_env()
+    for note in notes:
+        ui.say(f"note: {note}")
     if creds is not None and ui.redactor is not None:
         ui.redactor.add_secrets(creds.secrets)
     return creds
@@ -471,6 +490,15 @@ def _guard(ui: Ui) -> Iterator[None]:
         raise SystemExit(EXIT_FAILED) from None
 
 
+def _check_account(ui: Ui, creds: Credentials, sender: str | None,
+                   options: JobOptions) -> tuple[str, AuthSession | None]:
+    """Log in and check the sender (Ctrl-C leaves at once: nothing was sent)."""
+    def on_retry(err: HvsmsError) -> None:
+        ui.say(f"connecting to {creds.server_url}: {err}; retrying")
+
+    return asyncio.run(check_account(creds, sender, options, on_retry=on_retry))
+
+
 def _confirm_allowed(yes: bool) -> None:
     if not yes and not sys.stdin.isatty():
         raise UsageProblem(
@@ -494,6 +522,19 @@ def _confirm(ui: Ui, question: str) -> None:
 def _check_e164(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
     if value is not None and not is_e164(value):
         raise click.BadParameter(f"{value!r} is not an E.164 number (like +14155550123)")
+    return value
+
+
+_DELIMITER_NAMES = {"tab": "\t", "\\t": "\t", "comma": ",", "semicolon": ";", "pipe": "|"}
+
+
+def _check_delimiter(ctx: click.Context, param: click.Parameter,
+                     value: str | None) -> str | None:
+    if value is None:
+        return None
+    value = _DELIMITER_NAMES.get(value.lower(), value)
+    if len(value) != 1 or value in '"\r\n':
+        raise click.BadParameter(f"{value!r}: give one character, or tab")
     return value
 
 
@@ -557,6 +598,13 @@ def cli() -> None:
 @click.option("--suppress", type=click.Path(exists=True, dir_okay=False),
               help="CSV of numbers never to send to (a to/phone/number column, or one per line).")
 @click.option("--encoding", default="utf-8", show_default=True, help="Encoding of FILE.")
+@click.option("--delimiter", callback=_check_delimiter, metavar="CHAR",
+              help="Field separator: , ; tab | or another character [default: detected from "
+                   "the header and first rows].")
+@click.option("--smart-encoding/--no-smart-encoding", default=True, show_default=True,
+              help="Swap curly quotes, long dashes, odd spaces and the like for GSM-7 "
+                   "look-alikes when that avoids UCS-2 (fewer segments); --no-smart-encoding "
+                   "sends texts byte for byte.")
 @click.option("--dry-run", is_flag=True,
               help="Plan and report, send nothing (needs no credentials).")
 @click.option("--again", is_flag=True,
@@ -568,9 +616,9 @@ def cli() -> None:
 def send(file: str, text: str | None, sender: str | None, journal: str | None,
          to_column: str, text_column: str, max_batch_bytes: int, max_batch_messages: int | None,
          concurrency: int, region: str, strict: bool, no_dedupe: bool, suppress: str | None,
-         encoding: str, dry_run: bool, again: bool, no_results: bool,
-         report_dir: Path | None, yes: bool, quiet: bool, verbose: bool, debug: bool,
-         outcomes: bool, log_json: str | None) -> NoReturn:
+         encoding: str, delimiter: str | None, smart_encoding: bool, dry_run: bool,
+         again: bool, no_results: bool, report_dir: Path | None, yes: bool, quiet: bool,
+         verbose: bool, debug: bool, outcomes: bool, log_json: str | None) -> NoReturn:
     """Send one SMS to every row of FILE (a CSV with a header row)."""
     ui = Ui(quiet=quiet, debug=debug)
     _setup(ui, verbose=verbose, debug=debug, log_json=log_json)
@@ -580,7 +628,8 @@ def send(file: str, text: str | None, sender: str | None, journal: str | None,
             max_batch_bytes=max_batch_bytes, max_batch_messages=max_batch_messages,
             concurrency=concurrency, region=region.upper(),
             validate="strict" if strict else "possible", dedupe=not no_dedupe,
-            suppress=suppress, fetch_delivery=not no_results,
+            suppress=suppress, fetch_delivery=not no_results, delimiter=delimiter,
+            smart_encoding=smart_encoding,
         )
         code = _send(ui, file, text=text, sender=sender, journal=journal, options=options,
                      dry_run=dry_run, report_dir=report_dir, yes=yes, again=again,
@@ -629,12 +678,15 @@ def _send(ui: Ui, file: str, *, text: str | None, sender: str | None, journal: s
     directory = report_dir or default_report_dir(journal)
     total: int | None = None
     total_batches: int | None = None
+    login: AuthSession | None = None
     if creds is None:
-        ui.say(EMULATOR_LINE, style="bold yellow", always=True)
+        ui.say(EMULATOR_LINE, style="bold yellow")
     else:
         _confirm_allowed(yes)
-        ui.say(f"server: {creds.server_url}", always=True)
-        ui.say(f"sender: {sender or 'the first A2P SMS number of the account'}", always=True)
+        ui.say(f"server: {creds.server_url}")
+        # Log in and check the sender before the file is read and planned.
+        sender, login = _check_account(ui, creds, sender, options)
+        ui.say(f"sender: {sender}")
         if journal and os.path.exists(journal):
             ui.say(f"journal: {journal} exists: the job recorded there is resumed")
         view = ProgressView(ui, "planning")
@@ -647,10 +699,13 @@ def _send(ui: Ui, file: str, *, text: str | None, sender: str | None, journal: s
         plan = planned.report
         total = sum(b.messages for b in plan.batches)
         total_batches = len(plan.batches)
-        ui.console.print(plan_table(plan, ascii_only=not ui.tty))
+        ui.table(plan_table(plan, ascii_only=not ui.tty))
+        _show_plan_extras(ui, plan)
+        for note in plan.notes:
+            ui.say(f"note: {note}")
         for w in plan.warnings:
             if not w.startswith("dry run"):  # notes about the plan itself, said below
-                ui.say(f"note: {w}")
+                ui.say(f"warning: {w}", style="yellow")
         ui.say("note: numbers on the sender's opt-out list are dropped when sending, so the "
                "plan may count a few too many")
         if not yes:
@@ -658,7 +713,7 @@ def _send(ui: Ui, file: str, *, text: str | None, sender: str | None, journal: s
     view = ProgressView(ui, "sending", total=total, total_batches=total_batches)
     job = Job(file, text=text, sender=sender, credentials=creds, journal=journal,
               options=options, progress=view.update, again=again,
-              report_dir=str(directory.absolute()))
+              report_dir=str(directory.absolute()), login=login)
     joined = _join_outputs(job, directory, outcomes=outcomes)
     outcome = asyncio.run(_run_job(job, view, ui))
     outcome.joined = joined
@@ -683,12 +738,11 @@ def resume(journal: str, report_dir: Path | None, yes: bool, quiet: bool, verbos
         creds = _credentials(ui)
         todo = [b for b in batches if b.state in TO_SEND]
         if creds is None:
-            ui.say(EMULATOR_LINE, style="bold yellow", always=True)
+            ui.say(EMULATOR_LINE, style="bold yellow")
         else:
             _confirm_allowed(yes)
-            ui.say(f"server: {creds.server_url}", always=True)
-            ui.say(f"sender: {job_sender or 'the first A2P SMS number of the account'}",
-                   always=True)
+            ui.say(f"server: {creds.server_url}")
+            ui.say(f"sender: {job_sender or 'the first A2P SMS number of the account'}")
             ui.say(f"job: {inputs.get('source')}: {len(todo)} of {len(batches)} planned "
                    "batches still to send")
             if not yes:

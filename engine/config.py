@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import ipaddress
+import logging
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, fields
+from pathlib import Path
 from typing import Literal
 from urllib.parse import urlsplit
 
@@ -17,7 +20,10 @@ __all__ = [
     "Credentials",
     "JobOptions",
     "check_server_url",
+    "credentials_from_env",
 ]
+
+log = logging.getLogger("engine.config")
 
 DEFAULT_SERVER_URL = "https://platform.ringcentral.com"
 SANDBOX_HOSTS = frozenset({"platform.devtest.ringcentral.com"})
@@ -27,6 +33,14 @@ MAX_BODY_BYTES = 50 * 1024 * 1024
 DEFAULT_MAX_BATCH_BYTES = 50_000_000 - 1_048_576
 
 ENV_VARS = ("RC_SERVER_URL", "RC_APP_CLIENT_ID", "RC_APP_CLIENT_SECRET", "RC_USER_JWT")
+# Names from RingCentral's older quick starts, read when the current one is unset.
+LEGACY_ENV_VARS = {"RC_APP_CLIENT_ID": "RC_CLIENT_ID", "RC_APP_CLIENT_SECRET": "RC_CLIENT_SECRET",
+                   "RC_USER_JWT": "RC_JWT"}
+# Any of these set means the user meant the real service (never the emulator);
+# the password-flow names come from the oldest quick starts.
+_INTENT_VARS = (*ENV_VARS, *LEGACY_ENV_VARS.values(), "RC_USERNAME", "RC_PASSWORD",
+                "RC_EXTENSION")
+ENV_FILE = ".env"
 
 
 def _is_loopback(host: str) -> bool:
@@ -85,34 +99,82 @@ class Credentials:
         return (self.client_id, self.client_secret, self.jwt)
 
     @classmethod
-    def from_env(cls, environ: dict[str, str] | None = None) -> Credentials | None:
-        """Credentials from RC_* variables; None when none of them is set.
+    def from_env(cls, environ: Mapping[str, str] | None = None, *,
+                 env_file: str | os.PathLike[str] | None = ENV_FILE) -> Credentials | None:
+        """Credentials from RC_* variables and ./.env; None when no RC_* variable is set.
 
-        Some but not all set is a usage error, so a typo never silently
-        falls back to the emulator.
+        See `credentials_from_env`; its notes (legacy names) are logged here.
         """
-        env = os.environ if environ is None else environ
-        values = {name: env.get(name, "").strip() for name in ENV_VARS}
-        if not any(values[n] for n in ENV_VARS[1:]):
-            return None
-        missing = [n for n in ENV_VARS[1:] if not values[n]]
-        if missing:
-            raise ConfigError(f"incomplete credentials: {', '.join(missing)} not set")
-        return cls(
-            server_url=values["RC_SERVER_URL"] or DEFAULT_SERVER_URL,
-            client_id=values["RC_APP_CLIENT_ID"],
-            client_secret=values["RC_APP_CLIENT_SECRET"],
-            jwt=values["RC_USER_JWT"],
+        creds, notes = credentials_from_env(environ, env_file=env_file)
+        for note in notes:
+            log.warning("%s", note)
+        return creds
+
+
+def _read_env_file(path: str | os.PathLike[str] | None) -> dict[str, str]:
+    if path is None or not Path(path).is_file():
+        return {}
+    from dotenv import dotenv_values  # only when there is a file to read
+
+    return {k: v for k, v in dotenv_values(path).items() if v is not None}
+
+
+def credentials_from_env(
+    environ: Mapping[str, str] | None = None, *,
+    env_file: str | os.PathLike[str] | None = ENV_FILE,
+) -> tuple[Credentials | None, list[str]]:
+    """Credentials from the environment, over `env_file` (./.env by default), and notes.
+
+    The library and the CLI both read them this way; a variable in the
+    environment wins over the same one in the file. None when no RC_* variable
+    is set at all (the built-in emulator). Any one set, even RC_SERVER_URL
+    alone, means the real service was meant: the missing ones are a
+    `ConfigError` naming them, never a silent fall back to the emulator. The
+    older names RC_CLIENT_ID, RC_CLIENT_SECRET and RC_JWT are read when the
+    current ones are unset, with a note.
+    """
+    env = {**_read_env_file(env_file), **(os.environ if environ is None else environ)}
+    values = {name: env.get(name, "").strip() for name in _INTENT_VARS}
+    if not any(values.values()):
+        return None, []
+    notes: list[str] = []
+    for name, old in LEGACY_ENV_VARS.items():
+        if not values[name] and values[old]:
+            values[name] = values[old]
+            notes.append(f"{old} read as {name} (RingCentral's current name for it)")
+    missing = [n for n in ENV_VARS[1:] if not values[n]]
+    if missing:
+        given = [n for n in _INTENT_VARS if values[n]]
+        raise ConfigError(
+            f"incomplete credentials: {', '.join(given)} {'is' if len(given) == 1 else 'are'} "
+            "set, so the real RingCentral service is meant, but "
+            f"{', '.join(missing)} {'is' if len(missing) == 1 else 'are'} not set\n"
+            "  hint: set all of RC_SERVER_URL, RC_APP_CLIENT_ID, RC_APP_CLIENT_SECRET and "
+            "RC_USER_JWT (environment or ./.env; older quick starts call them RC_CLIENT_ID, "
+            "RC_CLIENT_SECRET, RC_JWT), or unset every RC_* variable to use the built-in "
+            "emulator"
         )
+    creds = Credentials(
+        server_url=values["RC_SERVER_URL"] or DEFAULT_SERVER_URL,
+        client_id=values["RC_APP_CLIENT_ID"],
+        client_secret=values["RC_APP_CLIENT_SECRET"],
+        jwt=values["RC_USER_JWT"],
+    )
+    return creds, notes
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class JobOptions:
     """How a job reads, cleans, packs and sends. All keyword-only and checked."""
 
+    # "to" also finds the usual names (phone, mobile, ...); any name matches
+    # case- and space-insensitively.
     to_column: str = "to"
     text_column: str = "text"
     encoding: str = "utf-8"
+    delimiter: str | None = None  # None: detected from the header and first rows
+    # Swap typographic characters for GSM-7 look-alikes when that avoids UCS-2.
+    smart_encoding: bool = True
     max_batch_bytes: int = DEFAULT_MAX_BATCH_BYTES
     max_batch_messages: int | None = None
     concurrency: int = 4
@@ -151,6 +213,10 @@ class JobOptions:
             raise ConfigError("light_limit must be at least 1")
         if not 1 <= self.concurrency <= 64:
             raise ConfigError("concurrency must be between 1 and 64")
+        if self.delimiter is not None and (len(self.delimiter) != 1
+                                           or self.delimiter in '"\r\n'):
+            raise ConfigError(f"delimiter must be one character (not a quote or a newline), "
+                              f"got {self.delimiter!r}")
         if self.validate not in ("possible", "strict"):
             raise ConfigError("validate must be 'possible' or 'strict'")
         if self.empty_variables not in ("send", "drop"):

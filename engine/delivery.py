@@ -130,8 +130,8 @@ class ResultsFetcher:
                     background=True,
                 )
             except ApiError as exc:
-                if st.next_token is None or restarted or exc.status >= 500:
-                    raise
+                if st.next_token is None or restarted or not 400 <= exc.status < 500:
+                    raise  # (a request not sent because the job stops is no refusal)
                 # A page token the server no longer takes: start the batch over.
                 log.warning("results of batch %d: %s; fetching them again", rec.seq, exc)
                 st = self.states[rec.seq] = self.journal.restart_results(rec.seq)

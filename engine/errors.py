@@ -18,6 +18,7 @@ __all__ = [
     "JobFailed",
     "JournalError",
     "JournalLocked",
+    "LoginRefused",
     "NetworkError",
     "OutcomeUnknown",
     "PermissionDenied",
@@ -164,6 +165,10 @@ class PermissionDenied(AuthError):
 
 _NO_A2P_PERMISSION = ('the app lacks the A2P SMS permission: add "A2P SMS" to its permissions '
                       "in the RingCentral Developer Console, then log in again")
+
+
+class LoginRefused(AuthError):
+    """The server refused the app's credentials at login; the message says what to check."""
 
 
 class RateLimited(ApiError):

@@ -28,6 +28,7 @@ from .phones import Normalizer
 from .reader import RowBlock
 from .report import DroppedRow
 from .segments import MAX_TEXT_CHARS, find_shortener, segments, segments_many, text_length
+from .smartencoding import smarten_many
 from .templates import BoundTemplate
 
 __all__ = ["CleanBlock", "Hygiene"]
@@ -45,6 +46,9 @@ class CleanBlock:
     segments: int
     dropped: list[tuple[DroppedRow, str]]  # each row not sent, with its kind
     kinds: Counter[str] = field(default_factory=Counter)
+    plain: list[str | None] | None = None  # own texts as sent, not escaped (None: default)
+    smart_changed: int = 0  # messages smart encoding changed
+    smart_saved: int = 0  # segments it saved
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,6 +73,8 @@ class Hygiene:
         empty_variables: str = "drop",
         max_message_size: int,
         plus_one_only: bool = True,
+        smart_encoding: bool = False,
+        default_saved: int = 0,
     ) -> None:
         self.normalizer = normalizer
         self.default_text = default_text
@@ -79,6 +85,14 @@ class Hygiene:
         self.empty_variables = empty_variables
         self.max_message_size = max_message_size
         self.plus_one_only = plus_one_only
+        # Smart encoding: applied to own texts here, to the default text by the
+        # caller once (`default_saved`: segments that saved per message).
+        self.smart_encoding = smart_encoding
+        self.default_saved = default_saved
+        # A template that is blank with empty values ("{first} {last}") can
+        # render an empty message, which the API refuses: such rows are dropped.
+        self._may_render_blank = template is not None and not template.render(
+            [""] * len(template.fields)).strip()
         self._default_segments = segments(default_text) if default_text else 0
         self.shortener: str | None = None
         if default_text and template is None:
@@ -98,7 +112,7 @@ class Hygiene:
         }
         if self.plus_one_only:
             drop.update(_outside_plus_one(rows.numbers, drop))
-        rows.texts, rows.plain = self._texts(rows.columns, drop, scan=skip is None)
+        rows.texts, rows.plain, rows.smart = self._texts(rows.columns, drop, scan=skip is None)
         if skip is None:
             for bl in self.blocklists:
                 for i in bl.numbers.indices(rows.numbers):
@@ -119,29 +133,43 @@ class Hygiene:
             sizes = message_sizes(rows.numbers, rows.texts)
         if rows.texts is None:
             segs = self._default_segments * len(rows.numbers)
+            defaults = len(rows.numbers)
         else:
             own = [p for p in rows.plain if p is not None]
-            segs = segments_many(own) + self._default_segments * (len(rows.plain) - len(own))
+            defaults = len(rows.plain) - len(own)
+            segs = segments_many(own) + self._default_segments * defaults
         if dropped:
             dropped.sort()
-        return CleanBlock(rows.lines, rows.numbers, rows.texts, sizes, segs, dropped, kinds)
+        changed = saved = 0
+        if rows.smart is not None:  # counted on the rows that are sent
+            changed = sum(1 for v in rows.smart if v >= 0)
+            saved = sum(v for v in rows.smart if v > 0)
+        if self.default_saved:
+            changed, saved = changed + defaults, saved + self.default_saved * defaults
+        return CleanBlock(rows.lines, rows.numbers, rows.texts, sizes, segs, dropped, kinds,
+                          rows.plain if rows.texts is not None else None, changed, saved)
 
     def _texts(
         self, cols: list[list[str]], drop: dict[int, tuple[str, str]], *, scan: bool = True
-    ) -> tuple[list[str | None] | None, list[str | None]]:
-        """Per-message texts (JSON-escaped, None for the default) and their plain form."""
+    ) -> tuple[list[str | None] | None, list[str | None], list[int] | None]:
+        """Per-message texts (JSON-escaped, None for the default), their plain form, and
+        the segments smart encoding saved on each (None: it changed nothing)."""
         if self.template is None and not self.has_text_column:
-            return None, []
+            return None, [], None
         n = len(cols[0])
         plain: list[str | None] = self._render(cols, drop) if self.template else [None] * n
         if self.has_text_column:
             for i, own in enumerate(cols[1]):
-                if own:
+                if own and not own.isspace():  # a blank cell has no text of its own
                     plain[i] = own
         if None in plain and self.default_text is None:
             for i, text in enumerate(plain):
                 if text is None:
                     drop.setdefault(i, ("invalid", "no text (empty text column and no default)"))
+        smart = None
+        if self.smart_encoding:
+            result = smarten_many(plain)
+            plain, smart = result.texts, result.saved
         # UTF-16 units are at most twice the code points: only longer texts need counting.
         if max(map(len, filter(None, plain)), default=0) > MAX_TEXT_CHARS // 2:
             for i, text in enumerate(plain):
@@ -152,7 +180,7 @@ class Hygiene:
             plain = [None if t == self.default_text else t for t in plain]
         if scan and self.shortener is None:
             self.shortener = find_shortener("\n".join(filter(None, plain)))
-        return escape_texts(plain), plain
+        return escape_texts(plain), plain, smart
 
     def _render(self, cols: list[list[str]], drop: dict[int, tuple[str, str]]) -> list[str | None]:
         assert self.template is not None
@@ -166,6 +194,10 @@ class Hygiene:
                     for i, v in enumerate(stripped):
                         if not v:
                             drop.setdefault(i, ("invalid", f"empty value for {{{name}}}"))
+        if self._may_render_blank:
+            for i, text in enumerate(plain):
+                if text is not None and not text.strip():
+                    drop.setdefault(i, ("invalid", "empty text (the template rendered nothing)"))
         return plain
 
 
@@ -192,6 +224,7 @@ class _Rows:
         self.numbers: list[str] = []
         self.texts: list[str | None] | None = None
         self.plain: list[str | None] = []
+        self.smart: list[int] | None = None
 
     @property
     def raw_to(self) -> list[str]:
@@ -219,6 +252,8 @@ class _Rows:
         if self.texts is not None:
             self.texts = list(compress(self.texts, mask))
             self.plain = list(compress(self.plain, mask))
+        if self.smart is not None:
+            self.smart = list(compress(self.smart, mask))
 
     def drop(self, drop: dict[int, tuple[str, str]], out: list[tuple[DroppedRow, str]],
              kinds: Counter[str], *, value: list[str]) -> None:

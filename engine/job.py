@@ -19,10 +19,11 @@ import time
 from collections import Counter
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
+from .account import open_api, pick_sender
 from .api.a2p import A2P
-from .api.auth import Auth
+from .api.auth import AuthSession
 from .api.http import ApiClient
 from .chunker import Chunker, body_header
 from .codes import describe
@@ -57,9 +58,12 @@ from .numberset import NumberSet, Seen
 from .phones import Normalizer, is_e164
 from .planner import BodyBuilder, HotBudget, Planner, PlanStats
 from .poller import Poller, refresh_counts
-from .reader import CsvSource, Header
+from .preview import OPT_OUT_WARNING, has_opt_out_wording
+from .preview import describe as describe_message
+from .reader import DELIMITERS, CsvSource, Header
 from .report import BatchReport, DroppedRow, FailedRow, JobReport
-from .segments import MAX_TEXT_CHARS, text_length
+from .segments import MAX_TEXT_CHARS, segments, text_length
+from .smartencoding import smarten
 from .submitter import Submitter
 from .suppress import load_suppress
 from .templates import BoundTemplate, Template
@@ -68,6 +72,7 @@ __all__ = ["Job", "Progress", "job_done", "journal_differences", "refresh",
            "refuse_other_settings", "results", "resume", "send_bulk"]
 
 log = logging.getLogger("engine.job")
+_T = TypeVar("_T")
 
 # A placeholder sender for a dry run with no account: same length as a US number.
 _DRY_RUN_SENDER = "+10000000000"
@@ -76,7 +81,8 @@ _DRY_RUN_SENDER = "+10000000000"
 TO_SEND = (PLANNED, SUBMITTING, UNCERTAIN, FAILED)
 # Options that change what is sent to whom: a journal's job keeps them.
 PLAN_OPTIONS = ("to_column", "text_column", "encoding", "max_batch_bytes", "max_batch_messages",
-                "region", "validate", "dedupe", "suppress", "fetch_opt_outs", "empty_variables")
+                "region", "validate", "dedupe", "suppress", "fetch_opt_outs", "empty_variables",
+                "delimiter", "smart_encoding")
 _EMULATOR_NOTE = "no RC_* credentials: running on the built-in emulator; nothing leaves this machine"
 
 
@@ -184,6 +190,10 @@ async def results(
     return await job.run()
 
 
+class _Stopped(Exception):
+    """Internal: the job was stopped before it sent anything."""
+
+
 class Job:
     def __init__(
         self,
@@ -199,11 +209,15 @@ class Job:
         again: bool = False,
         resuming: bool = False,
         report_dir: str | None = None,
+        login: AuthSession | None = None,
     ) -> None:
         self.source_path = source
         self.again = again
         self.resuming = resuming  # the inputs are the journal's own
         self.report_dir = report_dir  # where the caller writes the report, if it does
+        # A session from `account.check_account` (same credentials), used instead
+        # of a second login.
+        self.login = login
         self.text = text
         self.sender = sender
         self.credentials = credentials
@@ -234,6 +248,8 @@ class Job:
         progress: ProgressCallback | None,
     ) -> Job:
         opts = dict(inputs.get("options") or {})
+        # A job planned before smart encoding existed is sent byte for byte, as planned.
+        opts.setdefault("smart_encoding", False)
         return cls(
             str(inputs["source"]), text=inputs.get("text"), sender=inputs.get("sender"),
             credentials=credentials, journal=journal, options=JobOptions(**opts),
@@ -241,8 +257,14 @@ class Job:
         )
 
     def stop(self) -> None:
-        """Ask the job to stop: no new batches; in-flight POSTs finish, then it returns."""
+        """Ask the job to stop: no new batches; in-flight POSTs finish, then it returns.
+
+        Before sending starts (login, reading the opt-out list) it returns at once;
+        a request waiting to be retried gives up instead of waiting.
+        """
         self._stop.set()
+        if self._client is not None:
+            self._client.stopping.set()
 
     # --- refreshing the delivery counts of a sent job ----------------------------
 
@@ -286,6 +308,10 @@ class Job:
         except (InputError, ConfigError, JournalError):
             self._discard_journal()
             raise
+        except _Stopped:
+            report.status = "interrupted"
+            report.message = "interrupted before sending: nothing was sent"
+            self._discard_journal()
         except HvsmsError as exc:
             report.status, report.message = "failed", str(exc)
         except BaseExceptionGroup as group:
@@ -309,16 +335,21 @@ class Job:
 
     async def _run(self, stack: contextlib.AsyncExitStack) -> None:
         opts, report = self.options, self.report
-        source = CsvSource(self.source_path, encoding=opts.encoding)
+        source = CsvSource(self.source_path, encoding=opts.encoding, delimiter=opts.delimiter)
         header = await source.header()
+        self._read_notes(header, source.path)
         default_text, bound, text_idx, select = self._texts(header, source.path)
+        default_saved = 0
+        if default_text is not None and opts.smart_encoding:
+            smart = smarten(default_text)
+            default_saved = segments(default_text) - segments(smart)
+            default_text = smart
 
         journal = self._journal = self._open_journal()
         stack.callback(journal.close)
         known = {b.seq: b for b in journal.batches()}
         if self.sender is None:
             self.sender = journal.meta("sender")  # a resumed job keeps its sender
-        await self._check_input(source, header, select, journal)
         if not self.dry_run and not self.results_only and job_done(journal):
             # Done is done: nothing to send, no login, whichever server it was on.
             self._summarise(journal)
@@ -326,6 +357,8 @@ class Job:
             report.message = "nothing left to send: every batch of this job completed earlier"
             return
 
+        # Log in and check the sender before the file is read (`_check_input`):
+        # a wrong URL, refused credentials or sender show up at once.
         sender = self.sender
         a2p: A2P | None = None
         if not self.dry_run and not self._no_rows(source.path, header.data_start):
@@ -344,6 +377,7 @@ class Job:
                 raise JournalError(
                     f"the job was sending from {journal.meta('sender')}, not {sender}")
             journal.set_meta("sender", sender)
+        await self._stoppable(self._check_input(source, header, select, journal))
 
         normalizer = Normalizer(opts.region, strict=opts.validate == "strict")
         # Nothing is planned or sent when only fetching results: no lists needed.
@@ -359,7 +393,8 @@ class Job:
             # A row is at least ~13 bytes: sizes the dedupe filter once, up front.
             seen=Seen(expected=file_size // 13) if opts.dedupe else None,
             blocklists=blocklists, empty_variables=opts.empty_variables,
-            max_message_size=chunker.room,
+            max_message_size=chunker.room, smart_encoding=opts.smart_encoding,
+            default_saved=default_saved,
         )
         # Bodies are sent from what planning built, within this many bytes;
         # past it they are rebuilt from the file (flat memory, any file size).
@@ -371,6 +406,7 @@ class Job:
             normalizer=normalizer, default_text=default_text, template=bound,
             has_text_column=text_idx is not None, seen=None, blocklists=(),
             empty_variables=opts.empty_variables, max_message_size=chunker.room,
+            smart_encoding=opts.smart_encoding,
         )
         builder = BodyBuilder(source=source, header=header, select=select,
                               hygiene=replay_hygiene, head=head, budget=budget)
@@ -391,7 +427,7 @@ class Job:
         opts, report = self.options, self.report
         blocklists: list[Blocklist] = []
         if a2p is not None and opts.fetch_opt_outs:
-            opted = [n async for n in a2p.opt_outs(sender=sender)]
+            opted = await self._stoppable(self._opt_outs(a2p, sender))
             blocklists.append(Blocklist(NumberSet.from_numbers(opted), "opted_out",
                                         f"opted out of messages from {sender}"))
         elif self.dry_run and opts.fetch_opt_outs:
@@ -407,12 +443,17 @@ class Job:
     ) -> tuple[str | None, BoundTemplate | None, int | None, list[int]]:
         """The default text, the bound template and the columns to read."""
         opts = self.options
-        to_idx = header.index(opts.to_column, path=path)
+        to_idx, note = header.recipient(opts.to_column, path=path, usual=opts.to_column == "to")
+        if note:
+            self.report.notes.append(f"{path}: {note}")
         text_idx = header.find(opts.text_column)
         if self.text is None and text_idx is None:
             raise ConfigError(
                 f"no text: give a default text (--text) or a {opts.text_column!r} column"
             )
+        if self.text is not None and not self.text.strip():
+            raise ConfigError("the text is empty: the API refuses empty messages "
+                              "(give the message with --text)")
         default_text, bound = self.text, None
         if self.text is not None:
             template = Template(self.text)
@@ -430,6 +471,16 @@ class Job:
             select += [header.columns.index(f) for f in bound.fields]
         return default_text, bound, text_idx, select
 
+    def _read_notes(self, header: Header, path: str) -> None:
+        """Say how the file was read where a spreadsheet export differs from plain CSV."""
+        notes = self.report.notes
+        if header.delimiter != ",":
+            how = "detected from the header" if header.detected else "--delimiter"
+            notes.append(f"{path}: read as {DELIMITERS.get(header.delimiter, 'other')}-separated "
+                         f"({how}{'; --delimiter to choose another' if header.detected else ''})")
+        if header.cr_only:
+            notes.append(f"{path}: old Mac line endings (CR only): each CR read as a new line")
+
     async def _connect(
         self, stack: contextlib.AsyncExitStack, sender: str | None
     ) -> tuple[A2P, str]:
@@ -446,28 +497,33 @@ class Job:
             report.warnings.append(_EMULATOR_NOTE)
             log.warning(_EMULATOR_NOTE)
         report.server = creds.server_url
-        client = ApiClient(
-            creds.server_url, request_timeout=opts.request_timeout,
-            connect_timeout=opts.connect_timeout, max_retries=opts.max_retries,
-            limit=opts.concurrency + 2, light_limit=opts.light_limit,
-        )
+        client, a2p, auth = await open_api(stack, creds, opts, on_retry=lambda _: self._tick(),
+                                           session=self.login)
         self._client = client
-        await stack.enter_async_context(client)
-        auth = Auth(client, creds)
-        stack.push_async_callback(auth.revoke)
-        a2p = A2P(client)
-        if sender is not None and not is_e164(sender):
-            raise SenderError(f"sender {sender!r} is not an E.164 number (+15551234567)")
-        senders = await a2p.a2p_senders()
-        if sender is None:
-            if not senders:
-                raise SenderError("the account has no number with the A2PSmsSender feature")
-            sender = senders[0]
-        elif sender not in senders:
-            have = ", ".join(senders) or "none"
-            raise SenderError(f"{sender} is not an A2P SMS sender of this account (A2P senders: {have})")
+        if self._stop.is_set():
+            client.stopping.set()
+        sender = await self._stoppable(pick_sender(a2p, sender))
         await self._check_server(a2p, creds.server_url, report.emulator, auth.owner_id)
         return a2p, sender
+
+    async def _stoppable(self, aw: Awaitable[_T]) -> _T:
+        """`aw`, unless the job is stopped first: then it is cancelled (nothing was sent)."""
+        task = asyncio.ensure_future(aw)
+        stopped = asyncio.create_task(self._stop.wait())
+        try:
+            await asyncio.wait({task, stopped}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            stopped.cancel()
+        if not task.done():
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+            raise _Stopped
+        return task.result()
+
+    @staticmethod
+    async def _opt_outs(a2p: A2P, sender: str) -> list[str]:
+        return [n async for n in a2p.opt_outs(sender=sender)]
 
     async def _check_server(self, a2p: A2P, url: str, emulator: bool, owner: str | None) -> None:
         """A job's batches live on one server: refuse, before anything is sent, to
@@ -645,6 +701,10 @@ class Job:
                 main.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await main
+            elif self._stop.is_set() and _only_ours(main.exception()):
+                # Requests the stop cut short (a retry not waited for): the job is
+                # interrupted, not failed; the journal knows what was sent.
+                log.info("stopped: %s", main.exception())
             else:
                 main.result()
         finally:
@@ -661,7 +721,7 @@ class Job:
                 "were sent as two halves each")
         if fetcher is not None and fetching is not None:
             await self._finish_fetching(fetcher, fetching)
-        if submitter.failures:
+        if submitter.failures and not self._stop.is_set():  # stopped: resume sends them
             raise JobFailed("; ".join(submitter.failures[:5]), resumable=True)
 
     async def _pipeline(
@@ -727,6 +787,11 @@ class Job:
         journal.set_meta("planned", "complete")
         journal.set_meta("rows", str(stats.rows))
         journal.set_meta("segments", str(stats.segments))
+        journal.set_meta("smart_encoding", f"{stats.smart_changed},{stats.smart_saved}")
+        self.report.preview = [describe_message(*sample) for sample in stats.samples]
+        texts = [text for _, _, text in stats.samples]
+        if texts and not any(map(has_opt_out_wording, texts)):
+            self.report.warnings.append(OPT_OUT_WARNING)
         if stats.shortener:
             journal.set_meta("shortener", stats.shortener)
         self.progress.planning_done = True
@@ -862,6 +927,13 @@ class Job:
                 "filter such links (SMS-CAR-435)"
             )
         report.estimated_cost = c.segments * self.options.price_per_segment
+        changed, _, saved = (journal.meta("smart_encoding") or "").partition(",")
+        if changed and int(changed):
+            report.smart_encoding = {
+                "messages": int(changed), "segments_before": c.segments + int(saved),
+                "segments_after": c.segments,
+                "cost_saved": round(int(saved) * self.options.price_per_segment, 6),
+            }
         report.rejected = journal.rejected()
         cost = 0.0
         have_cost = False
@@ -1076,6 +1148,14 @@ def _parse_codes(text: str | None) -> dict[str, int]:
             k, v = part.split("=", 1)
             out[k] = int(v)
     return out
+
+
+def _only_ours(exc: BaseException | None) -> bool:
+    """`exc` is one of ours (or a group of only ours)."""
+    if exc is None:
+        return False
+    errors = _flatten(exc) if isinstance(exc, BaseExceptionGroup) else [exc]
+    return all(isinstance(e, HvsmsError) for e in errors)
 
 
 def _flatten(group: BaseExceptionGroup[BaseException]) -> list[BaseException]:

@@ -19,6 +19,7 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import os
+import re
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
@@ -38,6 +39,8 @@ __all__ = [
     "fmt_duration",
     "open_private",
     "plan_table",
+    "preview_lines",
+    "smart_encoding_line",
     "summary_table",
     "write_joined",
     "write_reports",
@@ -199,6 +202,50 @@ def plan_table(report: JobReport, *, ascii_only: bool = False) -> Table:
     t.add_row("segments", _n(c.segments), "")
     t.add_row("estimated cost", _money(report.estimated_cost), "at the list price per segment")
     return t
+
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
+
+def _shown(text: str) -> str:
+    """A message as a terminal may show it: control characters escaped (no ESC codes)."""
+    return _CONTROL.sub(lambda m: "\\n" if m.group() == "\n" else f"\\x{ord(m.group()):02x}",
+                        text)
+
+
+def _char(c: str) -> str:
+    code = f"U+{ord(c):04X}"
+    return f"{c} {code}" if c.isprintable() and not c.isspace() else code
+
+
+def preview_lines(report: JobReport) -> list[str]:
+    """The first messages as they will be sent, with length, encoding and segments."""
+    if not report.preview:
+        return []
+    lines = [f"Preview (the first {len(report.preview)} messages, as they will be sent):"]
+    for p in report.preview:
+        enc = p["encoding"]
+        if p["ucs2_chars"]:
+            enc += f" because of {', '.join(map(_char, p['ucs2_chars']))}"
+        n = p["segments"]
+        lines.append(f"  line {p['line']}, {p['to']}: {p['length']:,} characters, {enc}, "
+                     f"{n} segment{'s' if n != 1 else ''}")
+        lines.append(f"    {_shown(p['text'])}")
+    return lines
+
+
+def smart_encoding_line(report: JobReport) -> str | None:
+    """'smart encoding: 1,000,000 messages 2 -> 1 segments, $7,000.00 saved', or None."""
+    s = report.smart_encoding
+    if not s:
+        return None
+    n, before, after = s["messages"], s["segments_before"], s["segments_after"]
+    if n == sum(b.messages for b in report.batches) and before % n == 0 and after % n == 0:
+        what = f"{n:,} messages {before // n} -> {after // n} segments"
+    else:
+        what = f"{n:,} messages changed, {before:,} -> {after:,} segments in all"
+    return (f"smart encoding: {what}, {_money(s['cost_saved'])} saved "
+            "(--no-smart-encoding sends the texts as written)")
 
 
 def _drop_detail(report: JobReport) -> str:

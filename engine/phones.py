@@ -551,6 +551,11 @@ _CANON = re.compile(r"\+?[0-9]{3,24}")
 _DELETE_SEPARATORS: Final = str.maketrans("", "", _SEPARATORS.decode())
 # Any letter in any script (\w minus digits and underscore).
 _LETTER = re.compile(r"[^\W\d_]")
+# A number a spreadsheet showed in scientific notation ("1.41556E+10") and
+# exported that way: the digits past the shown precision are gone for good.
+_SCIENTIFIC: Final = re.compile(r"\s*[+-]?[0-9]+(?:[.,][0-9]*)?[eE]\+?[0-9]+\s*")
+SCIENTIFIC_REASON: Final = ("in scientific notation: the spreadsheet lost the digits "
+                            "(format the column as text and export again)")
 _MAX_CANON: Final = 25
 # Cache bounds (entries, all tables together; ~120 bytes each): cleared when
 # exceeded. Usual data needs tens to thousands of entries.
@@ -795,7 +800,7 @@ class Normalizer:
         if not s:
             return "", "empty"
         if _LETTER.search(s):
-            return "", "has letters"
+            return "", SCIENTIFIC_REASON if _SCIENTIFIC.fullmatch(s) else "has letters"
         c = s.translate(_DELETE_SEPARATORS)
         if len(s) != len(value) and len(value) <= _MAX_INPUT and _CANON.fullmatch(c):
             e = self._lookup(c, value)
@@ -813,7 +818,7 @@ class Normalizer:
         if not value.strip():
             return "", "empty"
         if _LETTER.search(value):
-            return "", "has letters"
+            return "", SCIENTIFIC_REASON if _SCIENTIFIC.fullmatch(value) else "has letters"
         try:
             num = phonenumbers.parse(value, self.region)
         except NumberParseException as e:

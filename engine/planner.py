@@ -13,7 +13,7 @@ from __future__ import annotations
 import bisect
 from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from .chunker import FOOTER, Chunker, encode_messages
 from .errors import JournalError
@@ -33,6 +33,13 @@ class PlanStats:
     batches: int = 0
     shortener: str | None = None
     kinds: Counter[str] | None = None
+    smart_changed: int = 0  # messages smart encoding changed
+    smart_saved: int = 0  # and the segments it saved
+    samples: list[tuple[int, str, str]] = field(default_factory=list)  # (line, to, text)
+
+
+# Messages kept for the plan's preview (the first rows sent).
+PREVIEW_MESSAGES = 3
 
 
 class HotBudget:
@@ -103,6 +110,10 @@ class Planner:
             st.kinds.update(clean.kinds)
             st.segments += clean.segments
             st.sent_rows += len(clean.numbers)
+            st.smart_changed += clean.smart_changed
+            st.smart_saved += clean.smart_saved
+            if len(st.samples) < PREVIEW_MESSAGES:
+                self._sample(clean)
             pending.extend(clean.dropped)
             if first is None and clean.numbers:
                 first = (clean.lines[0], clean.numbers[0])
@@ -145,6 +156,14 @@ class Planner:
         st.shortener = self.hygiene.shortener
         return st
 
+    def _sample(self, clean: CleanBlock) -> None:
+        """Keep the first messages, as they will be sent, for the preview."""
+        default = self.hygiene.default_text
+        for i in range(min(PREVIEW_MESSAGES - len(self.stats.samples), len(clean.numbers))):
+            text = clean.plain[i] if clean.plain is not None else None
+            text = default if text is None else text
+            if text is not None:
+                self.stats.samples.append((clean.lines[i], clean.numbers[i], text))
 
     def _keep(self, open_: _Open, block: RowBlock, clean: CleanBlock, a: int, b: int) -> None:
         """Keep messages [a, b) of the block for the open batch while the budget allows."""

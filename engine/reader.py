@@ -8,6 +8,13 @@ next stages work on whole lists instead of per-row objects.
 
 Only ASCII-compatible encodings are supported (a newline is the byte 0x0A):
 UTF-8 (with or without BOM), Latin-1, cp1252 and the like.
+
+Files as spreadsheets export them: the delimiter (comma, semicolon, tab or
+pipe) is detected once, from the header and the first rows, unless given;
+old Mac files with CR-only line endings are read with each CR taken as a
+newline (byte for byte, so offsets and line numbers stay those of the file);
+column names match case- and space-insensitively, and the recipient column
+may be called by any of the usual names (`RECIPIENT_NAMES`).
 """
 
 from __future__ import annotations
@@ -16,6 +23,7 @@ import codecs
 import csv
 import itertools
 import os
+import re
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 from itertools import repeat
@@ -25,7 +33,8 @@ import aiofiles
 
 from .errors import InputError
 
-__all__ = ["BLOCK_SIZE", "CsvSource", "Header", "RowBlock"]
+__all__ = ["BLOCK_SIZE", "DELIMITERS", "RECIPIENT_NAMES", "CsvSource", "Header", "RowBlock",
+           "detect_delimiter", "loose_name"]
 
 BLOCK_SIZE = 1 << 20
 MAX_ROW_BYTES = 32 << 20
@@ -41,6 +50,39 @@ _BINARY_MAGIC = {
     b"%PDF": "a PDF document",
     b"\x1f\x8b": "a gzip archive",
 }
+# The delimiters spreadsheets export, by name (for messages and --delimiter).
+DELIMITERS = {",": "comma", ";": "semicolon", "\t": "tab", "|": "pipe"}
+# Lines after the header that the delimiter detection looks at.
+_SNIFF_ROWS = 20
+# Names people give the recipient column, in order of preference (compared
+# with `loose_name`); `to` is the API's own.
+RECIPIENT_NAMES = ("to", "phone", "phone number", "mobile", "mobile number", "mobile phone",
+                   "cell", "cell phone", "cellphone", "number", "msisdn", "telephone", "tel",
+                   "phone no")
+_NOT_NAME = re.compile(r"[\W_]+")
+
+
+def loose_name(name: str) -> str:
+    """A column name compared loosely: case, spaces and punctuation ignored ('Phone_Number')."""
+    return " ".join(_NOT_NAME.sub(" ", name.casefold()).split())
+
+
+def detect_delimiter(lines: Sequence[str]) -> str:
+    """The delimiter of a header line and the rows after it (comma when unclear).
+
+    The one that splits the header into the most fields, and at least half of
+    the rows into as many (a malformed row must not hide it), wins; the comma
+    wins ties (and one-column files).
+    """
+    best, best_fields = ",", 1
+    for d in DELIMITERS:
+        counts = [len(r) for r in csv.reader(lines, delimiter=d) if any(f.strip() for f in r)]
+        if not counts or counts[0] <= best_fields:
+            continue
+        rows = counts[1:]
+        if 2 * rows.count(counts[0]) >= len(rows):
+            best, best_fields = d, counts[0]
+    return best
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,22 +90,61 @@ class Header:
     columns: tuple[str, ...]
     data_start: int  # byte offset of the first data row
     first_line: int  # line number of the first data row
+    delimiter: str = ","
+    detected: bool = False  # the delimiter was detected, not given
+    cr_only: bool = False  # old Mac line endings: each CR is a newline
 
     def find(self, name: str) -> int | None:
-        return self.columns.index(name) if name in self.columns else None
+        """The column called `name`, exactly or else loosely (see `loose_name`)."""
+        if name in self.columns:
+            return self.columns.index(name)
+        want = loose_name(name)
+        return next((i for i, c in enumerate(self.columns) if loose_name(c) == want), None)
 
     def index(self, name: str, *, path: str) -> int:
         """The column's position; a clear error naming the columns found if absent."""
-        try:
-            return self.columns.index(name)
-        except ValueError:
+        i = self.find(name)
+        if i is None:
             found = ", ".join(repr(c) for c in self.columns)
             raise InputError(
                 f"no {name!r} column; the header has {found}",
                 path=path,
                 line=1,
                 hint="name the recipient column with --to-column",
-            ) from None
+            )
+        return i
+
+    def recipient(self, name: str, *, path: str, usual: bool = True) -> tuple[int, str | None]:
+        """The recipient column and, when it is not exactly `name`, a note saying which.
+
+        With `usual`, a file without a `name` column may call it by any of
+        `RECIPIENT_NAMES`; when none is there, the error lists the columns.
+        """
+        i = self.find(name)
+        if i is None and usual:
+            loose = [loose_name(c) for c in self.columns]
+            found = [loose.index(n) for n in RECIPIENT_NAMES if n in loose]
+            if not found:
+                names = ", ".join(repr(c) for c in self.columns)
+                raise InputError(
+                    f"no recipient column: none of the header's columns ({names}) is called "
+                    f"{name!r} or one of the usual names (phone, mobile, cell, number, ...)",
+                    path=path, line=1,
+                    hint="name the recipient column with --to-column, e.g. --to-column "
+                         f"{self.columns[0]!r}",
+                )
+            i = found[0]
+            others = ", ".join(repr(self.columns[j]) for j in found[1:])
+            note = (f"recipients are in the {self.columns[i]!r} column"
+                    + (f" (also a candidate: {others})" if others else "")
+                    + "; --to-column to choose another")
+            return i, note
+        if i is None:
+            self.index(name, path=path)  # raises with the columns found
+        assert i is not None
+        if self.columns[i] != name:
+            return i, f"recipients are in the {self.columns[i]!r} column"
+        return i, None
 
 
 @dataclass(slots=True)
@@ -94,9 +175,14 @@ class CsvSource:
     """A CSV file read as a header and a stream of `RowBlock`s."""
 
     def __init__(
-        self, path: str | os.PathLike[str], *, encoding: str = "utf-8", block_size: int = BLOCK_SIZE
+        self, path: str | os.PathLike[str], *, encoding: str = "utf-8", block_size: int = BLOCK_SIZE,
+        delimiter: str | None = None,
     ) -> None:
         self.path = os.fspath(path)
+        if delimiter is not None and (len(delimiter) != 1 or delimiter in '"\r\n'):
+            raise InputError(f"the delimiter must be one character (not a quote or newline), "
+                             f"got {delimiter!r}", path=self.path)
+        self.delimiter = delimiter
         try:
             codecs.lookup(encoding)
         except LookupError:
@@ -131,6 +217,11 @@ class CsvSource:
                     hint="export the sheet as CSV (UTF-8) first",
                 )
         start = len(_BOM) if head.startswith(_BOM) else 0
+        cr = head.find(b"\r", start)
+        cr_only = cr >= 0 and not head.startswith(b"\n", cr + 1) and not 0 <= head.find(
+            b"\n", start) < cr
+        if cr_only:
+            head = head.replace(b"\r", b"\n")  # same length: offsets stay the file's
         end = head.find(b"\n", start)
         if end < 0:
             if len(head) >= (1 << 20):
@@ -143,11 +234,28 @@ class CsvSource:
                 "NUL byte in the header: this is not a CSV text file",
                 path=self.path, line=1, column=text.index("\x00") + 1,
             )
-        row = next(csv.reader([text.rstrip("\r")]), [])
+        text = text.rstrip("\r")
+        delimiter = self.delimiter
+        if delimiter is None:
+            delimiter = detect_delimiter([text, *self._sample(head, end)])
+        row = next(csv.reader([text], delimiter=delimiter), [])
         columns = tuple(c.strip() for c in row)
         if not any(columns):
             raise InputError("the header row is empty", path=self.path, line=1)
-        return Header(columns=columns, data_start=min(end + 1, len(head)), first_line=2)
+        return Header(columns=columns, data_start=min(end + 1, len(head)), first_line=2,
+                      delimiter=delimiter, detected=self.delimiter is None, cr_only=cr_only)
+
+    def _sample(self, head: bytes, end: int) -> list[str]:
+        """The first rows after the header (whole lines only), for delimiter detection."""
+        if end >= len(head):
+            return []
+        stop, seen = end + 1, 0
+        while seen < _SNIFF_ROWS and (nl := head.find(b"\n", stop)) >= 0:
+            stop, seen = nl + 1, seen + 1
+        if seen < _SNIFF_ROWS and len(head) < (1 << 20):
+            stop = len(head)  # the whole file is in `head`: its last line is whole too
+        text = head[end + 1:stop].decode(self.encoding, "replace").rstrip("\n")
+        return [t.rstrip("\r") for t in text.split("\n")] if text else []
 
     async def blocks(
         self,
@@ -172,6 +280,8 @@ class CsvSource:
             while True:
                 want = self.block_size if end is None else min(self.block_size, end - pos - len(carry))
                 chunk = await f.read(want) if want > 0 else b""
+                if header.cr_only:
+                    chunk = chunk.replace(b"\r", b"\n")
                 eof = not chunk
                 data = carry + chunk if carry else chunk
                 if not data:
@@ -193,7 +303,7 @@ class CsvSource:
                     carry = data
                     continue
                 body, carry = data[:cut], data[cut:]
-                yield self._parse(body, pos, line, ncols, select)
+                yield self._parse(body, pos, line, ncols, select, header.delimiter)
                 pos += cut
                 line += body.count(b"\n")
         finally:
@@ -214,7 +324,8 @@ class CsvSource:
             ) from None
 
     def _parse(
-        self, data: bytes, offset: int, first_line: int, ncols: int, select: Sequence[int]
+        self, data: bytes, offset: int, first_line: int, ncols: int, select: Sequence[int],
+        delimiter: str = ",",
     ) -> RowBlock:
         text = self._decode(data, offset, first_line)
         nul = text.find("\x00")
@@ -228,7 +339,7 @@ class CsvSource:
             text = text.replace("\r\n", "\n")
         lines: Sequence[int]
         if '"' in text:
-            lines, rows = self._parse_quoted(text, first_line)
+            lines, rows = self._parse_quoted(text, first_line, delimiter)
         else:
             phys = text.split("\n")
             if phys and phys[-1] == "":
@@ -243,16 +354,15 @@ class CsvSource:
                 # One column: the lines are the values, no per-row lists.
                 return RowBlock(lines=lines, columns=[phys for _ in select], start=offset,
                                 end=offset + len(data), first_line=first_line, _data=data)
-            if phys and min(commas := list(map(str.count, phys, repeat(",", len(phys))))) == max(
-                commas
-            ) == ncols - 1:
+            if phys and min(commas := list(map(str.count, phys, repeat(delimiter, len(phys))))
+                            ) == max(commas) == ncols - 1:
                 # Every line has the right number of fields: split the whole
                 # block at once and take each column as a slice (no per-row lists).
-                flat = ",".join(phys).split(",")
+                flat = delimiter.join(phys).split(delimiter)
                 return RowBlock(lines=lines, columns=[flat[c::ncols] for c in select],
                                 start=offset, end=offset + len(data), first_line=first_line,
                                 _data=data)
-            rows = [p.split(",") for p in phys]
+            rows = [p.split(delimiter) for p in phys]
         bad: list[tuple[int, str, str]] = []
         if rows and (min(map(len, rows)) != ncols or max(map(len, rows)) != ncols):
             lines = list(lines)
@@ -263,7 +373,8 @@ class CsvSource:
                     good_lines.append(ln)
                     good_rows.append(row)
                 else:
-                    bad.append((ln, ",".join(row), f"expected {ncols} fields, found {len(row)}"))
+                    bad.append((ln, delimiter.join(row),
+                                f"expected {ncols} fields, found {len(row)}"))
             lines, rows = good_lines, good_rows
         if ncols == 1:
             columns = [[r[0] for r in rows] for _ in select]
@@ -274,11 +385,13 @@ class CsvSource:
             first_line=first_line, bad=bad, _data=data,
         )
 
-    def _parse_quoted(self, text: str, first_line: int) -> tuple[Sequence[int], list[list[str]]]:
+    def _parse_quoted(
+        self, text: str, first_line: int, delimiter: str = ","
+    ) -> tuple[Sequence[int], list[list[str]]]:
         phys = text.split("\n")
         if phys and phys[-1] == "":
             phys.pop()
-        reader = csv.reader((p + "\n" for p in phys), strict=True)
+        reader = csv.reader((p + "\n" for p in phys), delimiter=delimiter, strict=True)
         lines: list[int] = []
         rows: list[list[str]] = []
         consumed = 0

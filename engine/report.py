@@ -110,6 +110,11 @@ class JobReport:
     dropped: list[DroppedRow] = field(default_factory=list)
     failed: list[FailedRow] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)  # how the input was read (not problems)
+    # The first messages as they will be sent (`engine.preview.describe`).
+    preview: list[dict[str, Any]] = field(default_factory=list)
+    # Smart encoding: messages it changed, segments saved, estimated cost saved.
+    smart_encoding: dict[str, Any] = field(default_factory=dict)
     estimated_cost: float = 0.0
     cost: float | None = None
     requests: dict[str, Any] = field(default_factory=dict)
@@ -154,6 +159,9 @@ class JobReport:
             "dropped": [d._asdict() for d in self.dropped],
             "failed": [f._asdict() for f in self.failed],
             "warnings": list(self.warnings),
+            "notes": list(self.notes),
+            "preview": [dict(p) for p in self.preview],
+            "smart_encoding": dict(self.smart_encoding),
             "requests": self.requests,
             "results": dict(self.results),
             "reconciled": self.reconciled,

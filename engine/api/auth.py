@@ -12,17 +12,33 @@ import asyncio
 import base64
 import logging
 import time
+from dataclasses import dataclass
 from typing import Any
 
 from ..config import Credentials
 from ..errors import ApiError, AuthError, HvsmsError, register_secret
 from .http import ApiClient
 
-__all__ = ["Auth"]
+__all__ = ["Auth", "AuthSession"]
 
 log = logging.getLogger("engine.auth")
 
 _JWT_GRANT = "urn:ietf:params:oauth:grant-type:jwt-bearer"
+
+
+@dataclass(frozen=True, slots=True)
+class AuthSession:
+    """A signed-in session handed from one `Auth` to another in the same process
+    (times are `time.monotonic()`), so a check before a job costs no second login."""
+
+    access: str
+    expires: float
+    refresh: str | None
+    refresh_expires: float
+    owner_id: str | None = None
+
+    def __repr__(self) -> str:
+        return "AuthSession(***)"
 
 
 class Auth:
@@ -87,10 +103,31 @@ class Auth:
         if token == self._suspect:
             self._suspect = None
 
+    def export(self) -> AuthSession | None:
+        """The session, to be `adopt`ed by another `Auth` (this one then forgets it)."""
+        if self._access is None:
+            return None
+        session = AuthSession(self._access, self._expires, self._refresh, self._refresh_expires,
+                              self.owner_id)
+        self._access = self._refresh = None
+        return session
+
+    def adopt(self, session: AuthSession) -> None:
+        self._access, self._expires = session.access, session.expires
+        self._refresh, self._refresh_expires = session.refresh, session.refresh_expires
+        self.owner_id = session.owner_id
+
     async def revoke(self) -> None:
-        """End the session; errors are ignored, as RingCentral advises."""
+        """End the session; errors are ignored, as RingCentral advises.
+
+        Best effort: when the Auth group's rate limit would make it wait, the
+        session is left to expire rather than hold up the end of the job.
+        """
         token, self._access = self._access, None
         if token is None:
+            return
+        if self._client.governors["auth"].delay() > 0:
+            log.debug("revoke skipped: the Auth group is rate limited")
             return
         try:
             await self._post({"token": token}, path="/restapi/oauth/revoke", endpoint="revoke")

@@ -13,11 +13,12 @@ governor, adds the bearer token, maps aiohttp's exceptions to the hvsms tree
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import re
 import time
 from collections import Counter
-from collections.abc import AsyncIterable, AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterable, AsyncIterator, Callable, Coroutine, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Self
 
@@ -142,6 +143,14 @@ class ApiClient:
         }
         self._limit = limit
         self._session: aiohttp.ClientSession | None = None
+        # Until the server has answered once, a DNS failure or a refused
+        # connection is a wrong URL, not an outage: fail at once, no retries.
+        self.reached = False
+        # Called after each failed attempt that will be retried (progress display).
+        self.on_retry: Callable[[HvsmsError], None] | None = None
+        # Set when the job is stopping: a retry's wait ends at once and the
+        # last error is raised instead of trying again.
+        self.stopping = asyncio.Event()
         # Set by Auth: has `token()`, `renew(rejected)` and `accepted(token)`.
         self.auth: Any = None
 
@@ -160,12 +169,6 @@ class ApiClient:
         if self._session is not None:
             await self._session.close()
             self._session = None
-
-    async def _acquire(self, governor: Governor, background: bool) -> None:
-        if background:
-            await governor.acquire_spare(self.background_reserve(governor))
-        else:
-            await governor.acquire()
 
     def background_reserve(self, governor: Governor) -> int:
         """Slots of a window background requests leave free: one per connection
@@ -220,9 +223,11 @@ class ApiClient:
                 renewed = True  # one renewal per request; never loop on the Auth group
                 await self.auth.renew(token)
             except _Retry as retry:
-                if attempt > self.max_retries:
+                if attempt > self.max_retries or self.stopping.is_set():
                     raise retry.error from None
                 self.stats.retries += 1
+                if self.on_retry is not None:
+                    self.on_retry(retry.error)
                 delay = retry.wait if retry.wait is not None else backoff.full_jitter(
                     next(wait_gen)
                 )
@@ -230,7 +235,10 @@ class ApiClient:
                 log.info("%s %s: %s; retry %d in %.1fs", method, endpoint, retry.error,
                          attempt, delay, extra={"event": event, "endpoint": endpoint,
                                                 "attempt": attempt, "delay": round(delay, 3)})
-                await asyncio.sleep(delay)
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self.stopping.wait(), delay)
+                if self.stopping.is_set():
+                    raise retry.error from None
 
     async def _once(
         self,
@@ -249,7 +257,7 @@ class ApiClient:
         background: bool = False,
     ) -> Response:
         governor = self.governors[group]
-        await self._acquire(governor, background)
+        await self._acquire(governor, endpoint, background)
         self.stats.requests[endpoint] += 1
         hdrs = {"Accept": "application/json", **(headers or {})}
         if token is not None:
@@ -270,6 +278,7 @@ class ApiClient:
                 method, url, params=params, data=payload, headers=hdrs, allow_redirects=False
             ) as resp:
                 governor.observe(resp.headers)
+                self.reached = True
                 status = resp.status
                 if token is not None and status != 401:
                     self.auth.accepted(token)
@@ -290,6 +299,7 @@ class ApiClient:
             if isinstance(exc, aiohttp.ClientConnectorCertificateError):
                 # The server's certificate is not trusted: retrying cannot change that.
                 raise NetworkError(f"cannot reach {self.server_url}: {_describe(exc)}") from None
+            self._fail_if_unreachable(exc)
             if isinstance(exc, aiohttp.ClientConnectorError) or not sent_fully:
                 err = NetworkError(f"cannot reach {self.server_url}: {_describe(exc)}")
                 raise _Retry(err) from None
@@ -307,6 +317,41 @@ class ApiClient:
             status, raw, retry_after, location, endpoint=endpoint, idempotent=idempotent,
             governor=governor,
         )
+
+    async def _acquire(self, governor: Governor, endpoint: str, background: bool = False) -> None:
+        """The governor's slot (for a background request, a spare one); once the job
+        is stopping, no waiting for one (the request was not sent: a POST is as
+        refused, a resume sends it)."""
+        def slot_taken() -> Coroutine[Any, Any, None]:
+            if background:
+                return governor.acquire_spare(self.background_reserve(governor))
+            return governor.acquire()
+
+        if governor.group == "auth" or (not background and not self.stopping.is_set()
+                                        and governor.delay() <= 0):
+            await slot_taken()
+            return
+        if not self.stopping.is_set():
+            slot = asyncio.ensure_future(slot_taken())
+            stop = asyncio.ensure_future(self.stopping.wait())
+            await asyncio.wait({slot, stop}, return_when=asyncio.FIRST_COMPLETED)
+            stop.cancel()
+            if slot.done():
+                slot.result()
+                return
+            slot.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await slot
+        raise ServerError(0, None, "not sent: the job is stopping", endpoint=endpoint)
+
+    def _fail_if_unreachable(self, exc: BaseException) -> None:
+        """Before the server has ever answered, a DNS failure or a refused
+        connection means a wrong URL: raise it now, with a hint, not after retries."""
+        if self.reached or not isinstance(exc, aiohttp.ClientConnectorError):
+            return
+        hint = _unreachable_hint(exc)
+        if hint:
+            raise NetworkError(f"cannot reach {self.server_url}: {_describe(exc)}; {hint}")
 
     def _too_large(self, status: int, *, endpoint: str, idempotent: bool) -> HvsmsError:
         """An answer over the cap is not read; after a POST, what it said is unknown."""
@@ -388,6 +433,16 @@ async def _read_capped(resp: aiohttp.ClientResponse, *, within: float) -> bytes 
     except TimeoutError:
         raise TimeoutError(f"the answer did not finish within {within:g}s") from None
     return b"".join(parts)
+
+
+def _unreachable_hint(exc: aiohttp.ClientConnectorError) -> str | None:
+    """For an address that cannot work (no DNS name, nothing listening): what to check."""
+    if isinstance(exc, aiohttp.ClientConnectorDNSError):
+        return ("the host name does not resolve: check RC_SERVER_URL "
+                "(https://platform.ringcentral.com) and the network's DNS")
+    if isinstance(exc.os_error, ConnectionRefusedError):
+        return "the connection was refused: check the host and port in RC_SERVER_URL"
+    return None
 
 
 def _seconds(value: str | None) -> float | None:

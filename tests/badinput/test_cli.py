@@ -34,14 +34,15 @@ def test_header_only(cli: Cli, write_bytes: WriteBytes, tmp_path: Path) -> None:
 
 
 def test_no_to_column(cli: Cli, write_bytes: WriteBytes) -> None:
-    path = write_bytes("phone,name\n+14155550100,Ann\n")
+    path = write_bytes("who,name\n+14155550100,Ann\n")
     done = cli("send", str(path), "--text", "Hi")
     assert done.returncode == 2
     assert plain_error(done.stderr) == [
-        f"hvsms: error: {path}:1: no 'to' column; the header has 'phone', 'name'",
-        "  hint: name the recipient column with --to-column",
+        (f"hvsms: error: {path}:1: no recipient column: none of the header's columns ('who', "
+        "'name') is called 'to' or one of the usual names (phone, mobile, cell, number, ...)"),
+        "  hint: name the recipient column with --to-column, e.g. --to-column 'who'",
     ]
-    fixed = cli("send", str(path), "--text", "Hi", "--to-column", "phone")
+    fixed = cli("send", str(path), "--text", "Hi", "--to-column", "who")
     assert fixed.returncode == 0, fixed.stderr
 
 
@@ -57,7 +58,8 @@ def test_not_utf8_then_the_right_encoding(cli: Cli, write_bytes: WriteBytes,
     fixed = cli("send", str(path), "--text", "Hi {name}", "--encoding", "cp1252",
                 "--report", str(tmp_path / "out"))
     assert fixed.returncode == 0, fixed.stderr
-    assert "job completed (2 accepted, 0 rejected, 0 dropped)" in fixed.stdout
+    assert ("job completed on the built-in emulator: nothing was sent to phones "
+            "(2 accepted, 0 rejected, 0 dropped)") in fixed.stdout
 
 
 def test_excel_workbook(cli: Cli, tmp_path: Path) -> None:
@@ -97,7 +99,8 @@ def test_bad_rows_are_listed_in_dropped_csv(cli: Cli, write_bytes: WriteBytes,
     out = tmp_path / "out"
     done = cli("send", str(path), "--text", "Hi", "--report", str(out))
     assert done.returncode == 0, done.stderr
-    assert "job completed (2 accepted, 0 rejected, 3 dropped)" in done.stdout
+    assert ("job completed on the built-in emulator: nothing was sent to phones "
+            "(2 accepted, 0 rejected, 3 dropped)") in done.stdout
     assert _dropped(out) == [
         # Not E.164, starting with "+": shown as text, never run as a formula.
         ("4", "'+1415555CALL", "invalid number: has letters"),
@@ -135,7 +138,7 @@ def test_no_text_at_all(cli: Cli, write_bytes: WriteBytes) -> None:
 
 def test_a_refused_header_leaves_no_temporary_journal(cli: Cli, write_bytes: WriteBytes,
                                                       tmp_path: Path) -> None:
-    path = write_bytes("phone\n+14155550100\n")
+    path = write_bytes("who\n+14155550100\n")
     assert cli("send", str(path), "--text", "Hi").returncode == 2
     assert list((tmp_path / "tmpdir").iterdir()) == []
 

@@ -75,16 +75,18 @@ async def test_header_only_makes_no_request_at_all(write_bytes: WriteBytes) -> N
 
 
 async def test_no_to_column_names_the_columns_found(write_bytes: WriteBytes) -> None:
-    path = write_bytes("phone,name\n+14155550100,Ann\n")
+    path = write_bytes("who,name\n+14155550100,Ann\n")
     err, ledger = await _refused(path)
-    assert str(err) == (f"{path}:1: no 'to' column; the header has 'phone', 'name'\n"
-                        "  hint: name the recipient column with --to-column")
+    assert str(err) == (
+        f"{path}:1: no recipient column: none of the header's columns ('who', 'name') is "
+        "called 'to' or one of the usual names (phone, mobile, cell, number, ...)\n"
+        "  hint: name the recipient column with --to-column, e.g. --to-column 'who'")
     assert (err.line, err.column) == (1, None)
     assert ledger["requests"] == {}
     # ...and naming it works.
     async with Emulator(cfg()) as emu:
         report = await engine.send_bulk(path, text="Hi", credentials=emu.credentials,
-                                        options=opts(to_column="phone"))
+                                        options=opts(to_column="who"))
     assert report.counts.accepted == 1
 
 

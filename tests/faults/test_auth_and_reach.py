@@ -374,9 +374,9 @@ async def test_connection_attempts_that_never_reached_the_server_cost_no_rate_sl
         assert client.governors["light"].delay() == 0.0
 
 
-@pytest.mark.slow  # the default 6 retries with backoff: 5 to 30 s
 @pytest.mark.parametrize("where", ["dns", "refused"])
 def test_cli_unreachable_server_at_start(tmp_path: Path, where: str) -> None:
+    """Checked at login, before the file is planned: at once, with a hint, no journal."""
     source = tmp_path / "r.csv"
     source.write_text("to\n+14155550100\n+14155550101\n")
     url = ("https://hvsms-nonexistent.invalid" if where == "dns"
@@ -389,7 +389,7 @@ def test_cli_unreachable_server_at_start(tmp_path: Path, where: str) -> None:
         capture_output=True, text=True, timeout=120, check=False)
     assert done.returncode == 1
     lines = done.stderr.strip().splitlines()
-    assert lines[0].startswith(f"hvsms: error: job failed: cannot reach {url}: "), lines
-    assert lines[1:] == ["Resume with: hvsms resume job.journal"]
+    assert len(lines) == 1 and lines[0].startswith(f"hvsms: error: cannot reach {url}: "), lines
+    assert "check" in lines[0] and "RC_SERVER_URL" in lines[0]
     assert "Traceback" not in done.stderr
-    assert set(_journal_states(tmp_path / "job.journal")) <= {"planned"}
+    assert not (tmp_path / "job.journal").exists()

@@ -181,7 +181,8 @@ async def test_many_failures_are_matched_in_several_passes(
     emu = await emulator(cfg(delivery_failure_share=0.4))  # type: ignore[operator]
     report = await engine.send_bulk(source, text="Hi", credentials=emu.credentials,
                                     journal=tmp_path / "job.journal", options=opts())
-    assert report.counts.failed > 1000 and not report.warnings
+    assert report.counts.failed > 1000
+    assert [w for w in report.warnings if "opting out" not in w] == []
     assert len(report.failed) == final_failed(report)
     for f in report.failed:
         assert f.to == us_number(f.line - 2)

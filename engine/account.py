@@ -1,0 +1,91 @@
+"""The account side of a job: log in, and check the sender, before any row is read.
+
+A wrong URL, refused credentials or a number that cannot send show up in
+seconds, before a large file has been planned; `check_account` is the same
+check on its own (the CLI runs it before it plans and asks to confirm).
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable
+
+from .api.a2p import A2P
+from .api.auth import Auth, AuthSession
+from .api.http import ApiClient
+from .config import Credentials, JobOptions
+from .errors import AuthError, HvsmsError, LoginRefused, SenderError
+from .phones import is_e164
+
+__all__ = ["check_account", "login_hint", "open_api", "pick_sender"]
+
+
+def login_hint(exc: AuthError) -> str:
+    """Which variables to check when the server refuses the app or the user."""
+    code, message = (exc.error_code or "").upper(), exc.message.lower()
+    if code == "OAU-123" or (not code and "invalid client" in message):
+        what = ("RC_APP_CLIENT_ID and RC_APP_CLIENT_SECRET (the app's client credentials), and "
+                "that RC_SERVER_URL is the app's environment (sandbox apps: "
+                "https://platform.devtest.ringcentral.com)")
+    elif "jwt" in message or code.startswith("OAU-2"):
+        what = "RC_USER_JWT (the user's JWT credential, issued for this app and environment)"
+    else:
+        what = "RC_APP_CLIENT_ID, RC_APP_CLIENT_SECRET, RC_USER_JWT and RC_SERVER_URL"
+    return f"check {what}"
+
+
+async def open_api(
+    stack: contextlib.AsyncExitStack, creds: Credentials, options: JobOptions,
+    *, on_retry: Callable[[HvsmsError], None] | None = None,
+    session: AuthSession | None = None,
+) -> tuple[ApiClient, A2P, Auth]:
+    """An API client on `stack` (closed, and the session revoked, when it unwinds),
+    signed in with `session` if given."""
+    client = ApiClient(
+        creds.server_url, request_timeout=options.request_timeout,
+        connect_timeout=options.connect_timeout, max_retries=options.max_retries,
+        limit=options.concurrency + 2, light_limit=options.light_limit,
+    )
+    client.on_retry = on_retry
+    await stack.enter_async_context(client)
+    auth = Auth(client, creds)
+    if session is not None:
+        auth.adopt(session)
+    stack.push_async_callback(auth.revoke)
+    return client, A2P(client), auth
+
+
+async def pick_sender(a2p: A2P, sender: str | None) -> str:
+    """Log in (the first request does) and return the sender: `sender`, checked, or the first."""
+    if sender is not None and not is_e164(sender):
+        raise SenderError(f"sender {sender!r} is not an E.164 number (+15551234567)")
+    try:
+        senders = await a2p.a2p_senders()
+    except LoginRefused:
+        raise
+    except AuthError as exc:
+        if exc.endpoint != "token":
+            raise
+        raise LoginRefused(exc.status, exc.error_code,
+                           f"{exc.message}\n  hint: {login_hint(exc)}",
+                           endpoint=exc.endpoint) from None
+    if sender is None:
+        if not senders:
+            raise SenderError("the account has no number with the A2PSmsSender feature")
+        return senders[0]
+    if sender not in senders:
+        have = ", ".join(senders) or "none"
+        raise SenderError(f"{sender} is not an A2P SMS sender of this account (A2P senders: {have})")
+    return sender
+
+
+async def check_account(
+    creds: Credentials, sender: str | None, options: JobOptions | None = None,
+    *, on_retry: Callable[[HvsmsError], None] | None = None,
+) -> tuple[str, AuthSession | None]:
+    """Log in and check the sender: the sender the job will use, and the session for
+    `Job(login=...)` to go on with (the Auth group allows only 5 logins a minute)."""
+    async with contextlib.AsyncExitStack() as stack:
+        _, a2p, auth = await open_api(stack, creds, options or JobOptions(), on_retry=on_retry)
+        sender = await pick_sender(a2p, sender)
+        return sender, auth.export()
