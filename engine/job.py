@@ -351,7 +351,9 @@ class Job:
         if self.sender is None:
             self.sender = journal.meta("sender")  # a resumed job keeps its sender
         if not self.dry_run and not self.results_only and job_done(journal):
-            # Done is done: nothing to send, no login, whichever server it was on.
+            # Done is done: nothing to send, no login, whichever server it was on
+            # (but a file that changed since is still said to have changed).
+            await self._stoppable(self._check_input(source, header, select, journal))
             self._summarise(journal)
             report.status = "completed"
             report.message = "nothing left to send: every batch of this job completed earlier"
