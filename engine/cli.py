@@ -36,8 +36,8 @@ from rich.text import Text
 from . import __version__
 from .config import DEFAULT_MAX_BATCH_BYTES, Credentials, JobOptions
 from .emulator.cli import emulator as emulator_command
-from .errors import ConfigError, HvsmsError, InputError, JournalError, JournalLocked
-from .job import TO_SEND, Job, Progress, job_done, refuse_other_settings
+from .errors import ConfigError, HvsmsError, InputError, JournalError, JournalLocked, SenderError
+from .job import TO_SEND, Job, Progress, job_done, pool_spec, refuse_other_settings
 from .job import refresh as refresh_job
 from .journal import COMPLETED, FAILED, PLANNED, SUBMITTED, SUBMITTING, UNCERTAIN, Journal
 from .lock import JournalLock
@@ -50,7 +50,6 @@ from .output import (
     summary_table,
     write_reports,
 )
-from .phones import is_e164
 from .report import JobReport
 
 __all__ = ["cli", "main"]
@@ -441,10 +440,14 @@ def _confirm(ui: Ui, question: str) -> None:
         raise SystemExit(EXIT_FAILED)
 
 
-def _check_e164(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
-    if value is not None and not is_e164(value):
-        raise click.BadParameter(f"{value!r} is not an E.164 number (like +14155550123)")
-    return value
+def _check_senders(ctx: click.Context, param: click.Parameter,
+                   value: tuple[str, ...]) -> str | None:
+    """`--from` values (repeatable, or `all`) as the job keeps them: numbers joined by commas."""
+    try:
+        return pool_spec(value or None)
+    except SenderError as exc:
+        why = str(exc).removeprefix("sender ").replace("(+15551234567)", "(like +14155550123)")
+        raise click.BadParameter(why) from None
 
 
 def _common(f: Callable[..., Any]) -> Callable[..., Any]:
@@ -481,8 +484,13 @@ def cli() -> None:
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, readable=True))
 @click.option("--text", "-t", help="Text for every row, or a template like 'Hi {name}'. "
                                    "A row's own text column wins.")
-@click.option("--from", "sender", callback=_check_e164, metavar="E164",
-              help="Sending number [default: the account's first A2P SMS number].")
+@click.option("--from", "sender", callback=_check_senders, metavar="E164|all", multiple=True,
+              help="Sending number; give it several times for a pool (each recipient always "
+                   "hears from the same one), or 'all' for every A2P SMS number of the account "
+                   "[default: the account's first A2P SMS number].")
+@click.option("--match-area-code", is_flag=True,
+              help="With a pool: a local number of the recipient's area code when the pool "
+                   "has one.")
 @click.option("--journal", "-j", type=click.Path(dir_okay=False),
               help="The job's journal (SQLite); an existing one is resumed.")
 @click.option("--to-column", default="to", show_default=True, help="Recipient column.")
@@ -510,7 +518,7 @@ def send(file: str, text: str | None, sender: str | None, journal: str | None,
          to_column: str, text_column: str, max_batch_bytes: int, max_batch_messages: int | None,
          concurrency: int, region: str, strict: bool, no_dedupe: bool, suppress: str | None,
          encoding: str, dry_run: bool, again: bool, report_dir: Path | None, yes: bool,
-         quiet: bool, verbose: bool, debug: bool) -> NoReturn:
+         quiet: bool, verbose: bool, debug: bool, match_area_code: bool = False) -> NoReturn:
     """Send one SMS to every row of FILE (a CSV with a header row)."""
     ui = Ui(quiet=quiet, debug=debug)
     _setup(ui, verbose=verbose, debug=debug)
@@ -520,7 +528,7 @@ def send(file: str, text: str | None, sender: str | None, journal: str | None,
             max_batch_bytes=max_batch_bytes, max_batch_messages=max_batch_messages,
             concurrency=concurrency, region=region.upper(),
             validate="strict" if strict else "possible", dedupe=not no_dedupe,
-            suppress=suppress,
+            suppress=suppress, match_area_code=match_area_code,
         )
         code = _send(ui, file, text=text, sender=sender, journal=journal, options=options,
                      dry_run=dry_run, report_dir=report_dir, yes=yes, again=again)

@@ -123,6 +123,8 @@ class JobOptions:
     suppress: str | None = None
     fetch_opt_outs: bool = True
     empty_variables: Literal["send", "drop"] = "drop"
+    # A sender pool: a local number of the pool for a recipient of its area code.
+    match_area_code: bool = False
     price_per_segment: float = 0.007
     # network
     request_timeout: float = 120.0

@@ -17,7 +17,7 @@ import shutil
 import tempfile
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -49,12 +49,13 @@ from .journal import (
     fingerprint,
 )
 from .numberset import NumberSet, Seen, load_suppression
-from .phones import Normalizer, is_e164
+from .phones import Normalizer
 from .planner import BodyBuilder, HotBudget, Planner, PlanStats
 from .poller import PENDING_CODES, Poller, refresh_counts
 from .reader import CsvSource, Header
 from .report import BatchReport, DroppedRow, FailedRow, JobReport
 from .segments import MAX_TEXT_CHARS, text_length
+from .senders import ALL, SenderPool, parse_senders
 from .submitter import Submitter
 from .templates import BoundTemplate, Template
 
@@ -73,7 +74,8 @@ _FETCH_FAILED_PAGES = 10
 TO_SEND = (PLANNED, SUBMITTING, UNCERTAIN, FAILED)
 # Options that change what is sent to whom: a journal's job keeps them.
 PLAN_OPTIONS = ("to_column", "text_column", "encoding", "max_batch_bytes", "max_batch_messages",
-                "region", "validate", "dedupe", "suppress", "fetch_opt_outs", "empty_variables")
+                "region", "validate", "dedupe", "suppress", "fetch_opt_outs", "empty_variables",
+                "match_area_code")
 _EMULATOR_NOTE = "no RC_* credentials: running on the built-in emulator; nothing leaves this machine"
 
 
@@ -100,7 +102,7 @@ async def send_bulk(
     source: str | os.PathLike[str],
     *,
     text: str | None = None,
-    sender: str | None = None,
+    sender: str | Sequence[str] | None = None,
     credentials: Credentials | None = None,
     journal: str | os.PathLike[str] | None = None,
     options: JobOptions | None = None,
@@ -110,6 +112,10 @@ async def send_bulk(
 ) -> JobReport:
     """Send one SMS to every row of a CSV file; returns what happened to each row.
 
+    `sender` is one number, several (a pool: each recipient always hears from
+    the same one of them, see `engine.senders`), or `"all"` for every A2P SMS
+    number of the account; None: the account's first A2P SMS number.
+
     With an existing `journal`, the job recorded there is resumed (its text,
     sender and options must be the same). Without one, the job's journal is
     kept in the user's state directory. A new job whose file, text, sender and
@@ -117,7 +123,7 @@ async def send_bulk(
     `again` is true.
     """
     job = Job(
-        os.fspath(source), text=text, sender=sender, credentials=credentials,
+        os.fspath(source), text=text, sender=pool_spec(sender), credentials=credentials,
         journal=os.fspath(journal) if journal is not None else None,
         options=options, progress=progress, dry_run=dry_run, again=again,
     )
@@ -177,7 +183,7 @@ class Job:
         self.resuming = resuming  # the inputs are the journal's own
         self.report_dir = report_dir  # where the caller writes the report, if it does
         self.text = text
-        self.sender = sender
+        self.sender = pool_spec(sender)
         self.credentials = credentials
         self.journal_path = journal
         self.options = options or JobOptions()
@@ -280,8 +286,9 @@ class Job:
         journal = self._journal = self._open_journal()
         stack.callback(journal.close)
         known = {b.seq: b for b in journal.batches()}
-        if self.sender is None:
-            self.sender = journal.meta("sender")  # a resumed job keeps its sender
+        if self.sender is None or self.sender == ALL:
+            # A resumed job keeps its sender (a pool: the numbers it began with).
+            self.sender = journal.meta("sender") or self.sender
         await self._check_input(source, header, select, journal)
         if not self.dry_run and job_done(journal):
             # Done is done: nothing to send, no login, whichever server it was on.
@@ -296,11 +303,11 @@ class Job:
             a2p, sender = await self._connect(stack, sender)
         elif not self.dry_run:
             report.message = "the file has no rows: nothing to send"
-        elif sender is None:
+        elif sender is None or sender == ALL:
             sender = _DRY_RUN_SENDER
             report.warnings.append("dry run without a sender: sized with a 12-character number")
-        elif not is_e164(sender):
-            raise SenderError(f"sender {sender!r} is not an E.164 number (+15551234567)")
+        else:
+            parse_senders(sender)  # raises SenderError for anything but E.164 numbers
         report.sender = sender
         sender = sender or _DRY_RUN_SENDER  # a file with no rows is never sent
         if a2p is not None:
@@ -312,7 +319,8 @@ class Job:
         normalizer = Normalizer(opts.region, strict=opts.validate == "strict")
         blocklists: list[Blocklist] = []
         if a2p is not None and opts.fetch_opt_outs:
-            opted = [n async for n in a2p.opt_outs(sender=sender)]
+            # A pool: whoever opted out of one of its numbers hears from none of them.
+            opted = [n for one in sender.split(",") async for n in a2p.opt_outs(sender=one)]
             blocklists.append(Blocklist(NumberSet.from_numbers(opted), "opted_out",
                                         f"opted out of messages from {sender}"))
         elif self.dry_run and opts.fetch_opt_outs:
@@ -324,30 +332,36 @@ class Job:
                 report.warnings.append(f"{opts.suppress}:{line}: {value!r} ignored ({why})")
 
         file_size = os.path.getsize(source.path)
-        head = body_header(sender, default_text)
+        pool = sender_pool(sender, opts.match_area_code)
+        heads = {n: body_header(n, default_text) for n in pool.numbers} if pool else {}
+        head = body_header(pool.numbers[0] if pool else sender, default_text)
         chunker = Chunker(header_size=len(head), max_bytes=opts.max_batch_bytes,
                           max_messages=opts.max_batch_messages)
+        lane_chunkers = [Chunker(header_size=len(h), max_bytes=opts.max_batch_bytes,
+                                 max_messages=opts.max_batch_messages) for h in heads.values()]
         hygiene = Hygiene(
             normalizer=normalizer, default_text=default_text, template=bound,
             has_text_column=text_idx is not None,
             # A row is at least ~13 bytes: sizes the dedupe filter once, up front.
             seen=Seen(expected=file_size // 13) if opts.dedupe else None,
             blocklists=blocklists, empty_variables=opts.empty_variables,
-            max_message_size=chunker.room,
+            max_message_size=min(c.room for c in [chunker, *lane_chunkers]),
         )
         # Bodies are sent from what planning built, within this many bytes;
         # past it they are rebuilt from the file (flat memory, any file size).
         budget = HotBudget(0 if self.dry_run else opts.hot_bytes)
         planner = Planner(source=source, header=header, select=select, hygiene=hygiene,
                           chunker=chunker, file_size=file_size,
-                          budget=None if self.dry_run else budget)
+                          budget=None if self.dry_run else budget, pool=pool,
+                          lane_chunkers=lane_chunkers)
         replay_hygiene = Hygiene(
             normalizer=normalizer, default_text=default_text, template=bound,
             has_text_column=text_idx is not None, seen=None, blocklists=(),
             empty_variables=opts.empty_variables, max_message_size=chunker.room,
         )
         builder = BodyBuilder(source=source, header=header, select=select,
-                              hygiene=replay_hygiene, head=head, budget=budget)
+                              hygiene=replay_hygiene, head=head, budget=budget, pool=pool,
+                              heads=heads)
         try:
             if a2p is None:
                 await self._plan_only(planner, journal, known)
@@ -411,16 +425,19 @@ class Job:
         auth = Auth(client, creds)
         stack.push_async_callback(auth.revoke)
         a2p = A2P(client)
-        if sender is not None and not is_e164(sender):
-            raise SenderError(f"sender {sender!r} is not an E.164 number (+15551234567)")
+        wanted = parse_senders(sender)  # raises SenderError for anything but E.164 numbers
         senders = await a2p.a2p_senders()
-        if sender is None:
+        if wanted is None or wanted == (ALL,):
             if not senders:
                 raise SenderError("the account has no number with the A2PSmsSender feature")
-            sender = senders[0]
-        elif sender not in senders:
-            have = ", ".join(senders) or "none"
-            raise SenderError(f"{sender} is not an A2P SMS sender of this account (A2P senders: {have})")
+            sender = ",".join(senders) if wanted else senders[0]
+        else:
+            for one in wanted:
+                if one not in senders:
+                    have = ", ".join(senders) or "none"
+                    raise SenderError(f"{one} is not an A2P SMS sender of this account "
+                                      f"(A2P senders: {have})")
+            sender = ",".join(wanted)
         await self._check_server(a2p, creds.server_url, report.emulator, auth.owner_id)
         return a2p, sender
 
@@ -816,6 +833,19 @@ class Job:
             report.message = (report.message + f" (journal kept: {report.journal})").strip()
 
 
+def pool_spec(sender: str | Sequence[str] | None) -> str | None:
+    """A `sender` argument as the job keeps it: one number, numbers joined by
+    commas (a pool), "all", or None."""
+    wanted = parse_senders(sender)
+    return None if wanted is None else ",".join(wanted)
+
+
+def sender_pool(sender: str, match_area_code: bool) -> SenderPool | None:
+    """The pool of a job sending from `sender` (numbers joined by commas); None for one."""
+    numbers = tuple(sender.split(","))
+    return SenderPool(numbers, match_area_code) if len(numbers) > 1 else None
+
+
 def _remove_journal(path: str) -> None:
     for suffix in ("", "-wal", "-shm", "-lock"):
         with contextlib.suppress(OSError):
@@ -845,7 +875,7 @@ def journal_differences(
     if inputs.get("text") != text:
         out.append(f"text: {inputs.get('text')!r} in the journal, {text!r} now")
     was_sender = journal.meta("sender") or inputs.get("sender")
-    if sender is not None and was_sender not in (None, sender):
+    if sender is not None and sender != ALL and was_sender not in (None, sender):
         out.append(f"sender: {was_sender} in the journal, {sender} now")
     old = dict(inputs.get("options") or {})
     new = options.to_dict()

@@ -45,7 +45,8 @@ CREATE TABLE IF NOT EXISTS batches (
     state TEXT NOT NULL, batch_id TEXT, accepted INTEGER, rejected INTEGER,
     processed INTEGER, status TEXT, cost REAL, delivered INTEGER, failed INTEGER,
     error_codes TEXT, attempts INTEGER NOT NULL DEFAULT 0, updated REAL NOT NULL,
-    intent REAL  -- wall-clock time of the last POST's intent
+    intent REAL,  -- wall-clock time of the last POST's intent
+    sender TEXT  -- the batch's own sender (a pool's); NULL: the job's sender
 );
 CREATE TABLE IF NOT EXISTS dropped (
     line INTEGER PRIMARY KEY, value TEXT NOT NULL, reason TEXT NOT NULL, kind TEXT NOT NULL,
@@ -82,6 +83,7 @@ class BatchRecord:
     error_codes: str | None = None
     attempts: int = 0
     intent: float | None = None
+    sender: str | None = None  # a sender pool's number; None: the job's only sender
     # Not journaled: messages encoded while planning (a prefix of the batch),
     # and where the rest starts in the file when the prefix is not all of it.
     hot: list[builtins.bytes] | None = None
@@ -213,6 +215,9 @@ class Journal:
         if "intent" not in cols:
             with db:
                 db.execute("ALTER TABLE batches ADD COLUMN intent REAL")
+        if "sender" not in cols:
+            with db:
+                db.execute("ALTER TABLE batches ADD COLUMN sender TEXT")
 
     @staticmethod
     def _connect(path: str) -> sqlite3.Connection:
@@ -252,10 +257,11 @@ class Journal:
             )
             self._db.execute(
                 "INSERT INTO batches (seq, start, stop, start_line, first_line, last_line, "
-                "messages, bytes, first_to, last_to, state, updated) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "messages, bytes, first_to, last_to, state, updated, sender) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (rec.seq, rec.start, rec.stop, rec.start_line, rec.first_line, rec.last_line,
-                 rec.messages, rec.bytes, rec.first_to, rec.last_to, PLANNED, time.time()),
+                 rec.messages, rec.bytes, rec.first_to, rec.last_to, PLANNED, time.time(),
+                 rec.sender),
             )
 
     def add_dropped(self, dropped: Iterable[tuple[DroppedRow, str]]) -> None:
@@ -277,13 +283,20 @@ class Journal:
         cur = self._db.execute(
             "SELECT seq, start, stop, start_line, first_line, last_line, messages, bytes, "
             "first_to, last_to, state, batch_id, accepted, rejected, processed, status, cost, "
-            "delivered, failed, error_codes, attempts, intent FROM batches ORDER BY seq"
+            "delivered, failed, error_codes, attempts, intent, sender FROM batches ORDER BY seq"
         )
-        return [BatchRecord(*row) for row in cur]  # the first 22 fields, as selected
+        return [BatchRecord(*row) for row in cur]  # the first 23 fields, as selected
 
     def dropped_lines(self, seq: int) -> set[int]:
-        """Lines inside batch `seq`'s byte range that are not sent."""
-        cur = self._db.execute("SELECT line FROM dropped WHERE batch = ?", (seq,))
+        """Lines inside batch `seq`'s byte range that are not sent.
+
+        A sender pool's batches overlap (each holds its own sender's rows of a
+        range): their dropped rows belong to no batch (0) and count for every
+        batch whose lines they fall between."""
+        cur = self._db.execute(
+            "SELECT line FROM dropped WHERE batch = ?1 OR (batch = 0 AND line BETWEEN "
+            "(SELECT start_line FROM batches WHERE seq = ?1) AND "
+            "(SELECT last_line FROM batches WHERE seq = ?1))", (seq,))
         return {row[0] for row in cur}
 
     def dropped(self) -> Iterator[tuple[DroppedRow, str]]:

@@ -12,8 +12,10 @@ from __future__ import annotations
 
 import bisect
 from collections import Counter
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass, replace
+
+import numpy as np
 
 from .chunker import FOOTER, Chunker, encode_messages
 from .errors import JournalError
@@ -21,6 +23,7 @@ from .hygiene import CleanBlock, Hygiene
 from .journal import BatchRecord
 from .reader import CsvSource, Header, RowBlock
 from .report import DroppedRow
+from .senders import SenderPool
 
 __all__ = ["BodyBuilder", "PlanStats", "Planner", "sample_positions"]
 
@@ -65,12 +68,28 @@ class _Open:
     cold: tuple[int, int] | None = None
 
 
+@dataclass(slots=True)
+class _Lane:
+    """The open batch of one sender of a pool: where it starts, its first and last."""
+
+    start: int = 0
+    start_line: int = 0
+    first: tuple[int, str] | None = None  # (line, to)
+    last: tuple[int, str] = (0, "")
+
+    def record(self, seq: int, stop: int, messages: int, size: int, sender: str) -> BatchRecord:
+        assert self.first is not None
+        return BatchRecord(seq, self.start, stop, self.start_line, self.first[0], self.last[0],
+                           messages, size, self.first[1], self.last[1], sender=sender)
+
+
 class Planner:
     """Streams the file into `BatchRecord`s; calls `emit` for each, in order."""
 
     def __init__(
         self, *, source: CsvSource, header: Header, select: Sequence[int], hygiene: Hygiene,
         chunker: Chunker, file_size: int, budget: HotBudget | None = None,
+        pool: SenderPool | None = None, lane_chunkers: Sequence[Chunker] = (),
     ) -> None:
         self.source = source
         self.header = header
@@ -80,6 +99,9 @@ class Planner:
         self.file_size = file_size
         self.budget = budget
         self.stats = PlanStats(kinds=Counter())
+        # A sender pool: batches per sender (a lane each, with its own chunker).
+        self.pool = pool
+        self.lane_chunkers = lane_chunkers
 
     async def run(
         self,
@@ -89,6 +111,8 @@ class Planner:
         stopped: Callable[[], bool] = lambda: False,
     ) -> PlanStats:
         """Plan the whole file; when `stopped()` turns true, return between blocks."""
+        if self.pool is not None:
+            return await self._run_lanes(self.pool, emit, emit_dropped, on_block, stopped)
         st = self.stats
         assert st.kinds is not None
         seq = 0
@@ -146,6 +170,68 @@ class Planner:
         return st
 
 
+    async def _run_lanes(
+        self,
+        pool: SenderPool,
+        emit: Callable[[BatchRecord, list[tuple[DroppedRow, str]]], Awaitable[None]],
+        emit_dropped: Callable[[list[tuple[DroppedRow, str]]], None],
+        on_block: Callable[[PlanStats], None] | None,
+        stopped: Callable[[], bool],
+    ) -> PlanStats:
+        """`run` for a sender pool: each sender's recipients are packed into its own
+        batches. A batch is the byte range from its first to its last message; the
+        range holds other senders' rows too, which its rebuild leaves out (the
+        assignment is a pure function of the recipient). Dropped rows belong to
+        no batch (they count for every batch whose lines they fall between)."""
+        st = self.stats
+        assert st.kinds is not None
+        assert len(self.lane_chunkers) == len(pool)
+        lanes = [_Lane() for _ in pool.numbers]
+        seq = 0
+        async for block in self.source.blocks(self.header, self.select):
+            clean = self.hygiene.clean(block)
+            st.rows += len(block) + len(block.bad)
+            st.kinds.update(clean.kinds)
+            st.segments += clean.segments
+            st.sent_rows += len(clean.numbers)
+            if clean.dropped:
+                emit_dropped(clean.dropped)
+            who = pool.assign(clean.numbers)
+            for k, lane in enumerate(lanes):
+                idx = np.flatnonzero(who == k)
+                if not len(idx):
+                    continue
+                pick: list[int] = idx.tolist()
+                lines = [clean.lines[i] for i in pick]
+                numbers = [clean.numbers[i] for i in pick]
+                if lane.first is None:
+                    lane.first = (lines[0], numbers[0])
+                    lane.start, lane.start_line = block.offset_at_line(lines[0]), lines[0]
+                for cut in self.lane_chunkers[k].feed(clean.sizes[idx]):
+                    j = cut.end
+                    if j > 0:
+                        lane.last = (lines[j - 1], numbers[j - 1])
+                    stop = block.offset_at_line(lines[j])
+                    seq += 1
+                    await emit(lane.record(seq, stop, cut.messages, cut.size, pool.numbers[k]),
+                               [])
+                    lane.start, lane.start_line = stop, lines[j]
+                    lane.first = (lines[j], numbers[j])
+                lane.last = (lines[-1], numbers[-1])
+            if on_block is not None:
+                on_block(st)
+            if stopped():
+                return st
+        for k, lane in enumerate(lanes):
+            tail = self.lane_chunkers[k].close()
+            if tail is not None and lane.first is not None:
+                seq += 1
+                await emit(lane.record(seq, self.file_size, tail.messages, tail.size,
+                                       pool.numbers[k]), [])
+        st.batches = seq
+        st.shortener = self.hygiene.shortener
+        return st
+
     def _keep(self, open_: _Open, block: RowBlock, clean: CleanBlock, a: int, b: int) -> None:
         """Keep messages [a, b) of the block for the open batch while the budget allows."""
         if b <= a or open_.cold is not None:
@@ -174,7 +260,8 @@ class BodyBuilder:
 
     def __init__(
         self, *, source: CsvSource, header: Header, select: Sequence[int], hygiene: Hygiene,
-        head: bytes, budget: HotBudget | None = None,
+        head: bytes, budget: HotBudget | None = None, pool: SenderPool | None = None,
+        heads: Mapping[str, bytes] | None = None,
     ) -> None:
         self.source = source
         self.header = header
@@ -182,6 +269,9 @@ class BodyBuilder:
         self.hygiene = hygiene
         self.head = head
         self.budget = budget
+        # A sender pool's batches: only the batch's sender's rows, under its own header.
+        self.pool = pool
+        self.heads = heads or {}
 
     async def _cleaned(
         self, rec: BatchRecord, skip: set[int], start: tuple[int, int] | None = None
@@ -191,6 +281,8 @@ class BodyBuilder:
             self.header, self.select, start=offset, end=rec.stop, first_line=line
         ):
             clean = self.hygiene.clean(block, skip=skip)
+            if rec.sender is not None and self.pool is not None:
+                clean = _lane_of(clean, self.pool, rec)
             if clean.dropped:
                 first, _ = clean.dropped[0]
                 raise JournalError(
@@ -208,7 +300,7 @@ class BodyBuilder:
     async def pieces(self, rec: BatchRecord, skip: set[int]) -> AsyncIterator[bytes]:
         # What planning kept serves the first attempt only; a retry rebuilds it all.
         hot, rec.hot = rec.hot, None
-        yield self.head
+        yield self.heads.get(rec.sender, self.head) if rec.sender is not None else self.head
         sep = False
         count = 0
         rest: tuple[int, int] | None = None
@@ -258,6 +350,22 @@ class BodyBuilder:
                 out.append(clean.numbers[wanted[len(out)] - seen])
             seen = end
         return out
+
+
+def _lane_of(clean: CleanBlock, pool: SenderPool, rec: BatchRecord) -> CleanBlock:
+    """The part of a replayed block that is `rec`'s: its sender's rows up to its last line
+    (the rest of the range belongs to other senders' batches, or to no batch)."""
+    sender = pool.numbers.index(rec.sender) if rec.sender in pool.numbers else -1
+    who = pool.assign(clean.numbers)
+    keep = [i for i, line in enumerate(clean.lines)
+            if line <= rec.last_line and who[i] == sender]
+    if len(keep) == len(clean.numbers):
+        dropped = [d for d in clean.dropped if d[0].line <= rec.last_line]
+        return replace(clean, dropped=dropped) if len(dropped) < len(clean.dropped) else clean
+    texts = None if clean.texts is None else [clean.texts[i] for i in keep]
+    return replace(clean, lines=[clean.lines[i] for i in keep],
+                   numbers=[clean.numbers[i] for i in keep], texts=texts,
+                   dropped=[d for d in clean.dropped if d[0].line <= rec.last_line])
 
 
 def sample_positions(n: int, k: int) -> list[int]:

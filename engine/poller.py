@@ -166,9 +166,12 @@ class Poller:
             (batch_id,) = self.open
             return [await self.a2p.get_batch(batch_id)]
         found = []
-        async for info in self.a2p.list_batches(sender=self.sender, date_from=self.since):
-            if info.id in self.open:
-                found.append(info)
+        # One list per sender with open batches (a sender pool has several).
+        senders = dict.fromkeys(r.sender or self.sender for r in self.open.values())
+        for sender in senders:
+            async for info in self.a2p.list_batches(sender=sender, date_from=self.since):
+                if info.id in self.open:
+                    found.append(info)
         return found
 
     async def _complete(self, rec: BatchRecord, info: BatchInfo) -> None:
