@@ -141,6 +141,11 @@ class JobOptions:
     hot_bytes: int = 32 << 20
     # Uncertain POSTs: how long the server gets to show a batch before we resend.
     reconcile_after: float = 5.0
+    # Pacing: seconds of each sender's throughput kept queued on the server at
+    # most (None: no pacing, every batch at once); `rate`: messages/s of every
+    # sender instead of its type's (toll-free 8, local 1), not learned.
+    horizon: float | None = 600.0
+    rate: float | None = None
 
     def __post_init__(self) -> None:
         if self.max_batch_bytes < 1024:
@@ -157,6 +162,9 @@ class JobOptions:
             raise ConfigError("validate must be 'possible' or 'strict'")
         if self.empty_variables not in ("send", "drop"):
             raise ConfigError("empty_variables must be 'send' or 'drop'")
+        for name in ("horizon", "rate"):
+            if getattr(self, name) is not None and not getattr(self, name) > 0:
+                raise ConfigError(f"{name} must be positive (or None)")
         for name in ("request_timeout", "connect_timeout", "poll_interval", "max_poll_interval"):
             if getattr(self, name) <= 0:
                 raise ConfigError(f"{name} must be positive")

@@ -17,7 +17,7 @@ import shutil
 import tempfile
 import time
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -25,6 +25,7 @@ from .api.a2p import A2P
 from .api.auth import Auth
 from .api.http import ApiClient
 from .chunker import Chunker, body_header
+from .clock import SYSTEM_CLOCK, Clock
 from .config import Credentials, JobOptions
 from .errors import (
     ApiError,
@@ -49,6 +50,7 @@ from .journal import (
     fingerprint,
 )
 from .numberset import NumberSet, Seen, load_suppression
+from .pacing import PacedLanes, Pacer, type_rate
 from .phones import Normalizer
 from .planner import BodyBuilder, HotBudget, Planner, PlanStats
 from .poller import PENDING_CODES, Poller, refresh_counts
@@ -109,12 +111,15 @@ async def send_bulk(
     progress: ProgressCallback | None = None,
     dry_run: bool = False,
     again: bool = False,
+    clock: Clock | None = None,
 ) -> JobReport:
     """Send one SMS to every row of a CSV file; returns what happened to each row.
 
     `sender` is one number, several (a pool: each recipient always hears from
     the same one of them, see `engine.senders`), or `"all"` for every A2P SMS
-    number of the account; None: the account's first A2P SMS number.
+    number of the account; None: the account's first A2P SMS number. `clock`
+    (wall-clock epoch seconds, `engine.clock.Clock`) is what pacing, quiet hours
+    and caps go by: a test passes an emulator's compressed one.
 
     With an existing `journal`, the job recorded there is resumed (its text,
     sender and options must be the same). Without one, the job's journal is
@@ -125,7 +130,7 @@ async def send_bulk(
     job = Job(
         os.fspath(source), text=text, sender=pool_spec(sender), credentials=credentials,
         journal=os.fspath(journal) if journal is not None else None,
-        options=options, progress=progress, dry_run=dry_run, again=again,
+        options=options, progress=progress, dry_run=dry_run, again=again, clock=clock,
     )
     return await job.run()
 
@@ -135,13 +140,14 @@ async def resume(
     *,
     credentials: Credentials | None = None,
     progress: ProgressCallback | None = None,
+    clock: Clock | None = None,
 ) -> JobReport:
     """Continue the job recorded in `journal` (poll only, if everything was sent)."""
     path = os.fspath(journal)
     with Journal.open(path) as j:
         inputs = j.inputs
     return await Job.from_inputs(inputs, journal=path, credentials=credentials,
-                                 progress=progress).run()
+                                 progress=progress, clock=clock).run()
 
 
 async def refresh(
@@ -177,6 +183,7 @@ class Job:
         again: bool = False,
         resuming: bool = False,
         report_dir: str | None = None,
+        clock: Clock | None = None,
     ) -> None:
         self.source_path = source
         self.again = again
@@ -199,22 +206,26 @@ class Job:
         self._client: ApiClient | None = None
         self._journal: Journal | None = None
         self._poller: Poller | None = None
+        self._pacer: Pacer | None = None
+        self.clock = clock or SYSTEM_CLOCK
 
     @classmethod
     def from_inputs(
         cls, inputs: dict[str, Any], *, journal: str, credentials: Credentials | None,
-        progress: ProgressCallback | None,
+        progress: ProgressCallback | None, clock: Clock | None = None,
     ) -> Job:
         opts = dict(inputs.get("options") or {})
         return cls(
             str(inputs["source"]), text=inputs.get("text"), sender=inputs.get("sender"),
             credentials=credentials, journal=journal, options=JobOptions(**opts),
-            progress=progress, resuming=True,
+            progress=progress, resuming=True, clock=clock,
         )
 
     def stop(self) -> None:
         """Ask the job to stop: no new batches; in-flight POSTs finish, then it returns."""
         self._stop.set()
+        if self._pacer is not None:
+            self._pacer.changed.set()  # paced lanes waiting for the server: stop now
 
     # --- refreshing the delivery counts of a sent job ----------------------------
 
@@ -592,12 +603,17 @@ class Job:
         submitter = Submitter(a2p=a2p, journal=journal, builder=builder, sender=sender,
                               since=since, reconcile_after=opts.reconcile_after,
                               on_submitted=lambda rec: self._on_submitted(rec, poller))
+        lanes = self._lanes(a2p, sender, builder, journal, submitter)
         for rec in known.values():
             if rec.state == SUBMITTED:
                 poller.track(rec)
                 self.progress.batches_submitted += 1
                 self.progress.accepted += rec.accepted or 0
-        main = asyncio.create_task(self._pipeline(planner, journal, known, submitter, poller))
+                if self._pacer is not None:
+                    self._pacer.submitted(lanes.sender_of(rec) if lanes else sender, rec,
+                                          self.clock.now())
+        main = asyncio.create_task(self._pipeline(planner, journal, known, submitter, poller,
+                                                  lanes))
         stopped = asyncio.create_task(self._stop.wait())
         try:
             await asyncio.wait({main, stopped}, return_when=asyncio.FIRST_COMPLETED)
@@ -623,9 +639,30 @@ class Job:
         if not self._stop.is_set() and opts.fetch_delivery:
             await self._fetch_failed(a2p, journal, since)
 
+    def _lanes(self, a2p: A2P, sender: str, builder: BodyBuilder, journal: Journal,
+               submitter: Submitter) -> PacedLanes | None:
+        """Paced submission (`engine.pacing`), unless the options turn it off."""
+        opts = self.options
+        if opts.horizon is None:
+            return None
+        pacer = self._pacer = Pacer()
+        for number in sender.split(","):
+            rate = opts.rate or type_rate(number, a2p.payment_types.get(number))
+            pacer.add(number, rate, opts.horizon, learn=opts.rate is None)
+
+        async def split(rec: BatchRecord, k: int) -> tuple[BatchRecord, BatchRecord]:
+            front, rest = await builder.cut(rec, journal.dropped_lines(rec.seq), k, 0)
+            rest.seq = journal.next_seq()  # now: lanes cut at once
+            journal.split(front, rest)
+            return front, rest
+
+        return PacedLanes(pacer=pacer, default_sender=sender, submit=submitter.submit,
+                          split=split, stopped=self._stop.is_set, clock=self.clock, a2p=a2p,
+                          on_probe=self._on_update, concurrency=opts.concurrency)
+
     async def _pipeline(
         self, planner: Planner, journal: Journal, known: dict[int, BatchRecord],
-        submitter: Submitter, poller: Poller,
+        submitter: Submitter, poller: Poller, lanes: PacedLanes | None = None,
     ) -> None:
         concurrency = self.options.concurrency
         # Unbounded, so the end-of-work markers can always be put; the
@@ -667,9 +704,11 @@ class Job:
                     await submitter.submit(rec)
 
         async def submit_all() -> None:
-            async with asyncio.TaskGroup() as tg:
-                for _ in range(concurrency):
-                    tg.create_task(submit())
+            if lanes is not None:
+                await lanes.run(queue, concurrency, ahead.release,
+                                lambda: journal.meta("planned") == "complete")
+            else:
+                await _together(submit, concurrency)
             poller.close()
 
         async with asyncio.TaskGroup() as tg:
@@ -710,12 +749,16 @@ class Job:
         self._tick()
 
     def _on_submitted(self, rec: BatchRecord, poller: Poller) -> None:
+        if self._pacer is not None:
+            self._pacer.submitted(rec.sender or poller.sender, rec, self.clock.now())
         self.progress.batches_submitted += 1
         self.progress.accepted += rec.accepted or 0
         poller.track(rec)
         self._tick()
 
     def _on_update(self, rec: BatchRecord) -> None:
+        if self._pacer is not None and self._poller is not None:
+            self._pacer.seen(rec.sender or self._poller.sender, rec, self.clock.now())
         if rec.state == COMPLETED:
             self.progress.batches_completed += 1
         if self._poller is not None:
@@ -844,6 +887,13 @@ def sender_pool(sender: str, match_area_code: bool) -> SenderPool | None:
     """The pool of a job sending from `sender` (numbers joined by commas); None for one."""
     numbers = tuple(sender.split(","))
     return SenderPool(numbers, match_area_code) if len(numbers) > 1 else None
+
+
+async def _together(work: Callable[[], Coroutine[Any, Any, None]], n: int) -> None:
+    """`n` copies of `work` at once, in one task group."""
+    async with asyncio.TaskGroup() as tg:
+        for _ in range(n):
+            tg.create_task(work())
 
 
 def _remove_journal(path: str) -> None:

@@ -264,6 +264,29 @@ class Journal:
                  rec.sender),
             )
 
+    def split(self, first: BatchRecord, rest: BatchRecord) -> None:
+        """Batch `first.seq` becomes its front part `first`; `rest` (a new seq, after
+        every planned one) holds the remainder, with the dropped rows in its range."""
+        with self._db:
+            self._db.execute(
+                "UPDATE batches SET stop=?, last_line=?, messages=?, bytes=?, last_to=?, "
+                "updated=? WHERE seq=?",
+                (first.stop, first.last_line, first.messages, first.bytes, first.last_to,
+                 time.time(), first.seq))
+            self._db.execute(
+                "INSERT INTO batches (seq, start, stop, start_line, first_line, last_line, "
+                "messages, bytes, first_to, last_to, state, updated, sender) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (rest.seq, rest.start, rest.stop, rest.start_line, rest.first_line,
+                 rest.last_line, rest.messages, rest.bytes, rest.first_to, rest.last_to,
+                 PLANNED, time.time(), rest.sender))
+            self._db.execute("UPDATE dropped SET batch=? WHERE batch=? AND line>=?",
+                             (rest.seq, first.seq, rest.start_line))
+
+    def next_seq(self) -> int:
+        row = self._db.execute("SELECT MAX(seq) FROM batches").fetchone()
+        return int(row[0] or 0) + 1
+
     def add_dropped(self, dropped: Iterable[tuple[DroppedRow, str]]) -> None:
         with self._db:
             self._db.executemany(

@@ -17,7 +17,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from .chunker import FOOTER, Chunker, encode_messages
+from .chunker import FOOTER, Chunker, encode_messages, message_sizes
 from .errors import JournalError
 from .hygiene import CleanBlock, Hygiene
 from .journal import BatchRecord
@@ -332,6 +332,53 @@ class BodyBuilder:
             )
         yield FOOTER
 
+    async def cut(self, rec: BatchRecord, skip: set[int], k: int, seq: int
+                  ) -> tuple[BatchRecord, BatchRecord]:
+        """`rec` cut after its first `k` messages: its front part (same seq) and the
+        rest (as batch `seq`), with their exact byte ranges and sizes."""
+        if not 0 < k < rec.messages:
+            raise ValueError(f"cannot cut a batch of {rec.messages} after {k}")
+        hot = _split_hot(rec, k)
+        if rec.hot is not None and hot is None:  # kept for the whole batch: of no use now
+            if self.budget is not None:
+                self.budget.release(sum(map(len, rec.hot)))
+            rec.hot, rec.cold_start = None, None
+        head = self.heads.get(rec.sender, self.head) if rec.sender is not None else self.head
+        count, size = 0, 0
+        last = (rec.first_line, rec.first_to)
+        async for block in self.source.blocks(
+            self.header, self.select, start=rec.start, end=rec.stop, first_line=rec.start_line
+        ):
+            clean = self.hygiene.clean(block, skip=skip)
+            if rec.sender is not None and self.pool is not None:
+                clean = _lane_of(clean, self.pool, rec)
+            if clean.dropped:
+                raise JournalError(f"line {clean.dropped[0][0].line} is no longer what it was "
+                                   "when the batch was planned: the input or options changed")
+            n = len(clean.numbers)
+            i = min(n, k - count)
+            if i:
+                texts = None if clean.texts is None else clean.texts[:i]
+                size += int(message_sizes(clean.numbers[:i], texts).sum())
+                last = (clean.lines[i - 1], clean.numbers[i - 1])
+            count += i
+            if i < n:  # the rest begins at message i of this block
+                line, to = clean.lines[i], clean.numbers[i]
+                stop = block.offset_at_line(line)
+                front = BatchRecord(
+                    rec.seq, rec.start, stop, rec.start_line, rec.first_line, last[0], k,
+                    len(head) + size - 1 + len(FOOTER), rec.first_to, last[1],
+                    state=rec.state, attempts=rec.attempts, sender=rec.sender)
+                rest = BatchRecord(
+                    seq, stop, rec.stop, line, line, rec.last_line, rec.messages - k,
+                    rec.bytes - size, to, rec.last_to, sender=rec.sender)
+                if hot is not None:  # both parts are sent from what planning kept
+                    front.hot, front.hot_messages = hot[0], k
+                    rest.hot, rest.hot_messages = hot[1], rec.hot_messages - k
+                    rest.cold_start = rec.cold_start
+                return front, rest
+        raise JournalError(f"batch {rec.seq} has fewer messages than planned: the input changed")
+
     async def lines(self, rec: BatchRecord, skip: set[int]) -> list[int]:
         """CSV line of each message of the batch, in order (to map rejections back)."""
         out: list[int] = []
@@ -350,6 +397,33 @@ class BodyBuilder:
                 out.append(clean.numbers[wanted[len(out)] - seen])
             seen = end
         return out
+
+
+# Between two encoded messages: a text's quotes are escaped, so this is unambiguous.
+_BETWEEN = b'},{"to":["'
+
+
+def _split_hot(rec: BatchRecord, k: int) -> tuple[list[bytes], list[bytes]] | None:
+    """What planning kept of `rec`, as its first `k` messages and the rest (None: it
+    kept fewer than k + 1 of them)."""
+    if rec.hot is None or rec.hot_messages <= k:
+        return None
+    front: list[bytes] = []
+    left = k  # messages still to go to the front
+    for i, data in enumerate(rec.hot):
+        at = -1
+        for _ in range(left):
+            at = data.find(_BETWEEN, at + 1)
+            if at < 0:
+                break
+        if at >= 0:  # the cut falls inside this piece
+            front.append(data[:at + 1])
+            return front, [data[at + 2:], *rec.hot[i + 1:]]
+        front.append(data)
+        left -= data.count(_BETWEEN) + 1
+        if left == 0:  # ... or right after it
+            return front, list(rec.hot[i + 1:])
+    return None
 
 
 def _lane_of(clean: CleanBlock, pool: SenderPool, rec: BatchRecord) -> CleanBlock:

@@ -123,12 +123,14 @@ class Poller:
                 self._wake.clear()
                 await self._wake.wait()
                 continue
-            self._wake.clear()
             # Not wait_for: on 3.11 it can swallow a cancel that races the wake-up.
+            # Not cleared before waiting: a batch tracked during the last fetch
+            # (a paced job submits while it polls) must not wait a whole interval.
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(interval):
                     await self._wake.wait()
             if self._wake.is_set():
+                self._wake.clear()
                 # A new batch: its processing just began, look again soon.
                 await asyncio.sleep(self.base)
                 interval = self.base
