@@ -51,6 +51,7 @@ from .output import (
     write_reports,
 )
 from .report import JobReport
+from .stop import request_stop, wait_stopped
 
 __all__ = ["cli", "main"]
 
@@ -491,6 +492,13 @@ def cli() -> None:
 @click.option("--match-area-code", is_flag=True,
               help="With a pool: a local number of the recipient's area code when the pool "
                    "has one.")
+@click.option("--horizon", "horizon_minutes", type=float, default=10.0, show_default=True,
+              metavar="MINUTES",
+              help="Most of each sender's throughput queued on the server, in minutes: a stop "
+                   "leaves at most this in flight (0: send every batch at once).")
+@click.option("--rate", type=float, default=None, metavar="MSG/S",
+              help="Messages per second of each sender [default: by number type, toll-free 8, "
+                   "local 1, then learned from the server].")
 @click.option("--journal", "-j", type=click.Path(dir_okay=False),
               help="The job's journal (SQLite); an existing one is resumed.")
 @click.option("--to-column", default="to", show_default=True, help="Recipient column.")
@@ -518,7 +526,8 @@ def send(file: str, text: str | None, sender: str | None, journal: str | None,
          to_column: str, text_column: str, max_batch_bytes: int, max_batch_messages: int | None,
          concurrency: int, region: str, strict: bool, no_dedupe: bool, suppress: str | None,
          encoding: str, dry_run: bool, again: bool, report_dir: Path | None, yes: bool,
-         quiet: bool, verbose: bool, debug: bool, match_area_code: bool = False) -> NoReturn:
+         quiet: bool, verbose: bool, debug: bool, match_area_code: bool = False,
+         horizon_minutes: float = 10.0, rate: float | None = None) -> NoReturn:
     """Send one SMS to every row of FILE (a CSV with a header row)."""
     ui = Ui(quiet=quiet, debug=debug)
     _setup(ui, verbose=verbose, debug=debug)
@@ -529,6 +538,7 @@ def send(file: str, text: str | None, sender: str | None, journal: str | None,
             concurrency=concurrency, region=region.upper(),
             validate="strict" if strict else "possible", dedupe=not no_dedupe,
             suppress=suppress, match_area_code=match_area_code,
+            horizon=horizon_minutes * 60 if horizon_minutes > 0 else None, rate=rate,
         )
         code = _send(ui, file, text=text, sender=sender, journal=journal, options=options,
                      dry_run=dry_run, report_dir=report_dir, yes=yes, again=again)
@@ -672,6 +682,28 @@ def status(journal: str, watch: bool, interval: float, refresh: bool,
             raise SystemExit(EXIT_OK)
         code = _watch(ui, journal, max(0.2, interval))
     raise SystemExit(code)
+
+
+@cli.command()
+@click.argument("journal", type=click.Path(dir_okay=False))
+@click.option("--wait", "wait_seconds", type=float, default=60.0, show_default=True,
+              help="Seconds to wait for the job to stop (0: do not wait).")
+def stop(journal: str, wait_seconds: float) -> NoReturn:
+    """Stop the hvsms process running the job in JOURNAL, as Ctrl-C would.
+
+    Batches already accepted by the server still go out (there is no cancel):
+    with pacing, at most each sender's horizon. `hvsms resume JOURNAL` carries on.
+    """
+    ui = Ui()
+    with _guard(ui):
+        holder = request_stop(journal)
+        ui.say(f"asked {holder} to stop", always=True)
+        if wait_seconds > 0 and not wait_stopped(journal, wait_seconds):
+            ui.error(f"still running after {wait_seconds:g} s (it finishes its POSTs first)")
+            raise SystemExit(EXIT_FAILED)
+        if wait_seconds > 0:
+            ui.say(f"stopped; continue with: hvsms resume {journal}", always=True)
+    raise SystemExit(EXIT_OK)
 
 
 def _refresh(ui: Ui, journal: str, directory: Path) -> int:
