@@ -146,6 +146,11 @@ class JobOptions:
     # sender instead of its type's (toll-free 8, local 1), not learned.
     horizon: float | None = 600.0
     rate: float | None = None
+    # Quiet hours: "HH:MM-HH:MM" in each recipient's local time (by area code),
+    # "any" (off), or None: 08:00-21:00 for a real service, off for an emulator
+    # on loopback. "states" narrows the window by stricter state rules.
+    window: str | None = None
+    quiet_hours: Literal["federal", "states"] = "federal"
 
     def __post_init__(self) -> None:
         if self.max_batch_bytes < 1024:
@@ -158,6 +163,12 @@ class JobOptions:
             raise ConfigError("light_limit must be at least 1")
         if not 1 <= self.concurrency <= 64:
             raise ConfigError("concurrency must be between 1 and 64")
+        if self.quiet_hours not in ("federal", "states"):
+            raise ConfigError("quiet_hours must be 'federal' or 'states'")
+        if self.window is not None:
+            from .quiet_hours import parse_window
+
+            parse_window(self.window)  # raises ConfigError with the reason
         if self.validate not in ("possible", "strict"):
             raise ConfigError("validate must be 'possible' or 'strict'")
         if self.empty_variables not in ("send", "drop"):

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime as dt
+import ipaddress
 import logging
 import os
 import shutil
@@ -20,6 +21,7 @@ from collections import Counter
 from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
 from .api.a2p import A2P
 from .api.auth import Auth
@@ -49,11 +51,14 @@ from .journal import (
     Journal,
     fingerprint,
 )
+from .lanes import Lanes
 from .numberset import NumberSet, Seen, load_suppression
 from .pacing import PacedLanes, Pacer, type_rate
 from .phones import Normalizer
 from .planner import BodyBuilder, HotBudget, Planner, PlanStats
 from .poller import PENDING_CODES, Poller, refresh_counts
+from .quiet_hours import ANY as ANY_HOURS
+from .quiet_hours import FEDERAL_WINDOW, QuietHours, parse_window
 from .reader import CsvSource, Header
 from .report import BatchReport, DroppedRow, FailedRow, JobReport
 from .segments import MAX_TEXT_CHARS, text_length
@@ -77,7 +82,9 @@ TO_SEND = (PLANNED, SUBMITTING, UNCERTAIN, FAILED)
 # Options that change what is sent to whom: a journal's job keeps them.
 PLAN_OPTIONS = ("to_column", "text_column", "encoding", "max_batch_bytes", "max_batch_messages",
                 "region", "validate", "dedupe", "suppress", "fetch_opt_outs", "empty_variables",
-                "match_area_code")
+                "match_area_code", "window", "quiet_hours")
+# Seconds: "no horizon" for a job that is paced only for its quiet hours.
+_NO_HORIZON = 1e9
 _EMULATOR_NOTE = "no RC_* credentials: running on the built-in emulator; nothing leaves this machine"
 
 
@@ -207,6 +214,7 @@ class Job:
         self._journal: Journal | None = None
         self._poller: Poller | None = None
         self._pacer: Pacer | None = None
+        self._quiet: QuietHours | None = None
         self.clock = clock or SYSTEM_CLOCK
 
     @classmethod
@@ -344,12 +352,17 @@ class Job:
 
         file_size = os.path.getsize(source.path)
         pool = sender_pool(sender, opts.match_area_code)
-        heads = {n: body_header(n, default_text) for n in pool.numbers} if pool else {}
-        head = body_header(pool.numbers[0] if pool else sender, default_text)
+        quiet = self._quiet = self.quiet_hours()
+        lanes = Lanes(sender.split(","), pool=pool, quiet=quiet) if pool or quiet else None
+        heads = {n: body_header(n, default_text) for n in sender.split(",")}
+        head = heads[sender.split(",")[0]]
         chunker = Chunker(header_size=len(head), max_bytes=opts.max_batch_bytes,
                           max_messages=opts.max_batch_messages)
-        lane_chunkers = [Chunker(header_size=len(h), max_bytes=opts.max_batch_bytes,
-                                 max_messages=opts.max_batch_messages) for h in heads.values()]
+
+        def chunker_for(number: str) -> Chunker:
+            return Chunker(header_size=len(heads[number]), max_bytes=opts.max_batch_bytes,
+                           max_messages=opts.max_batch_messages)
+        lane_chunkers = [chunker_for(n) for n in heads] if lanes else []
         hygiene = Hygiene(
             normalizer=normalizer, default_text=default_text, template=bound,
             has_text_column=text_idx is not None,
@@ -363,15 +376,15 @@ class Job:
         budget = HotBudget(0 if self.dry_run else opts.hot_bytes)
         planner = Planner(source=source, header=header, select=select, hygiene=hygiene,
                           chunker=chunker, file_size=file_size,
-                          budget=None if self.dry_run else budget, pool=pool,
-                          lane_chunkers=lane_chunkers)
+                          budget=None if self.dry_run else budget, lanes=lanes,
+                          chunker_for=chunker_for)
         replay_hygiene = Hygiene(
             normalizer=normalizer, default_text=default_text, template=bound,
             has_text_column=text_idx is not None, seen=None, blocklists=(),
             empty_variables=opts.empty_variables, max_message_size=chunker.room,
         )
         builder = BodyBuilder(source=source, header=header, select=select,
-                              hygiene=replay_hygiene, head=head, budget=budget, pool=pool,
+                              hygiene=replay_hygiene, head=head, budget=budget, lanes=lanes,
                               heads=heads)
         try:
             if a2p is None:
@@ -381,6 +394,26 @@ class Job:
         finally:
             # Even a failed job's report says what was read, planned and sent.
             self._summarise(journal)
+
+    def quiet_hours(self) -> QuietHours | None:
+        """The job's quiet hours (None: off). `window=None` is 08:00-21:00 for a real
+        service and off for an emulator on loopback (no phone is ever reached)."""
+        opts, report = self.options, self.report
+        text = opts.window
+        if text is None:
+            text = ANY_HOURS if report.server and _on_loopback(report.server) else FEDERAL_WINDOW
+        span = parse_window(text)
+        if span is None:
+            if report.server and not _on_loopback(report.server):
+                report.warnings.append(
+                    "quiet hours off (--window any): messages go out at any hour, as they "
+                    "should only for transactional messages")
+            return None
+        states = opts.quiet_hours == "states"
+        report.warnings.append(
+            f"quiet hours: {text} in each recipient's local time (by area code)"
+            + (", narrowed by the state rules" if states else ""))
+        return QuietHours(span, states=states)
 
     def _texts(
         self, header: Header, path: str
@@ -643,12 +676,14 @@ class Job:
                submitter: Submitter) -> PacedLanes | None:
         """Paced submission (`engine.pacing`), unless the options turn it off."""
         opts = self.options
-        if opts.horizon is None:
+        if opts.horizon is None and self._quiet is None:
             return None
+        # Quiet hours need paced lanes even without a horizon: a batch is timed.
+        horizon = opts.horizon if opts.horizon is not None else _NO_HORIZON
         pacer = self._pacer = Pacer()
         for number in sender.split(","):
             rate = opts.rate or type_rate(number, a2p.payment_types.get(number))
-            pacer.add(number, rate, opts.horizon, learn=opts.rate is None)
+            pacer.add(number, rate, horizon, learn=opts.rate is None)
 
         async def split(rec: BatchRecord, k: int) -> tuple[BatchRecord, BatchRecord]:
             front, rest = await builder.cut(rec, journal.dropped_lines(rec.seq), k, 0)
@@ -658,6 +693,7 @@ class Job:
 
         return PacedLanes(pacer=pacer, default_sender=sender, submit=submitter.submit,
                           split=split, stopped=self._stop.is_set, clock=self.clock, a2p=a2p,
+                          quiet=self._quiet,
                           on_probe=self._on_update, concurrency=opts.concurrency)
 
     async def _pipeline(
@@ -894,6 +930,16 @@ async def _together(work: Callable[[], Coroutine[Any, Any, None]], n: int) -> No
     async with asyncio.TaskGroup() as tg:
         for _ in range(n):
             tg.create_task(work())
+
+
+def _on_loopback(url: str) -> bool:
+    host = urlsplit(url).hostname or ""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def _remove_journal(path: str) -> None:

@@ -46,7 +46,8 @@ CREATE TABLE IF NOT EXISTS batches (
     processed INTEGER, status TEXT, cost REAL, delivered INTEGER, failed INTEGER,
     error_codes TEXT, attempts INTEGER NOT NULL DEFAULT 0, updated REAL NOT NULL,
     intent REAL,  -- wall-clock time of the last POST's intent
-    sender TEXT  -- the batch's own sender (a pool's); NULL: the job's sender
+    sender TEXT,  -- the batch's own sender (a pool's); NULL: the job's sender
+    zone TEXT  -- the hours its recipients may be reached (engine.quiet_hours key)
 );
 CREATE TABLE IF NOT EXISTS dropped (
     line INTEGER PRIMARY KEY, value TEXT NOT NULL, reason TEXT NOT NULL, kind TEXT NOT NULL,
@@ -84,6 +85,7 @@ class BatchRecord:
     attempts: int = 0
     intent: float | None = None
     sender: str | None = None  # a sender pool's number; None: the job's only sender
+    zone: str | None = None  # quiet hours: the key of its recipients' hours
     # Not journaled: messages encoded while planning (a prefix of the batch),
     # and where the rest starts in the file when the prefix is not all of it.
     hot: list[builtins.bytes] | None = None
@@ -218,6 +220,9 @@ class Journal:
         if "sender" not in cols:
             with db:
                 db.execute("ALTER TABLE batches ADD COLUMN sender TEXT")
+        if "zone" not in cols:
+            with db:
+                db.execute("ALTER TABLE batches ADD COLUMN zone TEXT")
 
     @staticmethod
     def _connect(path: str) -> sqlite3.Connection:
@@ -257,11 +262,11 @@ class Journal:
             )
             self._db.execute(
                 "INSERT INTO batches (seq, start, stop, start_line, first_line, last_line, "
-                "messages, bytes, first_to, last_to, state, updated, sender) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "messages, bytes, first_to, last_to, state, updated, sender, zone) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (rec.seq, rec.start, rec.stop, rec.start_line, rec.first_line, rec.last_line,
                  rec.messages, rec.bytes, rec.first_to, rec.last_to, PLANNED, time.time(),
-                 rec.sender),
+                 rec.sender, rec.zone),
             )
 
     def split(self, first: BatchRecord, rest: BatchRecord) -> None:
@@ -275,11 +280,11 @@ class Journal:
                  time.time(), first.seq))
             self._db.execute(
                 "INSERT INTO batches (seq, start, stop, start_line, first_line, last_line, "
-                "messages, bytes, first_to, last_to, state, updated, sender) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "messages, bytes, first_to, last_to, state, updated, sender, zone) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (rest.seq, rest.start, rest.stop, rest.start_line, rest.first_line,
                  rest.last_line, rest.messages, rest.bytes, rest.first_to, rest.last_to,
-                 PLANNED, time.time(), rest.sender))
+                 PLANNED, time.time(), rest.sender, rest.zone))
             self._db.execute("UPDATE dropped SET batch=? WHERE batch=? AND line>=?",
                              (rest.seq, first.seq, rest.start_line))
 
@@ -306,9 +311,10 @@ class Journal:
         cur = self._db.execute(
             "SELECT seq, start, stop, start_line, first_line, last_line, messages, bytes, "
             "first_to, last_to, state, batch_id, accepted, rejected, processed, status, cost, "
-            "delivered, failed, error_codes, attempts, intent, sender FROM batches ORDER BY seq"
+            "delivered, failed, error_codes, attempts, intent, sender, zone FROM batches "
+            "ORDER BY seq"
         )
-        return [BatchRecord(*row) for row in cur]  # the first 23 fields, as selected
+        return [BatchRecord(*row) for row in cur]  # the first 24 fields, as selected
 
     def dropped_lines(self, seq: int) -> set[int]:
         """Lines inside batch `seq`'s byte range that are not sent.

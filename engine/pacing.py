@@ -24,6 +24,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import math
 from collections import deque
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
@@ -32,6 +33,7 @@ from .api.a2p import A2P
 from .clock import Clock
 from .errors import ApiError
 from .journal import FAILED, PLANNED, BatchRecord
+from .quiet_hours import QuietHours
 from .senders import is_toll_free
 
 __all__ = ["DEFAULT_HORIZON", "THROUGHPUT_BY_TYPE", "PacedLanes", "Pacer", "SenderPace",
@@ -52,6 +54,12 @@ MIN_WINDOW = 300.0
 # least this many times faster than believed (the emulator's fast senders): a
 # little faster is timing noise, and believing it would queue past the horizon.
 FASTER = 2.0
+# Quiet hours: a batch is timed to end this long before its window closes, at a pace
+# this much slower than believed (a learned pace is an estimate).
+CLOSING_MARGIN = 60.0
+SLOWER = 1.1
+# ... and is not cut smaller than this near the close (all that is left may be).
+MIN_BATCH = 10
 # Real seconds after a first batch when its sender is looked at, to learn a fast pace.
 PROBES = (0.01, 0.05, 0.25)
 
@@ -172,6 +180,7 @@ class PacedLanes:
         self, *, pacer: Pacer, default_sender: str, submit: Submit, split: Split,
         stopped: Callable[[], bool], clock: Clock, a2p: A2P | None = None,
         on_probe: Callable[[BatchRecord], None] | None = None, concurrency: int = 1,
+        quiet: QuietHours | None = None,
     ) -> None:
         self.pacer = pacer
         self.default_sender = default_sender
@@ -181,6 +190,7 @@ class PacedLanes:
         self.clock = clock
         self.a2p = a2p
         self.on_probe = on_probe
+        self.quiet = quiet
         self.lanes: dict[str, deque[BatchRecord]] = {}
         self.planned = False  # every batch planned: cuts allowed
         self._ended = False
@@ -227,20 +237,24 @@ class PacedLanes:
                 self._arrived.clear()
                 await self._arrived.wait()
                 continue
-            rec = lane[0]
+            pick = self._pick(lane, pace, self.clock.now())
+            if isinstance(pick, float):
+                await self._wait(pick)
+                continue
+            i, n = pick
+            rec = lane[i]
             if rec.state not in (PLANNED, FAILED):
                 # Its outcome is unknown (a resume): reconcile it before anything else.
-                lane.popleft()
+                del lane[i]
                 await self.submit(rec)
                 continue
-            n = pace.want(rec.messages)
-            if n == 0 or (n < rec.messages and not self.planned):
-                await self._wait()
+            if n < rec.messages and not self.planned:
+                await self._wait(math.inf)
                 continue
             if n < rec.messages:
-                rec, lane[0] = await self.split(rec, n)
+                rec, lane[i] = await self.split(rec, n)
             else:
-                lane.popleft()
+                del lane[i]
             await self._posts.acquire()
             pace.posting += rec.messages
             assert self._tg is not None
@@ -261,11 +275,50 @@ class PacedLanes:
             self._probes.add(task)
             task.add_done_callback(self._probes.discard)
 
-    async def _wait(self) -> None:
-        """Until the server made progress (or a second passes: a stop is noticed)."""
+    def _pick(self, lane: deque[BatchRecord], pace: SenderPace, now: float
+              ) -> tuple[int, int] | float:
+        """Which batch of the lane to send now, and how many of its messages; or, when
+        none may go, the clock time to look again (inf: when the server progresses).
+
+        Batches go in order, except that one whose recipients may not be reached
+        while it would be processed waits and lets later ones (other hours) by.
+        With quiet hours a batch goes only while its recipients' window is open,
+        cut so that its expected processing (after what the sender has queued,
+        at its pace) ends before the window closes."""
+        again = math.inf
+        seen: set[str | None] = set()
+        for i, rec in enumerate(lane):
+            if rec.zone in seen:
+                continue
+            seen.add(rec.zone)
+            if rec.state not in (PLANNED, FAILED):
+                return i, rec.messages
+            n = pace.want(rec.messages)
+            if n == 0:
+                return math.inf  # the sender is full: every batch waits for progress
+            if self.quiet is None or rec.zone is None:
+                return i, n
+            span = self.quiet.open_span(rec.zone, now)
+            if span is None:
+                opens = self.quiet.next_open(rec.zone, now)
+                again = min(again, opens if opens is not None else math.inf)
+                continue
+            backlog = (pace.queued + pace.posting) / pace.rate
+            fits = int(((span[1] - now - CLOSING_MARGIN) / SLOWER - backlog) * pace.rate)
+            if fits < min(n, MIN_BATCH):
+                after = self.quiet.next_open(rec.zone, span[1])
+                again = min(again, after if after is not None else math.inf)
+                continue
+            return i, min(n, fits)
+        return again
+
+    async def _wait(self, until: float = math.inf) -> None:
+        """Until the server made progress, the clock reads `until`, or a second
+        passes (a stop is noticed)."""
         self.pacer.changed.clear()
+        real = min(1.0, self.clock.real(until - self.clock.now()))
         with contextlib.suppress(TimeoutError):
-            async with asyncio.timeout(1.0):
+            async with asyncio.timeout(max(real, 0.0)):
                 await self.pacer.changed.wait()
 
     async def _probe(self, rec: BatchRecord) -> None:

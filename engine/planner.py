@@ -21,9 +21,9 @@ from .chunker import FOOTER, Chunker, encode_messages, message_sizes
 from .errors import JournalError
 from .hygiene import CleanBlock, Hygiene
 from .journal import BatchRecord
+from .lanes import Lanes
 from .reader import CsvSource, Header, RowBlock
 from .report import DroppedRow
-from .senders import SenderPool
 
 __all__ = ["BodyBuilder", "PlanStats", "Planner", "sample_positions"]
 
@@ -77,10 +77,12 @@ class _Lane:
     first: tuple[int, str] | None = None  # (line, to)
     last: tuple[int, str] = (0, "")
 
-    def record(self, seq: int, stop: int, messages: int, size: int, sender: str) -> BatchRecord:
+    def record(self, seq: int, stop: int, messages: int, size: int,
+               key: tuple[str, str | None]) -> BatchRecord:
         assert self.first is not None
         return BatchRecord(seq, self.start, stop, self.start_line, self.first[0], self.last[0],
-                           messages, size, self.first[1], self.last[1], sender=sender)
+                           messages, size, self.first[1], self.last[1], sender=key[0],
+                           zone=key[1])
 
 
 class Planner:
@@ -89,7 +91,7 @@ class Planner:
     def __init__(
         self, *, source: CsvSource, header: Header, select: Sequence[int], hygiene: Hygiene,
         chunker: Chunker, file_size: int, budget: HotBudget | None = None,
-        pool: SenderPool | None = None, lane_chunkers: Sequence[Chunker] = (),
+        lanes: Lanes | None = None, chunker_for: Callable[[str], Chunker] | None = None,
     ) -> None:
         self.source = source
         self.header = header
@@ -99,9 +101,10 @@ class Planner:
         self.file_size = file_size
         self.budget = budget
         self.stats = PlanStats(kinds=Counter())
-        # A sender pool: batches per sender (a lane each, with its own chunker).
-        self.pool = pool
-        self.lane_chunkers = lane_chunkers
+        # Batches per lane (a sender of a pool, recipients of the same hours), each
+        # lane with its own chunker (`chunker_for(sender)`).
+        self.lanes = lanes
+        self.chunker_for = chunker_for
 
     async def run(
         self,
@@ -111,8 +114,8 @@ class Planner:
         stopped: Callable[[], bool] = lambda: False,
     ) -> PlanStats:
         """Plan the whole file; when `stopped()` turns true, return between blocks."""
-        if self.pool is not None:
-            return await self._run_lanes(self.pool, emit, emit_dropped, on_block, stopped)
+        if self.lanes is not None:
+            return await self._run_lanes(self.lanes, emit, emit_dropped, on_block, stopped)
         st = self.stats
         assert st.kinds is not None
         seq = 0
@@ -172,21 +175,23 @@ class Planner:
 
     async def _run_lanes(
         self,
-        pool: SenderPool,
+        lanes: Lanes,
         emit: Callable[[BatchRecord, list[tuple[DroppedRow, str]]], Awaitable[None]],
         emit_dropped: Callable[[list[tuple[DroppedRow, str]]], None],
         on_block: Callable[[PlanStats], None] | None,
         stopped: Callable[[], bool],
     ) -> PlanStats:
-        """`run` for a sender pool: each sender's recipients are packed into its own
-        batches. A batch is the byte range from its first to its last message; the
-        range holds other senders' rows too, which its rebuild leaves out (the
-        assignment is a pure function of the recipient). Dropped rows belong to
-        no batch (they count for every batch whose lines they fall between)."""
+        """`run` in lanes (a sender pool, quiet hours): each lane's recipients are
+        packed into its own batches. A batch is the byte range from its first to
+        its last message; the range holds other lanes' rows too, which its rebuild
+        leaves out (the lane is a pure function of the recipient). Dropped rows
+        belong to no batch (they count for every batch whose lines they fall
+        between)."""
         st = self.stats
         assert st.kinds is not None
-        assert len(self.lane_chunkers) == len(pool)
-        lanes = [_Lane() for _ in pool.numbers]
+        assert self.chunker_for is not None
+        open_: list[_Lane] = []
+        chunkers: list[Chunker] = []
         seq = 0
         async for block in self.source.blocks(self.header, self.select):
             clean = self.hygiene.clean(block)
@@ -196,8 +201,11 @@ class Planner:
             st.sent_rows += len(clean.numbers)
             if clean.dropped:
                 emit_dropped(clean.dropped)
-            who = pool.assign(clean.numbers)
-            for k, lane in enumerate(lanes):
+            who = np.asarray(lanes.assign(clean.numbers), dtype=np.intp)
+            while len(open_) < len(lanes.keys):
+                open_.append(_Lane())
+                chunkers.append(self.chunker_for(lanes.keys[len(chunkers)][0]))
+            for k, lane in enumerate(open_):
                 idx = np.flatnonzero(who == k)
                 if not len(idx):
                     continue
@@ -207,14 +215,13 @@ class Planner:
                 if lane.first is None:
                     lane.first = (lines[0], numbers[0])
                     lane.start, lane.start_line = block.offset_at_line(lines[0]), lines[0]
-                for cut in self.lane_chunkers[k].feed(clean.sizes[idx]):
+                for cut in chunkers[k].feed(clean.sizes[idx]):
                     j = cut.end
                     if j > 0:
                         lane.last = (lines[j - 1], numbers[j - 1])
                     stop = block.offset_at_line(lines[j])
                     seq += 1
-                    await emit(lane.record(seq, stop, cut.messages, cut.size, pool.numbers[k]),
-                               [])
+                    await emit(lane.record(seq, stop, cut.messages, cut.size, lanes.keys[k]), [])
                     lane.start, lane.start_line = stop, lines[j]
                     lane.first = (lines[j], numbers[j])
                 lane.last = (lines[-1], numbers[-1])
@@ -222,12 +229,12 @@ class Planner:
                 on_block(st)
             if stopped():
                 return st
-        for k, lane in enumerate(lanes):
-            tail = self.lane_chunkers[k].close()
+        for k, lane in enumerate(open_):
+            tail = chunkers[k].close()
             if tail is not None and lane.first is not None:
                 seq += 1
                 await emit(lane.record(seq, self.file_size, tail.messages, tail.size,
-                                       pool.numbers[k]), [])
+                                       lanes.keys[k]), [])
         st.batches = seq
         st.shortener = self.hygiene.shortener
         return st
@@ -260,7 +267,7 @@ class BodyBuilder:
 
     def __init__(
         self, *, source: CsvSource, header: Header, select: Sequence[int], hygiene: Hygiene,
-        head: bytes, budget: HotBudget | None = None, pool: SenderPool | None = None,
+        head: bytes, budget: HotBudget | None = None, lanes: Lanes | None = None,
         heads: Mapping[str, bytes] | None = None,
     ) -> None:
         self.source = source
@@ -269,8 +276,8 @@ class BodyBuilder:
         self.hygiene = hygiene
         self.head = head
         self.budget = budget
-        # A sender pool's batches: only the batch's sender's rows, under its own header.
-        self.pool = pool
+        # A lane's batches: only the batch's lane's rows, under its sender's header.
+        self.lanes = lanes
         self.heads = heads or {}
 
     async def _cleaned(
@@ -281,8 +288,8 @@ class BodyBuilder:
             self.header, self.select, start=offset, end=rec.stop, first_line=line
         ):
             clean = self.hygiene.clean(block, skip=skip)
-            if rec.sender is not None and self.pool is not None:
-                clean = _lane_of(clean, self.pool, rec)
+            if rec.sender is not None and self.lanes is not None:
+                clean = _lane_of(clean, self.lanes, rec)
             if clean.dropped:
                 first, _ = clean.dropped[0]
                 raise JournalError(
@@ -350,8 +357,8 @@ class BodyBuilder:
             self.header, self.select, start=rec.start, end=rec.stop, first_line=rec.start_line
         ):
             clean = self.hygiene.clean(block, skip=skip)
-            if rec.sender is not None and self.pool is not None:
-                clean = _lane_of(clean, self.pool, rec)
+            if rec.sender is not None and self.lanes is not None:
+                clean = _lane_of(clean, self.lanes, rec)
             if clean.dropped:
                 raise JournalError(f"line {clean.dropped[0][0].line} is no longer what it was "
                                    "when the batch was planned: the input or options changed")
@@ -368,10 +375,10 @@ class BodyBuilder:
                 front = BatchRecord(
                     rec.seq, rec.start, stop, rec.start_line, rec.first_line, last[0], k,
                     len(head) + size - 1 + len(FOOTER), rec.first_to, last[1],
-                    state=rec.state, attempts=rec.attempts, sender=rec.sender)
+                    state=rec.state, attempts=rec.attempts, sender=rec.sender, zone=rec.zone)
                 rest = BatchRecord(
                     seq, stop, rec.stop, line, line, rec.last_line, rec.messages - k,
-                    rec.bytes - size, to, rec.last_to, sender=rec.sender)
+                    rec.bytes - size, to, rec.last_to, sender=rec.sender, zone=rec.zone)
                 if hot is not None:  # both parts are sent from what planning kept
                     front.hot, front.hot_messages = hot[0], k
                     rest.hot, rest.hot_messages = hot[1], rec.hot_messages - k
@@ -426,13 +433,11 @@ def _split_hot(rec: BatchRecord, k: int) -> tuple[list[bytes], list[bytes]] | No
     return None
 
 
-def _lane_of(clean: CleanBlock, pool: SenderPool, rec: BatchRecord) -> CleanBlock:
-    """The part of a replayed block that is `rec`'s: its sender's rows up to its last line
-    (the rest of the range belongs to other senders' batches, or to no batch)."""
-    sender = pool.numbers.index(rec.sender) if rec.sender in pool.numbers else -1
-    who = pool.assign(clean.numbers)
-    keep = [i for i, line in enumerate(clean.lines)
-            if line <= rec.last_line and who[i] == sender]
+def _lane_of(clean: CleanBlock, lanes: Lanes, rec: BatchRecord) -> CleanBlock:
+    """The part of a replayed block that is `rec`'s: its lane's rows up to its last line
+    (the rest of the range belongs to other lanes' batches, or to no batch)."""
+    mine = lanes.mask(clean.numbers, rec.sender, rec.zone)
+    keep = [i for i, line in enumerate(clean.lines) if line <= rec.last_line and mine[i]]
     if len(keep) == len(clean.numbers):
         dropped = [d for d in clean.dropped if d[0].line <= rec.last_line]
         return replace(clean, dropped=dropped) if len(dropped) < len(clean.dropped) else clean
