@@ -496,6 +496,15 @@ def cli() -> None:
               metavar="MINUTES",
               help="Most of each sender's throughput queued on the server, in minutes: a stop "
                    "leaves at most this in flight (0: send every batch at once).")
+@click.option("--window", default=None, metavar="HH:MM-HH:MM|any",
+              help="Hours a recipient may be texted, in their local time by area code "
+                   "[default: 08:00-21:00; on an emulator on loopback: any]. 'any': no quiet "
+                   "hours (transactional messages).")
+@click.option("--quiet-hours", "quiet_hours", type=click.Choice(["federal", "states"]),
+              default="federal", show_default=True,
+              help="'states': also the stricter state rules (CT, FL, MD, MS, NJ, OK, RI, TX).")
+@click.option("--daily-cap", type=int, default=None, metavar="N",
+              help="Most messages per sender per day (UTC); the rest waits for the next day.")
 @click.option("--rate", type=float, default=None, metavar="MSG/S",
               help="Messages per second of each sender [default: by number type, toll-free 8, "
                    "local 1, then learned from the server].")
@@ -527,7 +536,8 @@ def send(file: str, text: str | None, sender: str | None, journal: str | None,
          concurrency: int, region: str, strict: bool, no_dedupe: bool, suppress: str | None,
          encoding: str, dry_run: bool, again: bool, report_dir: Path | None, yes: bool,
          quiet: bool, verbose: bool, debug: bool, match_area_code: bool = False,
-         horizon_minutes: float = 10.0, rate: float | None = None) -> NoReturn:
+         horizon_minutes: float = 10.0, rate: float | None = None, window: str | None = None,
+         quiet_hours: str = "federal", daily_cap: int | None = None) -> NoReturn:
     """Send one SMS to every row of FILE (a CSV with a header row)."""
     ui = Ui(quiet=quiet, debug=debug)
     _setup(ui, verbose=verbose, debug=debug)
@@ -539,6 +549,8 @@ def send(file: str, text: str | None, sender: str | None, journal: str | None,
             validate="strict" if strict else "possible", dedupe=not no_dedupe,
             suppress=suppress, match_area_code=match_area_code,
             horizon=horizon_minutes * 60 if horizon_minutes > 0 else None, rate=rate,
+            window=window, quiet_hours="states" if quiet_hours == "states" else "federal",
+            daily_cap=daily_cap,
         )
         code = _send(ui, file, text=text, sender=sender, journal=journal, options=options,
                      dry_run=dry_run, report_dir=report_dir, yes=yes, again=again)

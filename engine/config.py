@@ -151,6 +151,8 @@ class JobOptions:
     # on loopback. "states" narrows the window by stricter state rules.
     window: str | None = None
     quiet_hours: Literal["federal", "states"] = "federal"
+    # Most messages per sender per UTC day (None: no cap of ours); never exceeded.
+    daily_cap: int | None = None
 
     def __post_init__(self) -> None:
         if self.max_batch_bytes < 1024:
@@ -163,22 +165,28 @@ class JobOptions:
             raise ConfigError("light_limit must be at least 1")
         if not 1 <= self.concurrency <= 64:
             raise ConfigError("concurrency must be between 1 and 64")
+        if self.validate not in ("possible", "strict"):
+            raise ConfigError("validate must be 'possible' or 'strict'")
+        if self.empty_variables not in ("send", "drop"):
+            raise ConfigError("empty_variables must be 'send' or 'drop'")
+        self._check_campaign()
+        for name in ("request_timeout", "connect_timeout", "poll_interval", "max_poll_interval"):
+            if getattr(self, name) <= 0:
+                raise ConfigError(f"{name} must be positive")
+
+    def _check_campaign(self) -> None:
+        """Pacing, quiet hours and caps (engine.pacing, engine.quiet_hours)."""
+        for name in ("horizon", "rate"):
+            if getattr(self, name) is not None and not getattr(self, name) > 0:
+                raise ConfigError(f"{name} must be positive (or None)")
+        if self.daily_cap is not None and self.daily_cap < 1:
+            raise ConfigError("daily_cap must be at least 1")
         if self.quiet_hours not in ("federal", "states"):
             raise ConfigError("quiet_hours must be 'federal' or 'states'")
         if self.window is not None:
             from .quiet_hours import parse_window
 
             parse_window(self.window)  # raises ConfigError with the reason
-        if self.validate not in ("possible", "strict"):
-            raise ConfigError("validate must be 'possible' or 'strict'")
-        if self.empty_variables not in ("send", "drop"):
-            raise ConfigError("empty_variables must be 'send' or 'drop'")
-        for name in ("horizon", "rate"):
-            if getattr(self, name) is not None and not getattr(self, name) > 0:
-                raise ConfigError(f"{name} must be positive (or None)")
-        for name in ("request_timeout", "connect_timeout", "poll_interval", "max_poll_interval"):
-            if getattr(self, name) <= 0:
-                raise ConfigError(f"{name} must be positive")
 
     def to_dict(self) -> dict[str, object]:
         return {f.name: getattr(self, f.name) for f in fields(self)}

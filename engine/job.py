@@ -676,14 +676,14 @@ class Job:
                submitter: Submitter) -> PacedLanes | None:
         """Paced submission (`engine.pacing`), unless the options turn it off."""
         opts = self.options
-        if opts.horizon is None and self._quiet is None:
+        if opts.horizon is None and self._quiet is None and opts.daily_cap is None:
             return None
-        # Quiet hours need paced lanes even without a horizon: a batch is timed.
+        # Quiet hours and caps need paced lanes even without a horizon: a batch is timed.
         horizon = opts.horizon if opts.horizon is not None else _NO_HORIZON
         pacer = self._pacer = Pacer()
         for number in sender.split(","):
             rate = opts.rate or type_rate(number, a2p.payment_types.get(number))
-            pacer.add(number, rate, horizon, learn=opts.rate is None)
+            pacer.add(number, rate, horizon, learn=opts.rate is None, cap=opts.daily_cap)
 
         async def split(rec: BatchRecord, k: int) -> tuple[BatchRecord, BatchRecord]:
             front, rest = await builder.cut(rec, journal.dropped_lines(rec.seq), k, 0)

@@ -84,6 +84,9 @@ class SenderPace:
     processed: int = 0
     learned: bool = False
     max_queued: int = 0
+    cap: int | None = None  # most messages processed per UTC day
+    day: int | None = None  # the UTC day `used` counts
+    used: int = 0  # messages that may be processed that day (sent or still queued)
     _mark: tuple[float, int] | None = None  # (time, processed) since the sender was busy
 
     @property
@@ -100,6 +103,18 @@ class SenderPace:
         if remaining <= 0 or room < min(remaining, max(1, self.capacity // 2)):
             return 0
         return min(remaining, room)
+
+    def cap_room(self, now: float) -> tuple[int, float]:
+        """Messages the daily cap still allows today, and when today ends (UTC).
+
+        A new day starts with what is still queued (it is processed that day
+        or later); every batch sent that day is counted in full and timed to
+        be processed before midnight, so no day ever exceeds the cap."""
+        day = int(now // 86_400)
+        if day != self.day:
+            self.day, self.used = day, self.queued + self.posting
+        cap = self.cap if self.cap is not None else 1 << 62
+        return cap - self.used, (day + 1) * 86_400.0
 
     def submitted(self, now: float, accepted: int) -> None:
         if accepted <= 0:
@@ -141,8 +156,9 @@ class Pacer:
     _seen: dict[str, int] = field(default_factory=dict)  # batch id -> processed
     changed: asyncio.Event = field(default_factory=asyncio.Event)
 
-    def add(self, number: str, rate: float, horizon: float, *, learn: bool) -> SenderPace:
-        pace = self.senders[number] = SenderPace(number, rate, horizon, learn=learn)
+    def add(self, number: str, rate: float, horizon: float, *, learn: bool,
+            cap: int | None = None) -> SenderPace:
+        pace = self.senders[number] = SenderPace(number, rate, horizon, learn=learn, cap=cap)
         return pace
 
     def submitted(self, sender: str, rec: BatchRecord, now: float) -> None:
@@ -255,6 +271,7 @@ class PacedLanes:
                 rec, lane[i] = await self.split(rec, n)
             else:
                 del lane[i]
+            pace.used += rec.messages
             await self._posts.acquire()
             pace.posting += rec.messages
             assert self._tg is not None
@@ -296,6 +313,13 @@ class PacedLanes:
             n = pace.want(rec.messages)
             if n == 0:
                 return math.inf  # the sender is full: every batch waits for progress
+            backlog = (pace.queued + pace.posting) / pace.rate
+            if pace.cap is not None:
+                room, midnight = pace.cap_room(now)
+                today = int(((midnight - now - CLOSING_MARGIN) / SLOWER - backlog) * pace.rate)
+                n = min(n, room, today)
+                if n < min(rec.messages, MIN_BATCH):
+                    return midnight  # the cap (or the day) is used up: every batch waits
             if self.quiet is None or rec.zone is None:
                 return i, n
             span = self.quiet.open_span(rec.zone, now)
@@ -303,7 +327,6 @@ class PacedLanes:
                 opens = self.quiet.next_open(rec.zone, now)
                 again = min(again, opens if opens is not None else math.inf)
                 continue
-            backlog = (pace.queued + pace.posting) / pace.rate
             fits = int(((span[1] - now - CLOSING_MARGIN) / SLOWER - backlog) * pace.rate)
             if fits < min(n, MIN_BATCH):
                 after = self.quiet.next_open(rec.zone, span[1])
