@@ -51,6 +51,7 @@ from .output import (
     write_reports,
 )
 from .report import JobReport
+from .schedule import journal_schedule
 from .stop import request_stop, wait_stopped
 
 __all__ = ["cli", "main"]
@@ -589,7 +590,10 @@ def _send(ui: Ui, file: str, *, text: str | None, sender: str | None, journal: s
         job = Job(file, text=text, sender=sender, credentials=None, journal=None,
                   options=options, progress=view.update, dry_run=True)
         outcome = asyncio.run(_run_job(job, view, ui))
-        return _finish(outcome, ui, report_dir or default_report_dir(journal))
+        code = _finish(outcome, ui, report_dir or default_report_dir(journal))
+        for line in job.schedule:
+            ui.say(line)
+        return code
 
     if _existing_job_done(journal, text=text, sender=sender, options=options):
         assert journal is not None
@@ -609,6 +613,7 @@ def _send(ui: Ui, file: str, *, text: str | None, sender: str | None, journal: s
         view = ProgressView(ui, "planning")
         plan_job = Job(file, text=text, sender=sender, credentials=None, journal=None,
                        options=options, progress=view.update, dry_run=True)
+        plan_job.report.server = creds.server_url  # its quiet hours are the real job's
         planned = asyncio.run(_run_job(plan_job, view, ui))
         if planned.report is None or planned.signals:
             ui.say("interrupted while planning: nothing was sent", always=True)
@@ -617,6 +622,8 @@ def _send(ui: Ui, file: str, *, text: str | None, sender: str | None, journal: s
         total = sum(b.messages for b in plan.batches)
         total_batches = len(plan.batches)
         ui.console.print(plan_table(plan, ascii_only=not ui.tty))
+        for line in plan_job.schedule:
+            ui.say(line, always=True)
         for w in plan.warnings:
             if not w.startswith("dry run"):  # notes about the plan itself, said below
                 ui.say(f"note: {w}")
@@ -691,6 +698,10 @@ def status(journal: str, watch: bool, interval: float, refresh: bool,
         if not watch:
             state = read_status(journal)
             ui.console.print(status_view(state, ascii_only=not ui.tty))
+            if not state["done"]:
+                with Journal.open(journal) as j:
+                    for line in journal_schedule(j, time.time()):
+                        ui.say(line)
             raise SystemExit(EXIT_OK)
         code = _watch(ui, journal, max(0.2, interval))
     raise SystemExit(code)

@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime as dt
-import ipaddress
 import logging
 import os
 import shutil
@@ -21,7 +20,6 @@ from collections import Counter
 from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlsplit
 
 from .api.a2p import A2P
 from .api.auth import Auth
@@ -61,6 +59,7 @@ from .quiet_hours import ANY as ANY_HOURS
 from .quiet_hours import FEDERAL_WINDOW, QuietHours, parse_window
 from .reader import CsvSource, Header
 from .report import BatchReport, DroppedRow, FailedRow, JobReport
+from .schedule import format_schedule, on_loopback, schedule
 from .segments import MAX_TEXT_CHARS, text_length
 from .senders import ALL, SenderPool, parse_senders
 from .submitter import Submitter
@@ -215,6 +214,8 @@ class Job:
         self._poller: Poller | None = None
         self._pacer: Pacer | None = None
         self._quiet: QuietHours | None = None
+        self._window_text: str | None = None
+        self.schedule: list[str] = []  # the plan's schedule, once every row is planned
         self.clock = clock or SYSTEM_CLOCK
 
     @classmethod
@@ -401,15 +402,16 @@ class Job:
         opts, report = self.options, self.report
         text = opts.window
         if text is None:
-            text = ANY_HOURS if report.server and _on_loopback(report.server) else FEDERAL_WINDOW
+            text = ANY_HOURS if report.server and on_loopback(report.server) else FEDERAL_WINDOW
         span = parse_window(text)
         if span is None:
-            if report.server and not _on_loopback(report.server):
+            if report.server and not on_loopback(report.server):
                 report.warnings.append(
                     "quiet hours off (--window any): messages go out at any hour, as they "
                     "should only for transactional messages")
             return None
         states = opts.quiet_hours == "states"
+        self._window_text = text + (" + state rules" if states else "")
         report.warnings.append(
             f"quiet hours: {text} in each recipient's local time (by area code)"
             + (", narrowed by the state rules" if states else ""))
@@ -760,8 +762,23 @@ class Job:
         journal.set_meta("segments", str(stats.segments))
         if stats.shortener:
             journal.set_meta("shortener", stats.shortener)
+        self.schedule = self._schedule(journal)
         self.progress.planning_done = True
         self._tick()
+
+    def _schedule(self, journal: Journal) -> list[str]:
+        """The plan's schedule: per sender and in total (engine.schedule)."""
+        opts = self.options
+        numbers = (self.report.sender or _DRY_RUN_SENDER).split(",")
+        paces = self._pacer.senders if self._pacer is not None else {}
+        rates = {n: paces[n].rate if n in paces else opts.rate or type_rate(n, None)
+                 for n in numbers}
+        work = [(b.sender or numbers[0], b.zone, b.messages) for b in journal.batches()
+                if b.state in TO_SEND]
+        plans = schedule(work, rates, start=self.clock.now(), quiet=self._quiet,
+                         cap=opts.daily_cap)
+        window = self._window_text or "any (no quiet hours)"
+        return format_schedule(plans, window=window)
 
     async def _fetch_failed(self, a2p: A2P, journal: Journal, since: str) -> None:
         budget = _FETCH_FAILED_PAGES
@@ -930,16 +947,6 @@ async def _together(work: Callable[[], Coroutine[Any, Any, None]], n: int) -> No
     async with asyncio.TaskGroup() as tg:
         for _ in range(n):
             tg.create_task(work())
-
-
-def _on_loopback(url: str) -> bool:
-    host = urlsplit(url).hostname or ""
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 def _remove_journal(path: str) -> None:
