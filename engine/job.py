@@ -61,7 +61,7 @@ from .reader import CsvSource, Header
 from .report import BatchReport, DroppedRow, FailedRow, JobReport
 from .schedule import format_schedule, on_loopback, schedule
 from .segments import MAX_TEXT_CHARS, text_length
-from .senders import ALL, SenderPool, parse_senders
+from .senders import ALL, SenderPool, pace_weight, parse_senders
 from .submitter import Submitter
 from .templates import BoundTemplate, Template
 
@@ -81,7 +81,7 @@ TO_SEND = (PLANNED, SUBMITTING, UNCERTAIN, FAILED)
 # Options that change what is sent to whom: a journal's job keeps them.
 PLAN_OPTIONS = ("to_column", "text_column", "encoding", "max_batch_bytes", "max_batch_messages",
                 "region", "validate", "dedupe", "suppress", "fetch_opt_outs", "empty_variables",
-                "match_area_code", "window", "quiet_hours")
+                "match_area_code", "window", "quiet_hours", "rate")
 # Seconds: "no horizon" for a job that is paced only for its quiet hours.
 _NO_HORIZON = 1e9
 _EMULATOR_NOTE = "no RC_* credentials: running on the built-in emulator; nothing leaves this machine"
@@ -352,7 +352,7 @@ class Job:
                 report.warnings.append(f"{opts.suppress}:{line}: {value!r} ignored ({why})")
 
         file_size = os.path.getsize(source.path)
-        pool = sender_pool(sender, opts.match_area_code)
+        pool = sender_pool(sender, opts.match_area_code, by_pace=opts.rate is None)
         quiet = self._quiet = self.quiet_hours()
         lanes = Lanes(sender.split(","), pool=pool, quiet=quiet) if pool or quiet else None
         heads = {n: body_header(n, default_text) for n in sender.split(",")}
@@ -936,10 +936,16 @@ def pool_spec(sender: str | Sequence[str] | None) -> str | None:
     return None if wanted is None else ",".join(wanted)
 
 
-def sender_pool(sender: str, match_area_code: bool) -> SenderPool | None:
-    """The pool of a job sending from `sender` (numbers joined by commas); None for one."""
+def sender_pool(sender: str, match_area_code: bool, *, by_pace: bool = True
+                ) -> SenderPool | None:
+    """The pool of a job sending from `sender` (numbers joined by commas); None for one.
+    Recipients are shared by each number's pace (`pace_weight`) unless `by_pace` is
+    false (one `rate` for all)."""
     numbers = tuple(sender.split(","))
-    return SenderPool(numbers, match_area_code) if len(numbers) > 1 else None
+    if len(numbers) < 2:
+        return None
+    weights = tuple(pace_weight(n) for n in numbers) if by_pace else None
+    return SenderPool(numbers, match_area_code, weights)
 
 
 async def _together(work: Callable[[], Coroutine[Any, Any, None]], n: int) -> None:

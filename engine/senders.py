@@ -1,8 +1,10 @@
 """A pool of sender numbers and which one sends to whom (pure numpy, no I/O).
 
-Each recipient is assigned to one sender of the pool by rendezvous hashing:
-every (recipient, sender) pair gets a score from a fixed 64-bit mix of the two
-numbers, and the highest score wins. The assignment is
+Each recipient is assigned to one sender of the pool by (weighted) rendezvous
+hashing: every (recipient, sender) pair gets a score from a fixed 64-bit mix
+of the two numbers, scaled by the sender's weight (its pace: a toll-free
+number takes eight times the recipients of a local one, so they all finish
+together), and the highest score wins. The assignment is
 
 - sticky: the same recipient gets the same sender in every job and on every
   machine while the pool is the same (no salted `hash()`, no dependence on the
@@ -27,7 +29,7 @@ from .errors import SenderError
 from .phones import is_e164
 
 __all__ = ["ALL", "TOLL_FREE_AREA_CODES", "SenderPool", "area_code", "is_toll_free",
-           "parse_senders"]
+           "pace_weight", "parse_senders"]
 
 # `--from all`: every A2P SMS number of the account.
 ALL = "all"
@@ -35,6 +37,12 @@ ALL = "all"
 TOLL_FREE_AREA_CODES = frozenset({"800", "833", "844", "855", "866", "877", "888"})
 
 Indices = npt.NDArray[np.intp]
+
+
+def pace_weight(number: str) -> float:
+    """A number's share of a pool: its pace by type (toll-free 8/s, local 1/s;
+    REAL-WORLD.md section 1), told by its area code so every run agrees."""
+    return 8.0 if is_toll_free(number) else 1.0
 
 
 def area_code(number: str) -> str | None:
@@ -92,6 +100,8 @@ class SenderPool:
 
     numbers: tuple[str, ...]
     match_area_code: bool = False
+    # Share of recipients per number (its pace); None: equal shares.
+    weights: tuple[float, ...] | None = None
 
     def __post_init__(self) -> None:
         if not self.numbers:
@@ -101,6 +111,9 @@ class SenderPool:
         for n in self.numbers:
             if not is_e164(n):
                 raise SenderError(f"sender {n!r} is not an E.164 number (+15551234567)")
+        if self.weights is not None and (len(self.weights) != len(self.numbers)
+                                         or min(self.weights) <= 0):
+            raise SenderError("a sender pool needs one positive weight per number")
 
     def __len__(self) -> int:
         return len(self.numbers)
@@ -112,15 +125,20 @@ class SenderPool:
             return np.zeros(n, dtype=np.intp)
         keys = _mix64(_digits(self.numbers))
         who = _digits(recipients)
-        # Scores in [1, 2^63]: 0 is left for the senders a recipient may not use.
-        scores = (_mix64(who[:, None] ^ keys[None, :]) >> np.uint64(1)) + np.uint64(1)
+        # A uniform draw in (0, 1) per pair; weight / -ln(draw) is weighted rendezvous
+        # hashing (each sender wins its weight's share). Scores are positive: 0 is
+        # left for the senders a recipient may not use.
+        draws = ((_mix64(who[:, None] ^ keys[None, :]) >> np.uint64(11)).astype(np.float64)
+                 + 0.5) / float(1 << 53)
+        weights = np.asarray(self.weights or (1.0,) * len(self.numbers), dtype=np.float64)
+        scores = weights[None, :] / -np.log(draws)
         if self.match_area_code:
             self._only_local_matches(recipients, scores)
         out: Indices = np.argmax(scores, axis=1).astype(np.intp)
         return out
 
     def _only_local_matches(self, recipients: Sequence[str],
-                            scores: npt.NDArray[np.uint64]) -> None:
+                            scores: npt.NDArray[np.float64]) -> None:
         local = {i: area_code(s) for i, s in enumerate(self.numbers) if not is_toll_free(s)}
         codes = {c for c in local.values() if c is not None}
         if not codes:

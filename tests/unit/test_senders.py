@@ -10,7 +10,14 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from engine.errors import SenderError
-from engine.senders import ALL, SenderPool, area_code, is_toll_free, parse_senders
+from engine.senders import (
+    ALL,
+    SenderPool,
+    area_code,
+    is_toll_free,
+    pace_weight,
+    parse_senders,
+)
 
 TOLL_FREE = "+18885550100"
 LOCAL_650 = ("+16505550100", "+16505550101")
@@ -97,3 +104,15 @@ def test_from_values_become_a_pool() -> None:
         SenderPool((TOLL_FREE, TOLL_FREE))
     assert is_toll_free(TOLL_FREE) and not is_toll_free(LOCAL_212)
     assert area_code("+442071838750") is None
+
+
+def test_a_pool_shares_recipients_by_pace_and_stays_sticky() -> None:
+    weighted = SenderPool(POOL, weights=tuple(pace_weight(n) for n in POOL))
+    counts = Counter(_who(weighted, RECIPIENTS))
+    share = counts[TOLL_FREE] / len(RECIPIENTS)
+    assert abs(share - 8 / 11) < 0.03  # toll-free 8/s, three local numbers at 1/s
+    assert _who(weighted, RECIPIENTS) == _who(
+        SenderPool(tuple(reversed(POOL)), weights=tuple(pace_weight(n) for n in reversed(POOL))),
+        RECIPIENTS)
+    with pytest.raises(SenderError, match="weight"):
+        SenderPool(POOL, weights=(1.0,))
