@@ -15,7 +15,7 @@ from .api.auth import Auth, AuthSession
 from .api.http import ApiClient
 from .config import Credentials, JobOptions
 from .errors import AuthError, HvsmsError, LoginRefused, SenderError
-from .phones import is_e164
+from .senders import ALL, parse_senders
 
 __all__ = ["check_account", "login_hint", "open_api", "pick_sender"]
 
@@ -56,9 +56,10 @@ async def open_api(
 
 
 async def pick_sender(a2p: A2P, sender: str | None) -> str:
-    """Log in (the first request does) and return the sender: `sender`, checked, or the first."""
-    if sender is not None and not is_e164(sender):
-        raise SenderError(f"sender {sender!r} is not an E.164 number (+15551234567)")
+    """Log in (the first request does) and return the sender(s): `sender` checked (one
+    number, several comma-separated, or `all`), or the account's first A2P number.
+    A pool comes back as its numbers joined by commas."""
+    wanted = parse_senders(sender)  # raises SenderError for anything but E.164 numbers
     try:
         senders = await a2p.a2p_senders()
     except LoginRefused:
@@ -69,14 +70,16 @@ async def pick_sender(a2p: A2P, sender: str | None) -> str:
         raise LoginRefused(exc.status, exc.error_code,
                            f"{exc.message}\n  hint: {login_hint(exc)}",
                            endpoint=exc.endpoint) from None
-    if sender is None:
+    if wanted is None or wanted == (ALL,):
         if not senders:
             raise SenderError("the account has no number with the A2PSmsSender feature")
-        return senders[0]
-    if sender not in senders:
-        have = ", ".join(senders) or "none"
-        raise SenderError(f"{sender} is not an A2P SMS sender of this account (A2P senders: {have})")
-    return sender
+        return ",".join(senders) if wanted else senders[0]
+    for one in wanted:
+        if one not in senders:
+            have = ", ".join(senders) or "none"
+            raise SenderError(f"{one} is not an A2P SMS sender of this account "
+                              f"(A2P senders: {have})")
+    return ",".join(wanted)
 
 
 async def check_account(

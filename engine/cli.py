@@ -40,8 +40,8 @@ from .account import check_account
 from .api.auth import AuthSession
 from .config import DEFAULT_MAX_BATCH_BYTES, Credentials, JobOptions, credentials_from_env
 from .emulator.cli import emulator as emulator_command
-from .errors import ConfigError, HvsmsError, InputError, JournalError, JournalLocked
-from .job import TO_SEND, Job, Progress, job_done, refuse_other_settings
+from .errors import ConfigError, HvsmsError, InputError, JournalError, JournalLocked, SenderError
+from .job import TO_SEND, Job, Progress, job_done, pool_spec, refuse_other_settings
 from .job import refresh as refresh_job
 from .journal import (
     COMPLETED,
@@ -66,9 +66,10 @@ from .output import (
     write_joined,
     write_reports,
 )
-from .phones import is_e164
 from .report import JobReport
 from .retry import retry_lines, write_retry_csv
+from .schedule import journal_schedule
+from .stop import request_stop, wait_stopped
 
 __all__ = ["cli", "main"]
 
@@ -519,10 +520,14 @@ def _confirm(ui: Ui, question: str) -> None:
         raise SystemExit(EXIT_FAILED)
 
 
-def _check_e164(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
-    if value is not None and not is_e164(value):
-        raise click.BadParameter(f"{value!r} is not an E.164 number (like +14155550123)")
-    return value
+def _check_senders(ctx: click.Context, param: click.Parameter,
+                   value: tuple[str, ...]) -> str | None:
+    """`--from` values (repeatable, or `all`) as the job keeps them: numbers joined by commas."""
+    try:
+        return pool_spec(value or None)
+    except SenderError as exc:
+        why = str(exc).removeprefix("sender ").replace("(+15551234567)", "(like +14155550123)")
+        raise click.BadParameter(why) from None
 
 
 _DELIMITER_NAMES = {"tab": "\t", "\\t": "\t", "comma": ",", "semicolon": ";", "pipe": "|"}
@@ -578,8 +583,29 @@ def cli() -> None:
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, readable=True))
 @click.option("--text", "-t", help="Text for every row, or a template like 'Hi {name}'. "
                                    "A row's own text column wins.")
-@click.option("--from", "sender", callback=_check_e164, metavar="E164",
-              help="Sending number [default: the account's first A2P SMS number].")
+@click.option("--from", "sender", callback=_check_senders, metavar="E164|all", multiple=True,
+              help="Sending number; give it several times for a pool (each recipient always "
+                   "hears from the same one), or 'all' for every A2P SMS number of the account "
+                   "[default: the account's first A2P SMS number].")
+@click.option("--match-area-code", is_flag=True,
+              help="With a pool: a local number of the recipient's area code when the pool "
+                   "has one.")
+@click.option("--horizon", "horizon_minutes", type=float, default=10.0, show_default=True,
+              metavar="MINUTES",
+              help="Most of each sender's throughput queued on the server, in minutes: a stop "
+                   "leaves at most this in flight (0: send every batch at once).")
+@click.option("--window", default=None, metavar="HH:MM-HH:MM|any",
+              help="Hours a recipient may be texted, in their local time by area code "
+                   "[default: 08:00-21:00; on an emulator on loopback: any]. 'any': no quiet "
+                   "hours (transactional messages).")
+@click.option("--quiet-hours", "quiet_hours", type=click.Choice(["federal", "states"]),
+              default="federal", show_default=True,
+              help="'states': also the stricter state rules (CT, FL, MD, MS, NJ, OK, RI, TX).")
+@click.option("--daily-cap", type=int, default=None, metavar="N",
+              help="Most messages per sender per day (UTC); the rest waits for the next day.")
+@click.option("--rate", type=float, default=None, metavar="MSG/S",
+              help="Messages per second of each sender [default: by number type, toll-free 8, "
+                   "local 1, then learned from the server].")
 @click.option("--journal", "-j", type=click.Path(dir_okay=False),
               help="The job's journal (SQLite); an existing one is resumed.")
 @click.option("--to-column", default="to", show_default=True, help="Recipient column.")
@@ -618,7 +644,10 @@ def send(file: str, text: str | None, sender: str | None, journal: str | None,
          concurrency: int, region: str, strict: bool, no_dedupe: bool, suppress: str | None,
          encoding: str, delimiter: str | None, smart_encoding: bool, dry_run: bool,
          again: bool, no_results: bool, report_dir: Path | None, yes: bool, quiet: bool,
-         verbose: bool, debug: bool, outcomes: bool, log_json: str | None) -> NoReturn:
+         verbose: bool, debug: bool, outcomes: bool, log_json: str | None,
+         match_area_code: bool = False, horizon_minutes: float = 10.0,
+         rate: float | None = None, window: str | None = None, quiet_hours: str = "federal",
+         daily_cap: int | None = None) -> NoReturn:
     """Send one SMS to every row of FILE (a CSV with a header row)."""
     ui = Ui(quiet=quiet, debug=debug)
     _setup(ui, verbose=verbose, debug=debug, log_json=log_json)
@@ -629,7 +658,10 @@ def send(file: str, text: str | None, sender: str | None, journal: str | None,
             concurrency=concurrency, region=region.upper(),
             validate="strict" if strict else "possible", dedupe=not no_dedupe,
             suppress=suppress, fetch_delivery=not no_results, delimiter=delimiter,
-            smart_encoding=smart_encoding,
+            smart_encoding=smart_encoding, match_area_code=match_area_code,
+            horizon=horizon_minutes * 60 if horizon_minutes > 0 else None, rate=rate,
+            window=window, quiet_hours="states" if quiet_hours == "states" else "federal",
+            daily_cap=daily_cap,
         )
         code = _send(ui, file, text=text, sender=sender, journal=journal, options=options,
                      dry_run=dry_run, report_dir=report_dir, yes=yes, again=again,
@@ -669,7 +701,10 @@ def _send(ui: Ui, file: str, *, text: str | None, sender: str | None, journal: s
         job = Job(file, text=text, sender=sender, credentials=None, journal=None,
                   options=options, progress=view.update, dry_run=True)
         outcome = asyncio.run(_run_job(job, view, ui))
-        return _finish(outcome, ui, report_dir or default_report_dir(journal))
+        code = _finish(outcome, ui, report_dir or default_report_dir(journal))
+        for line in job.schedule:
+            ui.say(line)
+        return code
 
     if _existing_job_done(journal, text=text, sender=sender, options=options):
         assert journal is not None
@@ -692,6 +727,7 @@ def _send(ui: Ui, file: str, *, text: str | None, sender: str | None, journal: s
         view = ProgressView(ui, "planning")
         plan_job = Job(file, text=text, sender=sender, credentials=None, journal=None,
                        options=options, progress=view.update, dry_run=True)
+        plan_job.report.server = creds.server_url  # its quiet hours are the real job's
         planned = asyncio.run(_run_job(plan_job, view, ui))
         if planned.report is None or planned.signals:
             ui.say("interrupted while planning: nothing was sent", always=True)
@@ -703,6 +739,8 @@ def _send(ui: Ui, file: str, *, text: str | None, sender: str | None, journal: s
         _show_plan_extras(ui, plan)
         for note in plan.notes:
             ui.say(f"note: {note}")
+        for line in plan_job.schedule:
+            ui.say(line, always=True)
         for w in plan.warnings:
             if not w.startswith("dry run"):  # notes about the plan itself, said below
                 ui.say(f"warning: {w}", style="yellow")
@@ -867,9 +905,35 @@ def status(journal: str, watch: bool, interval: float, refresh: bool,
         if not watch:
             state = read_status(journal)
             ui.console.print(status_view(state, ascii_only=not ui.tty))
+            if not state["done"]:
+                with Journal.open(journal) as j:
+                    for line in journal_schedule(j, time.time()):
+                        ui.say(line)
             raise SystemExit(EXIT_OK)
         code = _watch(ui, journal, max(0.2, interval))
     raise SystemExit(code)
+
+
+@cli.command()
+@click.argument("journal", type=click.Path(dir_okay=False))
+@click.option("--wait", "wait_seconds", type=float, default=60.0, show_default=True,
+              help="Seconds to wait for the job to stop (0: do not wait).")
+def stop(journal: str, wait_seconds: float) -> NoReturn:
+    """Stop the hvsms process running the job in JOURNAL, as Ctrl-C would.
+
+    Batches already accepted by the server still go out (there is no cancel):
+    with pacing, at most each sender's horizon. `hvsms resume JOURNAL` carries on.
+    """
+    ui = Ui()
+    with _guard(ui):
+        holder = request_stop(journal)
+        ui.say(f"asked {holder} to stop", always=True)
+        if wait_seconds > 0 and not wait_stopped(journal, wait_seconds):
+            ui.error(f"still running after {wait_seconds:g} s (it finishes its POSTs first)")
+            raise SystemExit(EXIT_FAILED)
+        if wait_seconds > 0:
+            ui.say(f"stopped; continue with: hvsms resume {journal}", always=True)
+    raise SystemExit(EXIT_OK)
 
 
 def _refresh(ui: Ui, journal: str, directory: Path) -> int:

@@ -185,6 +185,8 @@ class JobOptions:
     suppress: str | None = None
     fetch_opt_outs: bool = True
     empty_variables: Literal["send", "drop"] = "drop"
+    # A sender pool: a local number of the pool for a recipient of its area code.
+    match_area_code: bool = False
     price_per_segment: float = 0.007
     # network
     request_timeout: float = 120.0
@@ -201,6 +203,18 @@ class JobOptions:
     hot_bytes: int = 32 << 20
     # Uncertain POSTs: how long the server gets to show a batch before we resend.
     reconcile_after: float = 5.0
+    # Pacing: seconds of each sender's throughput kept queued on the server at
+    # most (None: no pacing, every batch at once); `rate`: messages/s of every
+    # sender instead of its type's (toll-free 8, local 1), not learned.
+    horizon: float | None = 600.0
+    rate: float | None = None
+    # Quiet hours: "HH:MM-HH:MM" in each recipient's local time (by area code),
+    # "any" (off), or None: 08:00-21:00 for a real service, off for an emulator
+    # on loopback. "states" narrows the window by stricter state rules.
+    window: str | None = None
+    quiet_hours: Literal["federal", "states"] = "federal"
+    # Most messages per sender per UTC day (None: no cap of ours); never exceeded.
+    daily_cap: int | None = None
 
     def __post_init__(self) -> None:
         if self.max_batch_bytes < 1024:
@@ -221,9 +235,24 @@ class JobOptions:
             raise ConfigError("validate must be 'possible' or 'strict'")
         if self.empty_variables not in ("send", "drop"):
             raise ConfigError("empty_variables must be 'send' or 'drop'")
+        self._check_campaign()
         for name in ("request_timeout", "connect_timeout", "poll_interval", "max_poll_interval"):
             if getattr(self, name) <= 0:
                 raise ConfigError(f"{name} must be positive")
+
+    def _check_campaign(self) -> None:
+        """Pacing, quiet hours and caps (engine.pacing, engine.quiet_hours)."""
+        for name in ("horizon", "rate"):
+            if getattr(self, name) is not None and not getattr(self, name) > 0:
+                raise ConfigError(f"{name} must be positive (or None)")
+        if self.daily_cap is not None and self.daily_cap < 1:
+            raise ConfigError("daily_cap must be at least 1")
+        if self.quiet_hours not in ("federal", "states"):
+            raise ConfigError("quiet_hours must be 'federal' or 'states'")
+        if self.window is not None:
+            from .quiet_hours import parse_window
+
+            parse_window(self.window)  # raises ConfigError with the reason
 
     def to_dict(self) -> dict[str, object]:
         return {f.name: getattr(self, f.name) for f in fields(self)}

@@ -17,7 +17,7 @@ import shutil
 import tempfile
 import time
 from collections import Counter
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -26,6 +26,7 @@ from .api.a2p import A2P
 from .api.auth import AuthSession
 from .api.http import ApiClient
 from .chunker import Chunker, body_header
+from .clock import SYSTEM_CLOCK, Clock
 from .codes import describe
 from .config import Credentials, JobOptions
 from .delivery import ResultsFetcher
@@ -36,7 +37,6 @@ from .errors import (
     InputError,
     JobFailed,
     JournalError,
-    SenderError,
 )
 from .history import claim, new_journal_path
 from .hygiene import Blocklist, Hygiene
@@ -54,15 +54,21 @@ from .journal import (
     ResultState,
     fingerprint,
 )
+from .lanes import Lanes
 from .numberset import NumberSet, Seen
-from .phones import Normalizer, is_e164
+from .pacing import PacedLanes, Pacer, type_rate
+from .phones import Normalizer
 from .planner import BodyBuilder, HotBudget, Planner, PlanStats
 from .poller import Poller, refresh_counts
 from .preview import OPT_OUT_WARNING, has_opt_out_wording
 from .preview import describe as describe_message
+from .quiet_hours import ANY as ANY_HOURS
+from .quiet_hours import FEDERAL_WINDOW, QuietHours, parse_window
 from .reader import DELIMITERS, CsvSource, Header
 from .report import BatchReport, DroppedRow, FailedRow, JobReport
+from .schedule import format_schedule, on_loopback, schedule
 from .segments import MAX_TEXT_CHARS, segments, text_length
+from .senders import ALL, SenderPool, pace_weight, parse_senders
 from .smartencoding import smarten
 from .submitter import Submitter
 from .suppress import load_suppress
@@ -82,7 +88,10 @@ TO_SEND = (PLANNED, SUBMITTING, UNCERTAIN, FAILED)
 # Options that change what is sent to whom: a journal's job keeps them.
 PLAN_OPTIONS = ("to_column", "text_column", "encoding", "max_batch_bytes", "max_batch_messages",
                 "region", "validate", "dedupe", "suppress", "fetch_opt_outs", "empty_variables",
-                "delimiter", "smart_encoding")
+                "delimiter", "smart_encoding", "match_area_code", "window", "quiet_hours",
+                "rate")
+# Seconds: "no horizon" for a job that is paced only for its quiet hours.
+_NO_HORIZON = 1e9
 _EMULATOR_NOTE = "no RC_* credentials: running on the built-in emulator; nothing leaves this machine"
 
 
@@ -111,15 +120,22 @@ async def send_bulk(
     source: str | os.PathLike[str],
     *,
     text: str | None = None,
-    sender: str | None = None,
+    sender: str | Sequence[str] | None = None,
     credentials: Credentials | None = None,
     journal: str | os.PathLike[str] | None = None,
     options: JobOptions | None = None,
     progress: ProgressCallback | None = None,
     dry_run: bool = False,
     again: bool = False,
+    clock: Clock | None = None,
 ) -> JobReport:
     """Send one SMS to every row of a CSV file; returns what happened to each row.
+
+    `sender` is one number, several (a pool: each recipient always hears from
+    the same one of them, see `engine.senders`), or `"all"` for every A2P SMS
+    number of the account; None: the account's first A2P SMS number. `clock`
+    (wall-clock epoch seconds, `engine.clock.Clock`) is what pacing, quiet hours
+    and caps go by: a test passes an emulator's compressed one.
 
     With an existing `journal`, the job recorded there is resumed (its text,
     sender and options must be the same). Without one, the job's journal is
@@ -128,9 +144,9 @@ async def send_bulk(
     `again` is true.
     """
     job = Job(
-        os.fspath(source), text=text, sender=sender, credentials=credentials,
+        os.fspath(source), text=text, sender=pool_spec(sender), credentials=credentials,
         journal=os.fspath(journal) if journal is not None else None,
-        options=options, progress=progress, dry_run=dry_run, again=again,
+        options=options, progress=progress, dry_run=dry_run, again=again, clock=clock,
     )
     return await job.run()
 
@@ -140,13 +156,14 @@ async def resume(
     *,
     credentials: Credentials | None = None,
     progress: ProgressCallback | None = None,
+    clock: Clock | None = None,
 ) -> JobReport:
     """Continue the job recorded in `journal` (poll only, if everything was sent)."""
     path = os.fspath(journal)
     with Journal.open(path) as j:
         inputs = j.inputs
     return await Job.from_inputs(inputs, journal=path, credentials=credentials,
-                                 progress=progress).run()
+                                 progress=progress, clock=clock).run()
 
 
 async def refresh(
@@ -210,6 +227,7 @@ class Job:
         resuming: bool = False,
         report_dir: str | None = None,
         login: AuthSession | None = None,
+        clock: Clock | None = None,
     ) -> None:
         self.source_path = source
         self.again = again
@@ -219,7 +237,7 @@ class Job:
         # of a second login.
         self.login = login
         self.text = text
-        self.sender = sender
+        self.sender = pool_spec(sender)
         self.credentials = credentials
         self.journal_path = journal
         self.options = options or JobOptions()
@@ -241,11 +259,16 @@ class Job:
         # Called with the journal's path once the job ended, before a temporary
         # journal is removed: the CLI writes the files joined from it then.
         self.on_journal: Callable[[str, JobReport], Awaitable[None]] | None = None
+        self._pacer: Pacer | None = None
+        self._quiet: QuietHours | None = None
+        self._window_text: str | None = None
+        self.schedule: list[str] = []  # the plan's schedule, once every row is planned
+        self.clock = clock or SYSTEM_CLOCK
 
     @classmethod
     def from_inputs(
         cls, inputs: dict[str, Any], *, journal: str, credentials: Credentials | None,
-        progress: ProgressCallback | None,
+        progress: ProgressCallback | None, clock: Clock | None = None,
     ) -> Job:
         opts = dict(inputs.get("options") or {})
         # A job planned before smart encoding existed is sent byte for byte, as planned.
@@ -253,7 +276,7 @@ class Job:
         return cls(
             str(inputs["source"]), text=inputs.get("text"), sender=inputs.get("sender"),
             credentials=credentials, journal=journal, options=JobOptions(**opts),
-            progress=progress, resuming=True,
+            progress=progress, resuming=True, clock=clock,
         )
 
     def stop(self) -> None:
@@ -265,6 +288,8 @@ class Job:
         self._stop.set()
         if self._client is not None:
             self._client.stopping.set()
+        if self._pacer is not None:
+            self._pacer.changed.set()  # paced lanes waiting for the server: stop now
 
     # --- refreshing the delivery counts of a sent job ----------------------------
 
@@ -348,8 +373,9 @@ class Job:
         journal = self._journal = self._open_journal()
         stack.callback(journal.close)
         known = {b.seq: b for b in journal.batches()}
-        if self.sender is None:
-            self.sender = journal.meta("sender")  # a resumed job keeps its sender
+        if self.sender is None or self.sender == ALL:
+            # A resumed job keeps its sender (a pool: the numbers it began with).
+            self.sender = journal.meta("sender") or self.sender
         if not self.dry_run and not self.results_only and job_done(journal):
             # Done is done: nothing to send, no login, whichever server it was on
             # (but a file that changed since is still said to have changed).
@@ -367,11 +393,11 @@ class Job:
             a2p, sender = await self._connect(stack, sender)
         elif not self.dry_run:
             report.message = "the file has no rows: nothing to send"
-        elif sender is None:
+        elif sender is None or sender == ALL:
             sender = _DRY_RUN_SENDER
             report.warnings.append("dry run without a sender: sized with a 12-character number")
-        elif not is_e164(sender):
-            raise SenderError(f"sender {sender!r} is not an E.164 number (+15551234567)")
+        else:
+            parse_senders(sender)  # raises SenderError for anything but E.164 numbers
         report.sender = sender
         sender = sender or _DRY_RUN_SENDER  # a file with no rows is never sent
         if a2p is not None:
@@ -386,24 +412,34 @@ class Job:
         blocklists = [] if self.results_only else await self._blocklists(a2p, sender, normalizer)
 
         file_size = os.path.getsize(source.path)
-        head = body_header(sender, default_text)
+        pool = sender_pool(sender, opts.match_area_code, by_pace=opts.rate is None)
+        quiet = self._quiet = self.quiet_hours()
+        lanes = Lanes(sender.split(","), pool=pool, quiet=quiet) if pool or quiet else None
+        heads = {n: body_header(n, default_text) for n in sender.split(",")}
+        head = heads[sender.split(",")[0]]
         chunker = Chunker(header_size=len(head), max_bytes=opts.max_batch_bytes,
                           max_messages=opts.max_batch_messages)
+
+        def chunker_for(number: str) -> Chunker:
+            return Chunker(header_size=len(heads[number]), max_bytes=opts.max_batch_bytes,
+                           max_messages=opts.max_batch_messages)
+        lane_chunkers = [chunker_for(n) for n in heads] if lanes else []
         hygiene = Hygiene(
             normalizer=normalizer, default_text=default_text, template=bound,
             has_text_column=text_idx is not None,
             # A row is at least ~13 bytes: sizes the dedupe filter once, up front.
             seen=Seen(expected=file_size // 13) if opts.dedupe else None,
             blocklists=blocklists, empty_variables=opts.empty_variables,
-            max_message_size=chunker.room, smart_encoding=opts.smart_encoding,
-            default_saved=default_saved,
+            max_message_size=min(c.room for c in [chunker, *lane_chunkers]),
+            smart_encoding=opts.smart_encoding, default_saved=default_saved,
         )
         # Bodies are sent from what planning built, within this many bytes;
         # past it they are rebuilt from the file (flat memory, any file size).
         budget = HotBudget(0 if self.dry_run else opts.hot_bytes)
         planner = Planner(source=source, header=header, select=select, hygiene=hygiene,
                           chunker=chunker, file_size=file_size,
-                          budget=None if self.dry_run else budget)
+                          budget=None if self.dry_run else budget, lanes=lanes,
+                          chunker_for=chunker_for)
         replay_hygiene = Hygiene(
             normalizer=normalizer, default_text=default_text, template=bound,
             has_text_column=text_idx is not None, seen=None, blocklists=(),
@@ -411,7 +447,8 @@ class Job:
             smart_encoding=opts.smart_encoding,
         )
         builder = BodyBuilder(source=source, header=header, select=select,
-                              hygiene=replay_hygiene, head=head, budget=budget)
+                              hygiene=replay_hygiene, head=head, budget=budget, lanes=lanes,
+                              heads=heads)
         try:
             if a2p is None:
                 await self._plan_only(planner, journal, known)
@@ -425,11 +462,13 @@ class Job:
 
     async def _blocklists(self, a2p: A2P | None, sender: str,
                           normalizer: Normalizer) -> list[Blocklist]:
-        """The sender's opt-outs and the `suppress` list (plain, a journal or a failed.csv)."""
+        """The sender's opt-outs and the `suppress` list (plain, a journal or a failed.csv).
+        A pool: whoever opted out of one of its numbers hears from none of them."""
         opts, report = self.options, self.report
         blocklists: list[Blocklist] = []
         if a2p is not None and opts.fetch_opt_outs:
-            opted = await self._stoppable(self._opt_outs(a2p, sender))
+            opted = [n for one in sender.split(",")
+                     for n in await self._stoppable(self._opt_outs(a2p, one))]
             blocklists.append(Blocklist(NumberSet.from_numbers(opted), "opted_out",
                                         f"opted out of messages from {sender}"))
         elif self.dry_run and opts.fetch_opt_outs:
@@ -439,6 +478,27 @@ class Job:
             blocklists.extend(lists)
             report.warnings.extend(warnings)
         return blocklists
+
+    def quiet_hours(self) -> QuietHours | None:
+        """The job's quiet hours (None: off). `window=None` is 08:00-21:00 for a real
+        service and off for an emulator on loopback (no phone is ever reached)."""
+        opts, report = self.options, self.report
+        text = opts.window
+        if text is None:
+            text = ANY_HOURS if report.server and on_loopback(report.server) else FEDERAL_WINDOW
+        span = parse_window(text)
+        if span is None:
+            if report.server and not on_loopback(report.server):
+                report.warnings.append(
+                    "quiet hours off (--window any): messages go out at any hour, as they "
+                    "should only for transactional messages")
+            return None
+        states = opts.quiet_hours == "states"
+        self._window_text = text + (" + state rules" if states else "")
+        report.warnings.append(
+            f"quiet hours: {text} in each recipient's local time (by area code)"
+            + (", narrowed by the state rules" if states else ""))
+        return QuietHours(span, states=states)
 
     def _texts(
         self, header: Header, path: str
@@ -679,17 +739,22 @@ class Job:
         submitter = Submitter(a2p=a2p, journal=journal, builder=builder, sender=sender,
                               since=since, reconcile_after=opts.reconcile_after,
                               on_submitted=lambda rec: self._on_submitted(rec, poller))
+        lanes = self._lanes(a2p, sender, builder, journal, submitter)
         for rec in known.values():
             if rec.state == SUBMITTED:
                 poller.track(rec)
                 self.progress.batches_submitted += 1
                 self.progress.accepted += rec.accepted or 0
+                if self._pacer is not None:
+                    self._pacer.submitted(lanes.sender_of(rec) if lanes else sender, rec,
+                                          self.clock.now())
         fetcher = self._fetcher(a2p, journal, builder, since) if opts.fetch_delivery else None
         for rec in known.values():
             if fetcher is not None:
                 fetcher.offer(rec)
         fetching = asyncio.create_task(fetcher.run()) if fetcher is not None else None
-        main = asyncio.create_task(self._pipeline(planner, journal, known, submitter, poller))
+        main = asyncio.create_task(self._pipeline(planner, journal, known, submitter, poller,
+                                                  lanes))
         stopped = asyncio.create_task(self._stop.wait())
         try:
             await asyncio.wait({main, stopped}, return_when=asyncio.FIRST_COMPLETED)
@@ -726,9 +791,33 @@ class Job:
         if submitter.failures and not self._stop.is_set():  # stopped: resume sends them
             raise JobFailed("; ".join(submitter.failures[:5]), resumable=True)
 
+    def _lanes(self, a2p: A2P, sender: str, builder: BodyBuilder, journal: Journal,
+               submitter: Submitter) -> PacedLanes | None:
+        """Paced submission (`engine.pacing`), unless the options turn it off."""
+        opts = self.options
+        if opts.horizon is None and self._quiet is None and opts.daily_cap is None:
+            return None
+        # Quiet hours and caps need paced lanes even without a horizon: a batch is timed.
+        horizon = opts.horizon if opts.horizon is not None else _NO_HORIZON
+        pacer = self._pacer = Pacer()
+        for number in sender.split(","):
+            rate = opts.rate or type_rate(number, a2p.payment_types.get(number))
+            pacer.add(number, rate, horizon, learn=opts.rate is None, cap=opts.daily_cap)
+
+        async def split(rec: BatchRecord, k: int) -> tuple[BatchRecord, BatchRecord]:
+            front, rest = await builder.cut(rec, journal.dropped_lines(rec.seq), k, 0)
+            rest.seq = journal.next_seq()  # now: lanes cut at once
+            journal.cut(front, rest)
+            return front, rest
+
+        return PacedLanes(pacer=pacer, default_sender=sender, submit=submitter.submit,
+                          split=split, stopped=self._stop.is_set, clock=self.clock, a2p=a2p,
+                          quiet=self._quiet,
+                          on_probe=self._on_update, concurrency=opts.concurrency)
+
     async def _pipeline(
         self, planner: Planner, journal: Journal, known: dict[int, BatchRecord],
-        submitter: Submitter, poller: Poller,
+        submitter: Submitter, poller: Poller, lanes: PacedLanes | None = None,
     ) -> None:
         concurrency = self.options.concurrency
         # Unbounded, so the end-of-work markers can always be put; the
@@ -773,9 +862,11 @@ class Job:
                     await submitter.submit(rec)
 
         async def submit_all() -> None:
-            async with asyncio.TaskGroup() as tg:
-                for _ in range(concurrency):
-                    tg.create_task(submit())
+            if lanes is not None:
+                await lanes.run(queue, concurrency, ahead.release,
+                                lambda: journal.meta("planned") == "complete")
+            else:
+                await _together(submit, concurrency)
             poller.close()
 
         async with asyncio.TaskGroup() as tg:
@@ -796,6 +887,7 @@ class Job:
             self.report.warnings.append(OPT_OUT_WARNING)
         if stats.shortener:
             journal.set_meta("shortener", stats.shortener)
+        self.schedule = self._schedule(journal)
         self.progress.planning_done = True
         self._tick()
 
@@ -873,6 +965,20 @@ class Job:
             self.progress.results_batches += 1
         self._tick()
 
+    def _schedule(self, journal: Journal) -> list[str]:
+        """The plan's schedule: per sender and in total (engine.schedule)."""
+        opts = self.options
+        numbers = (self.report.sender or _DRY_RUN_SENDER).split(",")
+        paces = self._pacer.senders if self._pacer is not None else {}
+        rates = {n: paces[n].rate if n in paces else opts.rate or type_rate(n, None)
+                 for n in numbers}
+        work = [(b.sender or numbers[0], b.zone, b.messages) for b in journal.batches()
+                if b.state in TO_SEND]
+        plans = schedule(work, rates, start=self.clock.now(), quiet=self._quiet,
+                         cap=opts.daily_cap)
+        window = self._window_text or "any (no quiet hours)"
+        return format_schedule(plans, window=window)
+
     # --- progress ---------------------------------------------------------------
 
     def _on_block(self, stats: PlanStats) -> None:
@@ -883,12 +989,16 @@ class Job:
         log.info("batch %d submitted as %s", rec.seq, rec.batch_id, extra={
             "event": "batch_submitted", "batch": rec.seq, "batch_id": rec.batch_id,
             "accepted": rec.accepted, "rejected": rec.rejected})
+        if self._pacer is not None:
+            self._pacer.submitted(rec.sender or poller.sender, rec, self.clock.now())
         self.progress.batches_submitted += 1
         self.progress.accepted += rec.accepted or 0
         poller.track(rec)
         self._tick()
 
     def _on_update(self, rec: BatchRecord) -> None:
+        if self._pacer is not None and self._poller is not None:
+            self._pacer.seen(rec.sender or self._poller.sender, rec, self.clock.now())
         if rec.state == COMPLETED:
             self.progress.batches_completed += 1
             log.info("batch %d completed", rec.seq, extra={
@@ -1047,6 +1157,32 @@ class Job:
             report.message = (report.message + f" (journal kept: {report.journal})").strip()
 
 
+def pool_spec(sender: str | Sequence[str] | None) -> str | None:
+    """A `sender` argument as the job keeps it: one number, numbers joined by
+    commas (a pool), "all", or None."""
+    wanted = parse_senders(sender)
+    return None if wanted is None else ",".join(wanted)
+
+
+def sender_pool(sender: str, match_area_code: bool, *, by_pace: bool = True
+                ) -> SenderPool | None:
+    """The pool of a job sending from `sender` (numbers joined by commas); None for one.
+    Recipients are shared by each number's pace (`pace_weight`) unless `by_pace` is
+    false (one `rate` for all)."""
+    numbers = tuple(sender.split(","))
+    if len(numbers) < 2:
+        return None
+    weights = tuple(pace_weight(n) for n in numbers) if by_pace else None
+    return SenderPool(numbers, match_area_code, weights)
+
+
+async def _together(work: Callable[[], Coroutine[Any, Any, None]], n: int) -> None:
+    """`n` copies of `work` at once, in one task group."""
+    async with asyncio.TaskGroup() as tg:
+        for _ in range(n):
+            tg.create_task(work())
+
+
 def _remove_journal(path: str) -> None:
     for suffix in ("", "-wal", "-shm", "-lock"):
         with contextlib.suppress(OSError):
@@ -1076,7 +1212,7 @@ def journal_differences(
     if inputs.get("text") != text:
         out.append(f"text: {inputs.get('text')!r} in the journal, {text!r} now")
     was_sender = journal.meta("sender") or inputs.get("sender")
-    if sender is not None and was_sender not in (None, sender):
+    if sender is not None and sender != ALL and was_sender not in (None, sender):
         out.append(f"sender: {was_sender} in the journal, {sender} now")
     old = dict(inputs.get("options") or {})
     new = options.to_dict()

@@ -82,7 +82,9 @@ CREATE TABLE IF NOT EXISTS batches (
     state TEXT NOT NULL, batch_id TEXT, accepted INTEGER, rejected INTEGER,
     processed INTEGER, status TEXT, cost REAL, delivered INTEGER, failed INTEGER,
     error_codes TEXT, attempts INTEGER NOT NULL DEFAULT 0, updated REAL NOT NULL,
-    intent REAL  -- wall-clock time of the last POST's intent
+    intent REAL,  -- wall-clock time of the last POST's intent
+    sender TEXT,  -- the batch's own sender (a pool's); NULL: the job's sender
+    zone TEXT  -- the hours its recipients may be reached (engine.quiet_hours key)
 );
 CREATE TABLE IF NOT EXISTS dropped (
     line INTEGER PRIMARY KEY, value TEXT NOT NULL, reason TEXT NOT NULL, kind TEXT NOT NULL,
@@ -141,6 +143,8 @@ class BatchRecord:
     error_codes: str | None = None
     attempts: int = 0
     intent: float | None = None
+    sender: str | None = None  # a sender pool's number; None: the job's only sender
+    zone: str | None = None  # quiet hours: the key of its recipients' hours
     # Not journaled: messages encoded while planning (a prefix of the batch),
     # and where the rest starts in the file when the prefix is not all of it.
     hot: list[builtins.bytes] | None = None
@@ -288,6 +292,12 @@ class Journal:
         if "intent" not in cols:
             with db:
                 db.execute("ALTER TABLE batches ADD COLUMN intent REAL")
+        if "sender" not in cols:
+            with db:
+                db.execute("ALTER TABLE batches ADD COLUMN sender TEXT")
+        if "zone" not in cols:
+            with db:
+                db.execute("ALTER TABLE batches ADD COLUMN zone TEXT")
 
     @staticmethod
     def _connect(path: str) -> sqlite3.Connection:
@@ -327,10 +337,11 @@ class Journal:
             )
             self._db.execute(
                 "INSERT INTO batches (seq, start, stop, start_line, first_line, last_line, "
-                "messages, bytes, first_to, last_to, state, updated) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "messages, bytes, first_to, last_to, state, updated, sender, zone) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (rec.seq, rec.start, rec.stop, rec.start_line, rec.first_line, rec.last_line,
-                 rec.messages, rec.bytes, rec.first_to, rec.last_to, PLANNED, time.time()),
+                 rec.messages, rec.bytes, rec.first_to, rec.last_to, PLANNED, time.time(),
+                 rec.sender, rec.zone),
             )
 
     def split(self, rec: BatchRecord, first: BatchRecord, second: BatchRecord) -> None:
@@ -343,15 +354,38 @@ class Journal:
             for half in (first, second):
                 self._db.execute(
                     "INSERT INTO batches (seq, start, stop, start_line, first_line, last_line, "
-                    "messages, bytes, first_to, last_to, state, updated) "
-                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    "messages, bytes, first_to, last_to, state, updated, sender, zone) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     (half.seq, half.start, half.stop, half.start_line, half.first_line,
                      half.last_line, half.messages, half.bytes, half.first_to, half.last_to,
-                     PLANNED, time.time()),
+                     PLANNED, time.time(), rec.sender, rec.zone),
                 )
             self._db.execute("UPDATE dropped SET batch = CASE WHEN line < ? THEN ? ELSE ? END "
                              "WHERE batch = ?", (second.start_line, first.seq, second.seq, rec.seq))
         self.record(rec, state=SPLIT)
+
+    def cut(self, first: BatchRecord, rest: BatchRecord) -> None:
+        """Batch `first.seq` becomes its front part `first`; `rest` (a new seq, after
+        every planned one) holds the remainder, with the dropped rows in its range."""
+        with self._db:
+            self._db.execute(
+                "UPDATE batches SET stop=?, last_line=?, messages=?, bytes=?, last_to=?, "
+                "updated=? WHERE seq=?",
+                (first.stop, first.last_line, first.messages, first.bytes, first.last_to,
+                 time.time(), first.seq))
+            self._db.execute(
+                "INSERT INTO batches (seq, start, stop, start_line, first_line, last_line, "
+                "messages, bytes, first_to, last_to, state, updated, sender, zone) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (rest.seq, rest.start, rest.stop, rest.start_line, rest.first_line,
+                 rest.last_line, rest.messages, rest.bytes, rest.first_to, rest.last_to,
+                 PLANNED, time.time(), rest.sender, rest.zone))
+            self._db.execute("UPDATE dropped SET batch=? WHERE batch=? AND line>=?",
+                             (rest.seq, first.seq, rest.start_line))
+
+    def next_seq(self) -> int:
+        row = self._db.execute("SELECT MAX(seq) FROM batches").fetchone()
+        return int(row[0] or 0) + 1
 
     def add_dropped(self, dropped: Iterable[tuple[DroppedRow, str]]) -> None:
         with self._db:
@@ -387,13 +421,21 @@ class Journal:
         cur = self._db.execute(
             "SELECT seq, start, stop, start_line, first_line, last_line, messages, bytes, "
             "first_to, last_to, state, batch_id, accepted, rejected, processed, status, cost, "
-            "delivered, failed, error_codes, attempts, intent FROM batches ORDER BY seq"
+            "delivered, failed, error_codes, attempts, intent, sender, zone FROM batches "
+            "ORDER BY seq"
         )
-        return [BatchRecord(*row) for row in cur]  # the first 22 fields, as selected
+        return [BatchRecord(*row) for row in cur]  # the first 24 fields, as selected
 
     def dropped_lines(self, seq: int) -> set[int]:
-        """Lines inside batch `seq`'s byte range that are not sent."""
-        cur = self._db.execute("SELECT line FROM dropped WHERE batch = ?", (seq,))
+        """Lines inside batch `seq`'s byte range that are not sent.
+
+        A sender pool's batches overlap (each holds its own sender's rows of a
+        range): their dropped rows belong to no batch (0) and count for every
+        batch whose lines they fall between."""
+        cur = self._db.execute(
+            "SELECT line FROM dropped WHERE batch = ?1 OR (batch = 0 AND line BETWEEN "
+            "(SELECT start_line FROM batches WHERE seq = ?1) AND "
+            "(SELECT last_line FROM batches WHERE seq = ?1))", (seq,))
         return {row[0] for row in cur}
 
     def dropped(self) -> Iterator[tuple[DroppedRow, str]]:

@@ -12,13 +12,16 @@ from __future__ import annotations
 
 import bisect
 from collections import Counter
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 
-from .chunker import FOOTER, Chunker, encode_messages
+import numpy as np
+
+from .chunker import FOOTER, Chunker, encode_messages, message_sizes
 from .errors import JournalError
 from .hygiene import CleanBlock, Hygiene
 from .journal import BatchRecord
+from .lanes import Lanes
 from .reader import CsvSource, Header, RowBlock
 from .report import DroppedRow
 
@@ -72,12 +75,30 @@ class _Open:
     cold: tuple[int, int] | None = None
 
 
+@dataclass(slots=True)
+class _Lane:
+    """The open batch of one sender of a pool: where it starts, its first and last."""
+
+    start: int = 0
+    start_line: int = 0
+    first: tuple[int, str] | None = None  # (line, to)
+    last: tuple[int, str] = (0, "")
+
+    def record(self, seq: int, stop: int, messages: int, size: int,
+               key: tuple[str, str | None]) -> BatchRecord:
+        assert self.first is not None
+        return BatchRecord(seq, self.start, stop, self.start_line, self.first[0], self.last[0],
+                           messages, size, self.first[1], self.last[1], sender=key[0],
+                           zone=key[1])
+
+
 class Planner:
     """Streams the file into `BatchRecord`s; calls `emit` for each, in order."""
 
     def __init__(
         self, *, source: CsvSource, header: Header, select: Sequence[int], hygiene: Hygiene,
         chunker: Chunker, file_size: int, budget: HotBudget | None = None,
+        lanes: Lanes | None = None, chunker_for: Callable[[str], Chunker] | None = None,
     ) -> None:
         self.source = source
         self.header = header
@@ -87,6 +108,10 @@ class Planner:
         self.file_size = file_size
         self.budget = budget
         self.stats = PlanStats(kinds=Counter())
+        # Batches per lane (a sender of a pool, recipients of the same hours), each
+        # lane with its own chunker (`chunker_for(sender)`).
+        self.lanes = lanes
+        self.chunker_for = chunker_for
 
     async def run(
         self,
@@ -96,6 +121,8 @@ class Planner:
         stopped: Callable[[], bool] = lambda: False,
     ) -> PlanStats:
         """Plan the whole file; when `stopped()` turns true, return between blocks."""
+        if self.lanes is not None:
+            return await self._run_lanes(self.lanes, emit, emit_dropped, on_block, stopped)
         st = self.stats
         assert st.kinds is not None
         seq = 0
@@ -165,6 +192,72 @@ class Planner:
             if text is not None:
                 self.stats.samples.append((clean.lines[i], clean.numbers[i], text))
 
+    async def _run_lanes(
+        self,
+        lanes: Lanes,
+        emit: Callable[[BatchRecord, list[tuple[DroppedRow, str]]], Awaitable[None]],
+        emit_dropped: Callable[[list[tuple[DroppedRow, str]]], None],
+        on_block: Callable[[PlanStats], None] | None,
+        stopped: Callable[[], bool],
+    ) -> PlanStats:
+        """`run` in lanes (a sender pool, quiet hours): each lane's recipients are
+        packed into its own batches. A batch is the byte range from its first to
+        its last message; the range holds other lanes' rows too, which its rebuild
+        leaves out (the lane is a pure function of the recipient). Dropped rows
+        belong to no batch (they count for every batch whose lines they fall
+        between)."""
+        st = self.stats
+        assert st.kinds is not None
+        assert self.chunker_for is not None
+        open_: list[_Lane] = []
+        chunkers: list[Chunker] = []
+        seq = 0
+        async for block in self.source.blocks(self.header, self.select):
+            clean = self.hygiene.clean(block)
+            st.rows += len(block) + len(block.bad)
+            st.kinds.update(clean.kinds)
+            st.segments += clean.segments
+            st.sent_rows += len(clean.numbers)
+            if clean.dropped:
+                emit_dropped(clean.dropped)
+            who = np.asarray(lanes.assign(clean.numbers), dtype=np.intp)
+            while len(open_) < len(lanes.keys):
+                open_.append(_Lane())
+                chunkers.append(self.chunker_for(lanes.keys[len(chunkers)][0]))
+            for k, lane in enumerate(open_):
+                idx = np.flatnonzero(who == k)
+                if not len(idx):
+                    continue
+                pick: list[int] = idx.tolist()
+                lines = [clean.lines[i] for i in pick]
+                numbers = [clean.numbers[i] for i in pick]
+                if lane.first is None:
+                    lane.first = (lines[0], numbers[0])
+                    lane.start, lane.start_line = block.offset_at_line(lines[0]), lines[0]
+                for cut in chunkers[k].feed(clean.sizes[idx]):
+                    j = cut.end
+                    if j > 0:
+                        lane.last = (lines[j - 1], numbers[j - 1])
+                    stop = block.offset_at_line(lines[j])
+                    seq += 1
+                    await emit(lane.record(seq, stop, cut.messages, cut.size, lanes.keys[k]), [])
+                    lane.start, lane.start_line = stop, lines[j]
+                    lane.first = (lines[j], numbers[j])
+                lane.last = (lines[-1], numbers[-1])
+            if on_block is not None:
+                on_block(st)
+            if stopped():
+                return st
+        for k, lane in enumerate(open_):
+            tail = chunkers[k].close()
+            if tail is not None and lane.first is not None:
+                seq += 1
+                await emit(lane.record(seq, self.file_size, tail.messages, tail.size,
+                                       lanes.keys[k]), [])
+        st.batches = seq
+        st.shortener = self.hygiene.shortener
+        return st
+
     def _keep(self, open_: _Open, block: RowBlock, clean: CleanBlock, a: int, b: int) -> None:
         """Keep messages [a, b) of the block for the open batch while the budget allows."""
         if b <= a or open_.cold is not None:
@@ -193,7 +286,8 @@ class BodyBuilder:
 
     def __init__(
         self, *, source: CsvSource, header: Header, select: Sequence[int], hygiene: Hygiene,
-        head: bytes, budget: HotBudget | None = None,
+        head: bytes, budget: HotBudget | None = None, lanes: Lanes | None = None,
+        heads: Mapping[str, bytes] | None = None,
     ) -> None:
         self.source = source
         self.header = header
@@ -201,6 +295,9 @@ class BodyBuilder:
         self.hygiene = hygiene
         self.head = head
         self.budget = budget
+        # A lane's batches: only the batch's lane's rows, under its sender's header.
+        self.lanes = lanes
+        self.heads = heads or {}
 
     async def _cleaned(
         self, rec: BatchRecord, skip: set[int], start: tuple[int, int] | None = None
@@ -216,6 +313,8 @@ class BodyBuilder:
             self.header, self.select, start=offset, end=rec.stop, first_line=line
         ):
             clean = self.hygiene.clean(block, skip=skip)
+            if rec.sender is not None and self.lanes is not None:
+                clean = _lane_of(clean, self.lanes, rec)
             if clean.dropped:
                 first, _ = clean.dropped[0]
                 raise JournalError(
@@ -233,7 +332,7 @@ class BodyBuilder:
     async def pieces(self, rec: BatchRecord, skip: set[int]) -> AsyncIterator[bytes]:
         # What planning kept serves the first attempt only; a retry rebuilds it all.
         hot, rec.hot = rec.hot, None
-        yield self.head
+        yield self.heads.get(rec.sender, self.head) if rec.sender is not None else self.head
         sep = False
         count = 0
         rest: tuple[int, int] | None = None
@@ -264,6 +363,53 @@ class BodyBuilder:
                 "the input changed"
             )
         yield FOOTER
+
+    async def cut(self, rec: BatchRecord, skip: set[int], k: int, seq: int
+                  ) -> tuple[BatchRecord, BatchRecord]:
+        """`rec` cut after its first `k` messages: its front part (same seq) and the
+        rest (as batch `seq`), with their exact byte ranges and sizes."""
+        if not 0 < k < rec.messages:
+            raise ValueError(f"cannot cut a batch of {rec.messages} after {k}")
+        hot = _split_hot(rec, k)
+        if rec.hot is not None and hot is None:  # kept for the whole batch: of no use now
+            if self.budget is not None:
+                self.budget.release(sum(map(len, rec.hot)))
+            rec.hot, rec.cold_start = None, None
+        head = self.heads.get(rec.sender, self.head) if rec.sender is not None else self.head
+        count, size = 0, 0
+        last = (rec.first_line, rec.first_to)
+        async for block in self.source.blocks(
+            self.header, self.select, start=rec.start, end=rec.stop, first_line=rec.start_line
+        ):
+            clean = self.hygiene.clean(block, skip=skip)
+            if rec.sender is not None and self.lanes is not None:
+                clean = _lane_of(clean, self.lanes, rec)
+            if clean.dropped:
+                raise JournalError(f"line {clean.dropped[0][0].line} is no longer what it was "
+                                   "when the batch was planned: the input or options changed")
+            n = len(clean.numbers)
+            i = min(n, k - count)
+            if i:
+                texts = None if clean.texts is None else clean.texts[:i]
+                size += int(message_sizes(clean.numbers[:i], texts).sum())
+                last = (clean.lines[i - 1], clean.numbers[i - 1])
+            count += i
+            if i < n:  # the rest begins at message i of this block
+                line, to = clean.lines[i], clean.numbers[i]
+                stop = block.offset_at_line(line)
+                front = BatchRecord(
+                    rec.seq, rec.start, stop, rec.start_line, rec.first_line, last[0], k,
+                    len(head) + size - 1 + len(FOOTER), rec.first_to, last[1],
+                    state=rec.state, attempts=rec.attempts, sender=rec.sender, zone=rec.zone)
+                rest = BatchRecord(
+                    seq, stop, rec.stop, line, line, rec.last_line, rec.messages - k,
+                    rec.bytes - size, to, rec.last_to, sender=rec.sender, zone=rec.zone)
+                if hot is not None:  # both parts are sent from what planning kept
+                    front.hot, front.hot_messages = hot[0], k
+                    rest.hot, rest.hot_messages = hot[1], rec.hot_messages - k
+                    rest.cold_start = rec.cold_start
+                return front, rest
+        raise JournalError(f"batch {rec.seq} has fewer messages than planned: the input changed")
 
     async def lines(self, rec: BatchRecord, skip: set[int]) -> list[int]:
         """CSV line of each message of the batch, in order (to map rejections back)."""
@@ -304,10 +450,52 @@ class BodyBuilder:
                 cut = (block.offset_at_line(line), line)
             seen += n
         assert cut is not None and seen == rec.messages
-        first, second = (p.record(rec, len(self.head) + len(FOOTER)) for p in parts)
+        head = self.heads.get(rec.sender, self.head) if rec.sender is not None else self.head
+        first, second = (p.record(rec, len(head) + len(FOOTER)) for p in parts)
         first.stop = second.start = cut[0]
         second.start_line = cut[1]
         return first, second
+
+
+# Between two encoded messages: a text's quotes are escaped, so this is unambiguous.
+_BETWEEN = b'},{"to":["'
+
+
+def _split_hot(rec: BatchRecord, k: int) -> tuple[list[bytes], list[bytes]] | None:
+    """What planning kept of `rec`, as its first `k` messages and the rest (None: it
+    kept fewer than k + 1 of them)."""
+    if rec.hot is None or rec.hot_messages <= k:
+        return None
+    front: list[bytes] = []
+    left = k  # messages still to go to the front
+    for i, data in enumerate(rec.hot):
+        at = -1
+        for _ in range(left):
+            at = data.find(_BETWEEN, at + 1)
+            if at < 0:
+                break
+        if at >= 0:  # the cut falls inside this piece
+            front.append(data[:at + 1])
+            return front, [data[at + 2:], *rec.hot[i + 1:]]
+        front.append(data)
+        left -= data.count(_BETWEEN) + 1
+        if left == 0:  # ... or right after it
+            return front, list(rec.hot[i + 1:])
+    return None
+
+
+def _lane_of(clean: CleanBlock, lanes: Lanes, rec: BatchRecord) -> CleanBlock:
+    """The part of a replayed block that is `rec`'s: its lane's rows up to its last line
+    (the rest of the range belongs to other lanes' batches, or to no batch)."""
+    mine = lanes.mask(clean.numbers, rec.sender, rec.zone)
+    keep = [i for i, line in enumerate(clean.lines) if line <= rec.last_line and mine[i]]
+    if len(keep) == len(clean.numbers):
+        dropped = [d for d in clean.dropped if d[0].line <= rec.last_line]
+        return replace(clean, dropped=dropped) if len(dropped) < len(clean.dropped) else clean
+    texts = None if clean.texts is None else [clean.texts[i] for i in keep]
+    return replace(clean, lines=[clean.lines[i] for i in keep],
+                   numbers=[clean.numbers[i] for i in keep], texts=texts,
+                   dropped=[d for d in clean.dropped if d[0].line <= rec.last_line])
 
 
 def sample_positions(n: int, k: int) -> list[int]:
@@ -341,4 +529,4 @@ class _Half:
         assert self.first is not None
         return BatchRecord(0, rec.start, rec.stop, rec.start_line, self.first[0], self.last[0],
                            self.messages, frame + self.payload + self.pieces - 1,
-                           self.first[1], self.last[1])
+                           self.first[1], self.last[1], sender=rec.sender, zone=rec.zone)

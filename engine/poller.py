@@ -123,12 +123,14 @@ class Poller:
                 self._wake.clear()
                 await self._wake.wait()
                 continue
-            self._wake.clear()
             # Not wait_for: on 3.11 it can swallow a cancel that races the wake-up.
+            # Not cleared before waiting: a batch tracked during the last fetch
+            # (a paced job submits while it polls) must not wait a whole interval.
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(interval):
                     await self._wake.wait()
             if self._wake.is_set():
+                self._wake.clear()
                 # A new batch: its processing just began, look again soon.
                 await asyncio.sleep(self.base)
                 interval = self.base
@@ -166,9 +168,12 @@ class Poller:
             (batch_id,) = self.open
             return [await self.a2p.get_batch(batch_id)]
         found = []
-        async for info in self.a2p.list_batches(sender=self.sender, date_from=self.since):
-            if info.id in self.open:
-                found.append(info)
+        # One list per sender with open batches (a sender pool has several).
+        senders = dict.fromkeys(r.sender or self.sender for r in self.open.values())
+        for sender in senders:
+            async for info in self.a2p.list_batches(sender=sender, date_from=self.since):
+                if info.id in self.open:
+                    found.append(info)
         return found
 
     async def _complete(self, rec: BatchRecord, info: BatchInfo) -> None:

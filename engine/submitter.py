@@ -135,7 +135,8 @@ class Submitter:
         empty = 0
         async with self._claim:
             known = {b.batch_id for b in self.journal.batches() if b.batch_id}
-            async for cand in self.a2p.list_batches(sender=self.sender,
+            # The batch's own sender's batches (a pool's batch names its sender).
+            async for cand in self.a2p.list_batches(sender=rec.sender or self.sender,
                                                      date_from=self._since(rec)):
                 if cand.id in known or cand.batch_size > rec.messages:
                     continue

@@ -73,6 +73,8 @@ class A2P:
 
     def __init__(self, client: ApiClient) -> None:
         self.client = client
+        # `paymentType` of each number `a2p_senders` listed (TollFree, Local, ...).
+        self.payment_types: dict[str, str] = {}
 
     async def a2p_senders(self) -> list[str]:
         """The account's numbers with the A2PSmsSender feature, all pages."""
@@ -89,6 +91,7 @@ class A2P:
                     continue
                 if A2P_SENDER in (rec.get("features") or ()) and rec.get("phoneNumber"):
                     senders.append(str(rec["phoneNumber"]))
+                    self.payment_types[senders[-1]] = str(rec.get("paymentType") or "")
             paging = data.get("paging") or {}
             if int(paging.get("totalPages") or page) <= page:
                 return senders

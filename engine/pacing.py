@@ -1,0 +1,360 @@
+"""Pacing: at most a short horizon of messages queued on the server per sender.
+
+RingCentral processes a sender's batches in order at the number's pace
+(toll-free about 8 messages/s, local 1/s: REAL-WORLD.md section 1), and no
+batch can be cancelled. So hvsms keeps, per sender, at most `horizon` seconds
+of that sender's throughput accepted but not yet processed, and submits the
+next batch (a planned batch, or the front part of one, cut to size) as the
+server drains the last. A stop, whatever its kind, leaves at most the horizon
+in flight; a resume carries on from the journal.
+
+The throughput starts from the number's type (or `JobOptions.rate`) and is
+then learned from the `processedCount`s the poller sees: over a stretch where
+the sender never ran dry, processed / elapsed is its pace; a sender that
+drained everything it was given is at least that fast. A fast sender (the
+emulator's) is learned from its first, small batch, after which batches are
+the fewest and fullest again.
+
+`SenderPace` and `Pacer` are pure (time is passed in); `PacedLanes` does the
+waiting and submitting, one lane (task) per sender.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import math
+from collections import deque
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+
+from .api.a2p import A2P
+from .clock import Clock
+from .errors import ApiError
+from .journal import FAILED, PLANNED, BatchRecord
+from .quiet_hours import QuietHours
+from .senders import is_toll_free
+
+__all__ = ["DEFAULT_HORIZON", "THROUGHPUT_BY_TYPE", "PacedLanes", "Pacer", "SenderPace",
+           "type_rate"]
+
+log = logging.getLogger("engine.pacing")
+
+# Seconds of a sender's throughput kept queued on the server (issue: 10 minutes).
+DEFAULT_HORIZON = 600.0
+# Messages per second by the number's `paymentType` (RingCentral's announcement
+# of the batch API, community article 89856: toll-free 8/s, local 10DLC 1/s).
+THROUGHPUT_BY_TYPE: Mapping[str, float] = {"TollFree": 8.0, "Local": 1.0}
+# A pace is measured over at least this many clock seconds of a busy sender (long
+# against the poll interval: what a poll reads is up to one interval old), and
+# each measurement moves the pace half way.
+MIN_WINDOW = 300.0
+# A sender that drained what it had is taken to be faster only when it was at
+# least this many times faster than believed (the emulator's fast senders): a
+# little faster is timing noise, and believing it would queue past the horizon.
+FASTER = 2.0
+# Quiet hours: a batch is timed to end this long before its window closes, at a pace
+# this much slower than believed (a learned pace is an estimate).
+CLOSING_MARGIN = 60.0
+SLOWER = 1.1
+# ... and is not cut smaller than this near the close (all that is left may be).
+MIN_BATCH = 10
+# Real seconds after a first batch when its sender is looked at, to learn a fast pace.
+PROBES = (0.01, 0.05, 0.25)
+
+
+def type_rate(number: str, payment_type: str | None) -> float:
+    """Messages/s of a number by its type (by its area code when the type is unknown)."""
+    if payment_type is not None and payment_type in THROUGHPUT_BY_TYPE:
+        return THROUGHPUT_BY_TYPE[payment_type]
+    return THROUGHPUT_BY_TYPE["TollFree" if is_toll_free(number) else "Local"]
+
+
+@dataclass(slots=True)
+class SenderPace:
+    """One sender's queue on the server and its pace (pure: time is passed in)."""
+
+    number: str
+    rate: float  # messages per second
+    horizon: float  # seconds of `rate` allowed in flight
+    learn: bool = True
+    queued: int = 0  # accepted, not yet processed
+    posting: int = 0  # in POSTs not answered yet
+    processed: int = 0
+    learned: bool = False
+    max_queued: int = 0
+    cap: int | None = None  # most messages processed per UTC day
+    day: int | None = None  # the UTC day `used` counts
+    used: int = 0  # messages that may be processed that day (sent or still queued)
+    _mark: tuple[float, int] | None = None  # (time, processed) since the sender was busy
+
+    @property
+    def capacity(self) -> int:
+        """Most messages this sender may have in flight."""
+        return max(1, int(self.rate * self.horizon))
+
+    def want(self, remaining: int) -> int:
+        """How many of `remaining` messages to submit now (0: wait for the server).
+
+        The next batch goes when at least half the horizon (or all that is
+        left) fits, so the sender never runs dry and batches are not tiny."""
+        room = self.capacity - self.queued - self.posting
+        if remaining <= 0 or room < min(remaining, max(1, self.capacity // 2)):
+            return 0
+        return min(remaining, room)
+
+    def cap_room(self, now: float) -> tuple[int, float]:
+        """Messages the daily cap still allows today, and when today ends (UTC).
+
+        A new day starts with what is still queued (it is processed that day
+        or later); every batch sent that day is counted in full and timed to
+        be processed before midnight, so no day ever exceeds the cap."""
+        day = int(now // 86_400)
+        if day != self.day:
+            self.day, self.used = day, self.queued + self.posting
+        cap = self.cap if self.cap is not None else 1 << 62
+        return cap - self.used, (day + 1) * 86_400.0
+
+    def submitted(self, now: float, accepted: int) -> None:
+        if accepted <= 0:
+            return
+        if self.queued <= 0 or self._mark is None:
+            self._mark = (now, self.processed)
+        self.queued += accepted
+        self.max_queued = max(self.max_queued, self.queued)
+
+    def progressed(self, now: float, done: int) -> None:
+        """`done` more messages processed, seen at `now`."""
+        if done <= 0:
+            return
+        self.processed += done
+        self.queued = max(0, self.queued - done)
+        if self._mark is None:
+            return
+        since, before = self._mark
+        elapsed, count = now - since, self.processed - before
+        if not self.learn or elapsed <= 0:
+            return
+        if self.queued == 0:
+            # Drained within the stretch: at least this fast.
+            if count / elapsed > FASTER * self.rate:
+                self.rate, self.learned = count / elapsed, True
+            self._mark = None
+        elif elapsed >= MIN_WINDOW:
+            # Busy all along: this is its pace.
+            self.rate = (self.rate + count / elapsed) / 2
+            self.learned = True
+            self._mark = (now, self.processed)
+
+
+@dataclass(slots=True)
+class Pacer:
+    """Every sender's pace, and what the poller has seen of each batch."""
+
+    senders: dict[str, SenderPace] = field(default_factory=dict)
+    _seen: dict[str, int] = field(default_factory=dict)  # batch id -> processed
+    changed: asyncio.Event = field(default_factory=asyncio.Event)
+
+    def add(self, number: str, rate: float, horizon: float, *, learn: bool,
+            cap: int | None = None) -> SenderPace:
+        pace = self.senders[number] = SenderPace(number, rate, horizon, learn=learn, cap=cap)
+        return pace
+
+    def submitted(self, sender: str, rec: BatchRecord, now: float) -> None:
+        """A batch the server accepted (or one found there on resume)."""
+        if rec.batch_id is None or rec.batch_id in self._seen:
+            return
+        self._seen[rec.batch_id] = 0
+        pace = self.senders[sender]
+        pace.submitted(now, rec.accepted or 0)
+        self.seen(sender, rec, now)
+
+    def seen(self, sender: str, rec: BatchRecord, now: float) -> None:
+        """The poller's (or a probe's) latest `processedCount` of a batch."""
+        if rec.batch_id is None or rec.batch_id not in self._seen:
+            return
+        done = (rec.processed or 0) - self._seen[rec.batch_id]
+        if done > 0:
+            self._seen[rec.batch_id] = rec.processed or 0
+            self.senders[sender].progressed(now, done)
+            self.changed.set()
+
+
+Submit = Callable[[BatchRecord], Awaitable[None]]
+Split = Callable[[BatchRecord, int], Awaitable[tuple[BatchRecord, BatchRecord]]]
+
+
+class PacedLanes:
+    """Submits each sender's batches in order, as its pace allows (one task per sender).
+
+    A batch larger than what the sender may take now is cut: its front part
+    is sent, the rest waits at the front of the lane. Cuts are made once
+    every batch is planned (so a resume never plans differently)."""
+
+    def __init__(
+        self, *, pacer: Pacer, default_sender: str, submit: Submit, split: Split,
+        stopped: Callable[[], bool], clock: Clock, a2p: A2P | None = None,
+        on_probe: Callable[[BatchRecord], None] | None = None, concurrency: int = 1,
+        quiet: QuietHours | None = None,
+    ) -> None:
+        self.pacer = pacer
+        self.default_sender = default_sender
+        self.submit = submit
+        self.split = split
+        self.stopped = stopped
+        self.clock = clock
+        self.a2p = a2p
+        self.on_probe = on_probe
+        self.quiet = quiet
+        self.lanes: dict[str, deque[BatchRecord]] = {}
+        self.planned = False  # every batch planned: cuts allowed
+        self._ended = False
+        self._arrived = asyncio.Event()
+        self._probes: set[asyncio.Task[None]] = set()
+        self._probed: set[str] = set()
+        self._posts = asyncio.Semaphore(concurrency)  # POSTs at once, over every lane
+        self._tg: asyncio.TaskGroup | None = None
+
+    def sender_of(self, rec: BatchRecord) -> str:
+        return rec.sender or self.default_sender
+
+    async def run(self, queue: asyncio.Queue[BatchRecord | None], ends: int,
+                  taken: Callable[[], None], planned: Callable[[], bool]) -> None:
+        """Take batches from `queue` (until `ends` end markers) into the lanes."""
+        async with asyncio.TaskGroup() as tg:
+            self._tg = tg
+            tasks: dict[str, asyncio.Task[None]] = {}
+            while ends:
+                rec = await queue.get()
+                if rec is None:
+                    ends -= 1
+                    continue
+                taken()
+                sender = self.sender_of(rec)
+                self.lanes.setdefault(sender, deque()).append(rec)
+                if sender not in tasks:
+                    tasks[sender] = tg.create_task(self._lane(sender))
+                self._arrived.set()
+            self.planned = planned()
+            self._ended = True
+            self._arrived.set()
+            self.pacer.changed.set()
+        for task in self._probes:
+            task.cancel()
+
+    async def _lane(self, sender: str) -> None:
+        lane = self.lanes[sender]
+        pace = self.pacer.senders[sender]
+        while not self.stopped():
+            if not lane:
+                if self._ended:
+                    return
+                self._arrived.clear()
+                await self._arrived.wait()
+                continue
+            pick = self._pick(lane, pace, self.clock.now())
+            if isinstance(pick, float):
+                await self._wait(pick)
+                continue
+            i, n = pick
+            rec = lane[i]
+            if rec.state not in (PLANNED, FAILED):
+                # Its outcome is unknown (a resume): reconcile it before anything else.
+                del lane[i]
+                await self.submit(rec)
+                continue
+            if n < rec.messages and not self.planned:
+                await self._wait(math.inf)
+                continue
+            if n < rec.messages:
+                rec, lane[i] = await self.split(rec, n)
+            else:
+                del lane[i]
+            pace.used += rec.messages
+            await self._posts.acquire()
+            pace.posting += rec.messages
+            assert self._tg is not None
+            self._tg.create_task(self._post(rec, pace))
+
+    async def _post(self, rec: BatchRecord, pace: SenderPace) -> None:
+        try:
+            await self.submit(rec)
+        finally:
+            pace.posting -= rec.messages
+            self._posts.release()
+            self.pacer.changed.set()
+        sender = pace.number
+        if (pace.learn and not pace.learned and sender not in self._probed
+                    and rec.batch_id is not None and self.a2p is not None):
+            self._probed.add(sender)
+            task = asyncio.create_task(self._probe(rec))
+            self._probes.add(task)
+            task.add_done_callback(self._probes.discard)
+
+    def _pick(self, lane: deque[BatchRecord], pace: SenderPace, now: float
+              ) -> tuple[int, int] | float:
+        """Which batch of the lane to send now, and how many of its messages; or, when
+        none may go, the clock time to look again (inf: when the server progresses).
+
+        Batches go in order, except that one whose recipients may not be reached
+        while it would be processed waits and lets later ones (other hours) by.
+        With quiet hours a batch goes only while its recipients' window is open,
+        cut so that its expected processing (after what the sender has queued,
+        at its pace) ends before the window closes."""
+        again = math.inf
+        seen: set[str | None] = set()
+        for i, rec in enumerate(lane):
+            if rec.zone in seen:
+                continue
+            seen.add(rec.zone)
+            if rec.state not in (PLANNED, FAILED):
+                return i, rec.messages
+            n = pace.want(rec.messages)
+            if n == 0:
+                return math.inf  # the sender is full: every batch waits for progress
+            backlog = (pace.queued + pace.posting) / pace.rate
+            if pace.cap is not None:
+                room, midnight = pace.cap_room(now)
+                today = int(((midnight - now - CLOSING_MARGIN) / SLOWER - backlog) * pace.rate)
+                n = min(n, room, today)
+                if n < min(rec.messages, MIN_BATCH):
+                    return midnight  # the cap (or the day) is used up: every batch waits
+            if self.quiet is None or rec.zone is None:
+                return i, n
+            span = self.quiet.open_span(rec.zone, now)
+            if span is None:
+                opens = self.quiet.next_open(rec.zone, now)
+                again = min(again, opens if opens is not None else math.inf)
+                continue
+            fits = int(((span[1] - now - CLOSING_MARGIN) / SLOWER - backlog) * pace.rate)
+            if fits < min(n, MIN_BATCH):
+                after = self.quiet.next_open(rec.zone, span[1])
+                again = min(again, after if after is not None else math.inf)
+                continue
+            return i, min(n, fits)
+        return again
+
+    async def _wait(self, until: float = math.inf) -> None:
+        """Until the server made progress, the clock reads `until`, or a second
+        passes (a stop is noticed)."""
+        self.pacer.changed.clear()
+        real = min(1.0, self.clock.real(until - self.clock.now()))
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(max(real, 0.0)):
+                await self.pacer.changed.wait()
+
+    async def _probe(self, rec: BatchRecord) -> None:
+        """Look at a sender's first batch soon after: a fast sender is learned at once."""
+        assert self.a2p is not None and rec.batch_id is not None
+        for delay in PROBES:
+            await asyncio.sleep(delay)
+            try:
+                info = await self.a2p.get_batch(rec.batch_id)
+            except ApiError:
+                return
+            rec.processed, rec.status = max(rec.processed or 0, info.processed), info.status
+            if self.on_probe is not None:
+                self.on_probe(rec)
+            if info.completed or self.pacer.senders[self.sender_of(rec)].learned:
+                return

@@ -1,0 +1,103 @@
+"""Pacing against the realistic emulator in compressed time: at most the horizon
+queued per sender, a stop leaves at most that in flight, a resume finishes it
+with every recipient once. Time is the emulator's (the engine is given its clock)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from pathlib import Path
+
+from support import opts, us_number
+
+import engine
+from engine.clock import Clock
+from engine.emulator import Emulator, EmulatorConfig, RateLimitConfig
+from engine.job import Job
+
+TOLL_FREE = "+18885550100"  # 8 messages/s
+LOCAL = "+16505550100"  # 1 message/s
+SCALE = 1200.0  # emulated seconds per real second
+HORIZON = 120.0  # seconds of each sender's pace: 960 toll-free, 120 local
+
+
+def _config() -> EmulatorConfig:
+    return EmulatorConfig(time_scale=SCALE, rate_limits=RateLimitConfig(enabled=False),
+                          receipt_delay=0.0, late_receipt_share=0.0, pending_failure_share=0.0,
+                          delivery_failure_share=0.0, daily_cap=None)
+
+
+def _queued(emu: Emulator) -> dict[str, int]:
+    """Messages accepted by the emulator and not yet processed, per sender, now."""
+    now = emu.runtime.clock()
+    out: dict[str, int] = {}
+    for b in emu.runtime.state.batches:
+        out[b.sender] = out.get(b.sender, 0) + b.size - b.processed(now)
+    return out
+
+
+async def _watch(emu: Emulator, peak: dict[str, int]) -> None:
+    while True:
+        for sender, n in _queued(emu).items():
+            peak[sender] = max(peak.get(sender, 0), n)
+        await asyncio.sleep(0.005)
+
+
+async def test_a_stop_leaves_at_most_the_horizon_in_flight_and_a_resume_finishes(
+    write_csv: Callable[..., Path], tmp_path: Path,
+) -> None:
+    rows = 9_000
+    path = write_csv([[us_number(i)] for i in range(rows)])
+    journal = tmp_path / "job.journal"
+    async with Emulator(_config()) as emu:
+        clock = Clock(now=emu.runtime.clock, scale=SCALE)
+        options = opts(horizon=HORIZON, poll_interval=0.02, max_poll_interval=0.05)
+        peak: dict[str, int] = {}
+        watcher = asyncio.create_task(_watch(emu, peak))
+        job = Job(str(path), text="Hi", sender=f"{TOLL_FREE},{LOCAL}",
+                  credentials=emu.credentials, journal=str(journal), options=options,
+                  progress=None, clock=clock)
+        start = clock.now()
+
+        async def stop_later() -> None:
+            await clock.sleep(900.0)  # 15 emulated minutes in
+            job.stop()
+
+        stopper = asyncio.create_task(stop_later())
+        stopped = await job.run()
+        await stopper
+        left = _queued(emu)
+        ledger = emu.ledger()
+        assert stopped.status == "interrupted", stopped.message
+        # Nothing beyond the horizon was ever queued, so nothing beyond it is left.
+        limit = {TOLL_FREE: 8 * HORIZON, LOCAL: 1 * HORIZON}
+        for sender, most in limit.items():
+            assert peak.get(sender, 0) <= most * 1.05, (sender, peak)
+            assert left.get(sender, 0) <= most * 1.05, (sender, left)
+        assert 0 < ledger["accepted"] < rows
+        assert clock.now() - start < 1200.0  # the stop was prompt
+
+        resumed = await engine.resume(journal, credentials=emu.credentials, clock=clock)
+        watcher.cancel()
+        ledger = emu.ledger()
+    assert resumed.status == "completed", resumed.message
+    assert (ledger["accepted"], ledger["duplicates"]) == (rows, 0)
+    assert resumed.counts.accepted == rows
+    for sender, most in limit.items():
+        assert peak[sender] <= most * 1.05, (sender, peak)
+        assert peak[sender] >= most * 0.5  # and the senders were kept busy
+
+
+async def test_without_a_horizon_every_batch_goes_at_once(
+    write_csv: Callable[..., Path],
+) -> None:
+    path = write_csv([[us_number(i)] for i in range(2_000)])
+    async with Emulator(_config()) as emu:
+        report = await engine.send_bulk(
+            path, text="Hi", sender=LOCAL, credentials=emu.credentials,
+            options=opts(horizon=None, max_batch_messages=500, poll_interval=0.02,
+                         max_poll_interval=0.05),
+            clock=Clock(now=emu.runtime.clock, scale=SCALE))
+        sizes = [b.size for b in emu.runtime.state.batches]
+    assert report.status == "completed", report.message
+    assert sizes == [500] * 4
