@@ -2,8 +2,19 @@
 
 from __future__ import annotations
 
-from engine import JobReport
+from typing import Any
+
+import support
+
+from engine import JobOptions, JobReport
 from engine.codes import PENDING_CODES
+
+
+def opts(**kw: Any) -> JobOptions:
+    """All at once (no pacing horizon): these tests count results pages per planned batch,
+    and pacing may cut a first batch to learn a sender's pace."""
+    kw.setdefault("horizon", None)
+    return support.opts(**kw)
 
 
 def final_failed(report: JobReport) -> int:

@@ -8,11 +8,13 @@ from collections import Counter
 from pathlib import Path
 
 from cli.conftest import Run, emulator_env, read_csv
-from support import opts, us_number
+from support import us_number
 
 from engine.codes import describe
 from engine.emulator import EmulatorProcess
 from engine.job import Job, Progress
+
+from .helpers import opts
 
 
 def _write(path: Path, n: int) -> Path:
@@ -62,7 +64,7 @@ def test_retry_sends_the_temporary_failures_as_a_new_job(
     env = emulator_env(external_emulator)
     source = _write(workdir / "list.csv", 3000)
     sent = run("send", str(source), "--text", "Hi {name}", "--journal", "job.journal", "--yes",
-               "--log-json", "events.jsonl", env=env)
+               "--horizon", "0", "--log-json", "events.jsonl", env=env)
     assert sent.returncode == 0, sent.stderr
     failed = read_csv(workdir / "job-report" / "failed.csv")
     temporary = [r for r in failed if describe(r["error_code"]).kind == "temporary"]

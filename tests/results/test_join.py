@@ -9,7 +9,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from support import cfg, opts, us_number
+from support import cfg, us_number
 
 import engine
 from engine import delivery
@@ -18,7 +18,7 @@ from engine.job import Job, Progress
 from engine.journal import Journal
 from engine.output import write_joined
 
-from .helpers import final_failed
+from .helpers import final_failed, opts
 
 N = 100_000
 BAD = {7: "not a number", 500: '=HYPERLINK("http://x")'}  # data row index -> raw value
