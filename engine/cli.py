@@ -740,7 +740,7 @@ def _send(ui: Ui, file: str, *, text: str | None, sender: str | None, journal: s
         for note in plan.notes:
             ui.say(f"note: {note}")
         for line in plan_job.schedule:
-            ui.say(line, always=True)
+            ui.say(line)
         for w in plan.warnings:
             if not w.startswith("dry run"):  # notes about the plan itself, said below
                 ui.say(f"warning: {w}", style="yellow")

@@ -218,6 +218,10 @@ class Planner:
             st.kinds.update(clean.kinds)
             st.segments += clean.segments
             st.sent_rows += len(clean.numbers)
+            st.smart_changed += clean.smart_changed
+            st.smart_saved += clean.smart_saved
+            if len(st.samples) < PREVIEW_MESSAGES:
+                self._sample(clean)
             if clean.dropped:
                 emit_dropped(clean.dropped)
             who = np.asarray(lanes.assign(clean.numbers), dtype=np.intp)

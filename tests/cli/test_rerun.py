@@ -40,7 +40,7 @@ def test_second_process_on_a_journal_exits_2_and_nobody_is_texted_twice(
     path = write_csv([[us_number(i)] for i in range(n)])
     env = emulator_env(slow_emulator)
     args = ("send", str(path), "--text", "Hi", "--journal", "j.journal", "--yes", "-q",
-            "--max-batch-bytes", "8192")
+            "--max-batch-bytes", "8192", "--concurrency", "1")  # ~12 POSTs of 0.5 s each
     first = subprocess.Popen(cli_command(*args), cwd=workdir, env=base_env(env),
                              stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                              stderr=subprocess.PIPE, text=True)
