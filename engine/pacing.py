@@ -48,8 +48,9 @@ DEFAULT_HORIZON = 600.0
 THROUGHPUT_BY_TYPE: Mapping[str, float] = {"TollFree": 8.0, "Local": 1.0}
 # A pace is measured over at least this many clock seconds of a busy sender (long
 # against the poll interval: what a poll reads is up to one interval old), and
-# each measurement moves the pace half way.
-MIN_WINDOW = 300.0
+# each measurement moves the pace a quarter of the way (smoothing the noise).
+MIN_WINDOW = 600.0
+LEARN_WEIGHT = 0.25
 # A sender that drained what it had is taken to be faster only when it was at
 # least this many times faster than believed (the emulator's fast senders): a
 # little faster is timing noise, and believing it would queue past the horizon.
@@ -143,7 +144,7 @@ class SenderPace:
             self._mark = None
         elif elapsed >= MIN_WINDOW:
             # Busy all along: this is its pace.
-            self.rate = (self.rate + count / elapsed) / 2
+            self.rate += LEARN_WEIGHT * (count / elapsed - self.rate)
             self.learned = True
             self._mark = (now, self.processed)
 

@@ -37,13 +37,14 @@ def test_a_sender_takes_up_to_its_horizon_and_the_next_batch_when_half_is_free()
 def test_a_busy_sender_is_measured_and_a_drained_one_is_at_least_that_fast() -> None:
     pace = SenderPace(TOLL_FREE, rate=8.0, horizon=600.0)
     pace.submitted(1000.0, 4800)
-    pace.progressed(1060.0, 300)  # too short a stretch to judge
+    pace.progressed(1300.0, 1500)  # too short a stretch to judge
     assert (pace.rate, pace.learned) == (8.0, False)
-    pace.progressed(1400.0, 1700)  # 2000 in 400 s, never dry: 5/s; half way there
-    assert pace.rate == pytest.approx(6.5) and pace.learned
-    assert pace.capacity == 3900
-    pace.progressed(1800.0, 2000)  # 5/s again
-    assert pace.rate == pytest.approx(5.75)
+    pace.progressed(1800.0, 2500)  # 4000 in 800 s, never dry: 5/s; a quarter of the way
+    assert pace.rate == pytest.approx(7.25) and pace.learned
+    assert pace.capacity == 4350
+    pace.submitted(1800.0, 4000)
+    pace.progressed(2600.0, 4000)  # 5/s again
+    assert pace.rate == pytest.approx(6.6875)
     slow = SenderPace(LOCAL, rate=1.0, horizon=600.0)
     slow.submitted(0.0, 600)
     slow.progressed(400.0, 600)  # drained, 1.5/s: within timing noise of 1/s
