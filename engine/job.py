@@ -645,8 +645,8 @@ class Job:
                 self.progress.batches_submitted += 1
                 self.progress.accepted += rec.accepted or 0
                 if self._pacer is not None:
-                    self._pacer.submitted(lanes.sender_of(rec) if lanes else sender, rec,
-                                          self.clock.now())
+                    self._pacer.adopt(lanes.sender_of(rec) if lanes else sender, rec,
+                                      self.clock.now())
         main = asyncio.create_task(self._pipeline(planner, journal, known, submitter, poller,
                                                   lanes))
         stopped = asyncio.create_task(self._stop.wait())
