@@ -746,8 +746,8 @@ class Job:
                 self.progress.batches_submitted += 1
                 self.progress.accepted += rec.accepted or 0
                 if self._pacer is not None:
-                    self._pacer.submitted(lanes.sender_of(rec) if lanes else sender, rec,
-                                          self.clock.now())
+                    self._pacer.adopt(lanes.sender_of(rec) if lanes else sender, rec,
+                                      self.clock.now())
         fetcher = self._fetcher(a2p, journal, builder, since) if opts.fetch_delivery else None
         for rec in known.values():
             if fetcher is not None:

@@ -85,6 +85,7 @@ class SenderPace:
     processed: int = 0
     learned: bool = False
     max_queued: int = 0
+    catching_up: bool = False  # resumed: the next progress seen is not a measure
     cap: int | None = None  # most messages processed per UTC day
     day: int | None = None  # the UTC day `used` counts
     used: int = 0  # messages that may be processed that day (sent or still queued)
@@ -131,6 +132,10 @@ class SenderPace:
             return
         self.processed += done
         self.queued = max(0, self.queued - done)
+        if self.catching_up:
+            self.catching_up = False
+            self._mark = (now, self.processed) if self.queued else None
+            return
         if self._mark is None:
             return
         since, before = self._mark
@@ -163,13 +168,21 @@ class Pacer:
         return pace
 
     def submitted(self, sender: str, rec: BatchRecord, now: float) -> None:
-        """A batch the server accepted (or one found there on resume)."""
+        """A batch the server accepted just now."""
         if rec.batch_id is None or rec.batch_id in self._seen:
             return
-        self._seen[rec.batch_id] = 0
+        done = rec.processed or 0
+        self._seen[rec.batch_id] = done
+        self.senders[sender].submitted(now, (rec.accepted or 0) - done)
+
+    def adopt(self, sender: str, rec: BatchRecord, now: float) -> None:
+        """A batch of an earlier run, still on the server (a resume). What the journal
+        says it processed is old news: the progress first seen next is not a pace."""
+        if rec.batch_id is None or rec.batch_id in self._seen:
+            return
+        self.submitted(sender, rec, now)
         pace = self.senders[sender]
-        pace.submitted(now, rec.accepted or 0)
-        self.seen(sender, rec, now)
+        pace._mark, pace.catching_up = None, True
 
     def seen(self, sender: str, rec: BatchRecord, now: float) -> None:
         """The poller's (or a probe's) latest `processedCount` of a batch."""

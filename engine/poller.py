@@ -179,7 +179,8 @@ class Poller:
     async def _complete(self, rec: BatchRecord, info: BatchInfo) -> None:
         assert rec.batch_id is not None
         await refresh_counts(self.a2p, self.journal, rec, info, since=self.since)
-        del self.open[rec.batch_id]
+        # Not `del`: a stop may have cleared `open` while the counts were read.
+        self.open.pop(rec.batch_id, None)
         self._done_processed += info.processed
         self.on_update(rec)
 

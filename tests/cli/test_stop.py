@@ -51,6 +51,10 @@ def test_stop_leaves_at_most_the_horizon_in_flight_and_resume_finishes(
         assert job.returncode == 130, (out, err)
         sent = emu.ledger()["accepted"]
         assert 0 < sent <= 240 + 8 * 5  # the horizon, and what went out while stopping
+        status = run("status", "j.journal", env=env)
+        assert status.returncode == 0, status.stderr
+        assert "schedule (quiet hours: any):" in status.stdout  # an emulator on loopback
+        assert f"{TOLL_FREE}" in status.stdout and "8 msg/s" in status.stdout
         again = run("stop", "j.journal", env=env)
         assert again.returncode == 2 and "no hvsms process is running" in again.stderr
         resumed = run("resume", "j.journal", "--yes", "-q", "--horizon", "0", env=env)

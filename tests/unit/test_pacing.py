@@ -87,3 +87,15 @@ def test_a_batch_cut_for_pacing_keeps_what_planning_encoded_for_both_parts() -> 
         assert b",".join(rest) == encode_messages(numbers[k:], texts[k:])
     assert _split_hot(BatchRecord(1, 0, 0, 0, 0, 0, 10, 0, "", "", hot=pieces,
                                   hot_messages=5), 5) is None
+
+
+def test_a_resumed_batch_teaches_no_pace_from_what_happened_while_nobody_looked() -> None:
+    pacer = Pacer()
+    pacer.add(LOCAL, 1.0, 600.0, learn=True)
+    rec = BatchRecord(1, 0, 10, 2, 2, 600, 600, 9000, LOCAL, LOCAL, batch_id="b1", accepted=600,
+                      processed=100)  # as the journal had it
+    pacer.adopt(LOCAL, rec, 1000.0)
+    assert pacer.senders[LOCAL].queued == 500
+    rec.processed = 600  # done long ago, seen at the first poll
+    pacer.seen(LOCAL, rec, 1030.0)
+    assert (pacer.senders[LOCAL].rate, pacer.senders[LOCAL].queued) == (1.0, 0)
