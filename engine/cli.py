@@ -41,7 +41,15 @@ from .api.auth import AuthSession
 from .config import DEFAULT_MAX_BATCH_BYTES, Credentials, JobOptions, credentials_from_env
 from .emulator.cli import emulator as emulator_command
 from .errors import ConfigError, HvsmsError, InputError, JournalError, JournalLocked, SenderError
-from .job import TO_SEND, Job, Progress, job_done, pool_spec, refuse_other_settings
+from .job import (
+    TO_SEND,
+    Job,
+    Progress,
+    SenderProgress,
+    job_done,
+    pool_spec,
+    refuse_other_settings,
+)
 from .job import refresh as refresh_job
 from .journal import (
     COMPLETED,
@@ -231,11 +239,12 @@ class ProgressView:
         if p.results_pages:
             processed += (f"; results {p.results_pages:,} pages, "
                           f"{p.results_batches} batches done")
+        senders = "".join(f"; {_sender_text(sp)}" for sp in p.senders if sp.rate)
         return (
             f"{self.verb}: {p.rows_read:,} rows read ({rows_rate:,.0f}/s); "
             f"batches {p.batches_submitted}/{planned} submitted, {p.batches_completed} completed; "
             f"{p.accepted:,} recipients accepted ({accepted_rate:,.0f}/s){processed}; "
-            f"ETA {self._eta()}; retries {p.retries}, 429s {p.rate_limited}; "
+            f"ETA {self._eta()}{senders}; retries {p.retries}, 429s {p.rate_limited}; "
             f"{fmt_duration(self.elapsed())}"
         )
 
@@ -262,6 +271,9 @@ class ProgressView:
             t.add_row("results", f"{p.results_pages:,}",
                       f"pages fetched, {p.results_batches:,} batches done")
         t.add_row("ETA", self._eta(), f"elapsed {fmt_duration(self.elapsed())}")
+        for sp in p.senders:
+            if sp.rate:
+                t.add_row(sp.number, f"{sp.processed:,}/{sp.planned:,}", _sender_text(sp, False))
         t.add_row("retries", f"{p.retries:,}", f"429s {p.rate_limited:,}")
         return Group(Text(f"hvsms {self.verb}", style="bold cyan"), t)
 
@@ -325,6 +337,13 @@ def _join_outputs(job: Job, directory: Path, *, outcomes: bool) -> list[Path]:
 
     job.on_journal = write
     return joined
+
+
+def _sender_text(sp: SenderProgress, counts: bool = True) -> str:
+    """A sender's progress: processed of planned, its pace and the time it still needs."""
+    eta = fmt_duration(sp.eta) if sp.eta is not None else "-"
+    done = f"{sp.number} {sp.processed:,}/{sp.planned:,} processed, " if counts else "processed, "
+    return f"{done}{sp.rate or 0:,.1f}/s, ETA {eta}"
 
 
 async def _run_job(job: Job, view: ProgressView, ui: Ui) -> Outcome:

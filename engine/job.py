@@ -74,7 +74,7 @@ from .submitter import Submitter
 from .suppress import load_suppress
 from .templates import BoundTemplate, Template
 
-__all__ = ["Job", "Progress", "job_done", "journal_differences", "refresh",
+__all__ = ["Job", "Progress", "SenderProgress", "job_done", "journal_differences", "refresh",
            "refuse_other_settings", "results", "resume", "send_bulk"]
 
 log = logging.getLogger("engine.job")
@@ -111,6 +111,23 @@ class Progress:
     planning_done: bool = False
     results_pages: int = 0  # pages of the messages list fetched (delivery results)
     results_batches: int = 0  # batches whose results are all in
+    senders: tuple[SenderProgress, ...] = ()  # per sender number, once batches exist
+
+
+@dataclass(frozen=True, slots=True)
+class SenderProgress:
+    """One sender number of the job: its messages planned and processed so far, and
+    its pace in messages a second (learned by pacing; None when not paced)."""
+
+    number: str
+    planned: int
+    processed: int
+    rate: float | None
+
+    @property
+    def eta(self) -> float | None:
+        """Seconds until the server has processed the rest, at the sender's pace."""
+        return (self.planned - self.processed) / self.rate if self.rate else None
 
 
 ProgressCallback = Callable[[Progress], None]
@@ -253,6 +270,7 @@ class Job:
         self._client: ApiClient | None = None
         self._journal: Journal | None = None
         self._poller: Poller | None = None
+        self._recs: dict[int, BatchRecord] = {}  # the job's batches, for per-sender progress
         self._results: ResultsFetcher | None = None
         # Only fetch delivery results (and follow batches still processing): send nothing.
         self.results_only = False
@@ -740,6 +758,7 @@ class Job:
                               since=since, reconcile_after=opts.reconcile_after,
                               on_submitted=lambda rec: self._on_submitted(rec, poller))
         lanes = self._lanes(a2p, sender, builder, journal, submitter)
+        self._recs.update(known)
         for rec in known.values():
             if rec.state == SUBMITTED:
                 poller.track(rec)
@@ -831,6 +850,7 @@ class Job:
 
         async def emit(rec: BatchRecord, dropped: list[tuple[DroppedRow, str]]) -> None:
             rec = _reconcile_plan(journal, known, rec, dropped)
+            self._recs[rec.seq] = rec
             self.progress.batches_planned = rec.seq
             _log_planned(rec, dry_run=self.dry_run)
             if rec.state in TO_SEND:
@@ -991,6 +1011,7 @@ class Job:
             "accepted": rec.accepted, "rejected": rec.rejected})
         if self._pacer is not None:
             self._pacer.submitted(rec.sender or poller.sender, rec, self.clock.now())
+        self._recs[rec.seq] = rec  # (a 413's halves are new records)
         self.progress.batches_submitted += 1
         self.progress.accepted += rec.accepted or 0
         poller.track(rec)
@@ -1016,8 +1037,24 @@ class Job:
         if self._client is not None:
             p.retries = self._client.stats.retries
             p.rate_limited = self._client.stats.rate_limited
+        if self._recs:
+            p.senders = self._sender_progress()
         if self.progress_cb is not None:
             self.progress_cb(p)
+
+    def _sender_progress(self) -> tuple[SenderProgress, ...]:
+        only = (self.report.sender or "").split(",")[0]
+        planned: Counter[str] = Counter()
+        processed: Counter[str] = Counter()
+        for rec in self._recs.values():
+            if rec.state != SPLIT:
+                who = rec.sender or only
+                planned[who] += rec.accepted if rec.accepted is not None else rec.messages
+                processed[who] += rec.processed or 0
+        paces = self._pacer.senders if self._pacer is not None else {}
+        return tuple(SenderProgress(n, planned[n], processed[n],
+                                    paces[n].rate if n in paces else None)
+                     for n in sorted(planned))
 
     # --- the report -------------------------------------------------------------
 

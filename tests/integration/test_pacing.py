@@ -102,3 +102,37 @@ async def test_without_a_horizon_every_batch_goes_at_once(
         sizes = [b.size for b in emu.runtime.state.batches]
     assert report.status == "completed", report.message
     assert sizes == [500] * 4
+
+
+async def test_progress_shows_each_senders_pace_and_time_left(
+    write_csv: Callable[..., Path], tmp_path: Path,
+) -> None:
+    from engine.cli import _sender_text
+    from engine.job import Progress, SenderProgress
+
+    rows = 3_000
+    path = write_csv([[us_number(i)] for i in range(rows)])
+    seen: list[tuple[SenderProgress, ...]] = []
+
+    def progress(p: Progress) -> None:
+        if p.senders:
+            seen.append(p.senders)
+
+    async with Emulator(_config()) as emu:
+        clock = Clock(now=emu.runtime.clock, scale=SCALE)
+        report = await engine.send_bulk(
+            path, text="Hi", sender=[TOLL_FREE, LOCAL], credentials=emu.credentials,
+            options=opts(horizon=HORIZON, poll_interval=0.02, max_poll_interval=0.05),
+            progress=progress, clock=clock)
+    assert report.status == "completed", report.message
+    last = {sp.number: sp for sp in seen[-1]}
+    assert set(last) == {TOLL_FREE, LOCAL}
+    assert sum(sp.planned for sp in last.values()) == rows
+    assert all(sp.processed == sp.planned and sp.eta == 0 for sp in last.values())
+    # Each number's pace is its own, learned from what the server processed.
+    assert 6 <= (last[TOLL_FREE].rate or 0) <= 10 and 0.7 <= (last[LOCAL].rate or 0) <= 1.3
+    mid = [s for s in seen if all(sp.rate and 0 < sp.processed < sp.planned for sp in s)]
+    assert mid, "no snapshot while both numbers were sending"
+    sp = mid[0][0]
+    assert sp.eta == (sp.planned - sp.processed) / (sp.rate or 1)
+    assert _sender_text(sp).startswith(f"{sp.number} {sp.processed:,}/{sp.planned:,} processed, ")
