@@ -1011,7 +1011,6 @@ def read_status(path: str) -> dict[str, Any]:
         inputs = j.inputs
         batches = j.batches()
         kinds: collections.Counter[str] = collections.Counter(kind for _, kind in j.dropped())
-        rejected_rows = len(j.rejected())
         planned_all = j.meta("planned") == "complete"
         rows = j.meta("rows")
         sender = j.meta("sender") or inputs.get("sender")
@@ -1029,7 +1028,7 @@ def read_status(path: str) -> dict[str, Any]:
         "states": dict(states),
         "recipients": sum(b.messages for b in batches if b.state != SPLIT),
         "accepted": sum(b.accepted or 0 for b in batches),
-        "rejected": max(rejected_rows, sum(b.rejected or 0 for b in batches)),
+        "rejected": sum(b.rejected or 0 for b in batches),  # as the job's report counts
         "processed": sum(b.processed or 0 for b in batches),
         "delivered": sum(b.delivered or 0 for b in batches),
         "failed": sum(b.failed or 0 for b in batches),
@@ -1037,8 +1036,7 @@ def read_status(path: str) -> dict[str, Any]:
                        for b in batches if b.batch_id),
         "dropped": sum(kinds.values()),
         "dropped_kinds": dict(kinds),
-        "to_send": sum(b.messages for b in batches if b.state in (PLANNED, SUBMITTING,
-                                                                    UNCERTAIN)),
+        "to_send": sum(b.messages for b in batches if b.state in TO_SEND),  # as resume sends
         "done": planned_all and not open_batches,
         "failed_batches": states.get(FAILED, 0),
         "following": str(holder) if holder is not None else None,
