@@ -132,15 +132,7 @@ class Planner:
         pending: list[tuple[DroppedRow, str]] = []  # dropped rows not yet given to a batch
         open_ = _Open([])
         async for block in self.source.blocks(self.header, self.select):
-            clean = self.hygiene.clean(block)
-            st.rows += len(block) + len(block.bad)
-            st.kinds.update(clean.kinds)
-            st.segments += clean.segments
-            st.sent_rows += len(clean.numbers)
-            st.smart_changed += clean.smart_changed
-            st.smart_saved += clean.smart_saved
-            if len(st.samples) < PREVIEW_MESSAGES:
-                self._sample(clean)
+            clean = self._clean(block)
             pending.extend(clean.dropped)
             if first is None and clean.numbers:
                 first = (clean.lines[0], clean.numbers[0])
@@ -183,6 +175,21 @@ class Planner:
         st.shortener = self.hygiene.shortener
         return st
 
+    def _clean(self, block: RowBlock) -> CleanBlock:
+        """A block through hygiene, counted in the plan's stats (and the preview)."""
+        st = self.stats
+        clean = self.hygiene.clean(block)
+        st.rows += len(block) + len(block.bad)
+        assert st.kinds is not None
+        st.kinds.update(clean.kinds)
+        st.segments += clean.segments
+        st.sent_rows += len(clean.numbers)
+        st.smart_changed += clean.smart_changed
+        st.smart_saved += clean.smart_saved
+        if len(st.samples) < PREVIEW_MESSAGES:
+            self._sample(clean)
+        return clean
+
     def _sample(self, clean: CleanBlock) -> None:
         """Keep the first messages, as they will be sent, for the preview."""
         default = self.hygiene.default_text
@@ -213,15 +220,7 @@ class Planner:
         chunkers: list[Chunker] = []
         seq = 0
         async for block in self.source.blocks(self.header, self.select):
-            clean = self.hygiene.clean(block)
-            st.rows += len(block) + len(block.bad)
-            st.kinds.update(clean.kinds)
-            st.segments += clean.segments
-            st.sent_rows += len(clean.numbers)
-            st.smart_changed += clean.smart_changed
-            st.smart_saved += clean.smart_saved
-            if len(st.samples) < PREVIEW_MESSAGES:
-                self._sample(clean)
+            clean = self._clean(block)
             if clean.dropped:
                 emit_dropped(clean.dropped)
             who = np.asarray(lanes.assign(clean.numbers), dtype=np.intp)
