@@ -43,7 +43,8 @@ _INTENT_VARS = (*ENV_VARS, *LEGACY_ENV_VARS.values(), "RC_USERNAME", "RC_PASSWOR
 ENV_FILE = ".env"
 
 
-def _is_loopback(host: str) -> bool:
+def is_loopback(host: str) -> bool:
+    """A host name or address on this machine."""
     if host == "localhost":
         return True
     try:
@@ -57,7 +58,7 @@ def check_server_url(url: str) -> str:
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise ConfigError(f"server URL must be http(s)://host[:port], got {url!r}")
-    if parts.scheme == "http" and not _is_loopback(parts.hostname):
+    if parts.scheme == "http" and not is_loopback(parts.hostname):
         raise ConfigError(
             f"refusing plain http to {parts.hostname}: use https (http is only for loopback)"
         )

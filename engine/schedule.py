@@ -169,13 +169,8 @@ def journal_schedule(journal: Journal, now: float) -> list[str]:
 
 def on_loopback(url: str) -> bool:
     """True for a server on this machine (an emulator: no phone is ever reached)."""
-    import ipaddress
     from urllib.parse import urlsplit
 
-    host = urlsplit(url).hostname or ""
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
+    from .config import is_loopback
+
+    return is_loopback(urlsplit(url).hostname or "")
