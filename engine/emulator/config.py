@@ -19,6 +19,7 @@ __all__ = [
     "CREATE_BATCH",
     "DEFAULT_SENDERS",
     "FAST_RATE",
+    "FAULT_KINDS",
     "THROUGHPUT_BY_TYPE",
     "EmulatorConfig",
     "FaultConfig",
@@ -42,6 +43,11 @@ A2P_OPERATIONS: tuple[str, ...] = (
     "readA2PSMSOptOuts",
     "addA2PSMSOptOuts",
 )
+
+
+# Names of the faults a `FaultConfig.script` can call for (`faults.FaultKind` values).
+FAULT_KINDS: tuple[str, ...] = (
+    "drop", "error_503", "error_500", "hang", "hang_after_headers", "lost_answer")
 
 
 # Messages per second a sender processes, by the `paymentType` of its number
@@ -102,6 +108,12 @@ class FaultConfig:
     `paths` names the endpoints (operation ids, see `A2P_OPERATIONS`) the
     faults apply to; `paths=(CREATE_BATCH,)` limits them to POST batches.
     `lost_answer_share` only ever applies to POST batches.
+
+    `script` makes faults exact where shares are only likely: per operation
+    id, the faults its first requests get in arrival order (a `FAULT_KINDS`
+    name, or "" for none), whatever `paths` says. Requests past the end of
+    their script draw from the shares as usual. Counting per operation keeps
+    the plan the same however concurrent requests to other endpoints interleave.
     """
 
     seed: int = 0
@@ -116,6 +128,7 @@ class FaultConfig:
     lost_answer_share: float = 0.0
     hang_share: float = 0.0
     paths: tuple[str, ...] = A2P_OPERATIONS
+    script: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         shares = (self.error_503_share, self.drop_share, self.lost_answer_share,
@@ -125,12 +138,23 @@ class FaultConfig:
         if self.latency < 0 or self.latency_jitter < 0:
             raise ValueError("latency must not be negative")
         object.__setattr__(self, "paths", tuple(self.paths))
+        # Tuples whatever came in (JSON brings lists), checked so a typo is loud.
+        script = {op: tuple(kinds) for op, kinds in self.script.items()}
+        for op, kinds in script.items():
+            if op not in A2P_OPERATIONS:
+                raise ValueError(f"script: unknown operation {op!r}")
+            for kind in kinds:
+                if kind and kind not in FAULT_KINDS:
+                    raise ValueError(f"script: unknown fault {kind!r}")
+                if kind == "lost_answer" and op != CREATE_BATCH:
+                    raise ValueError("script: lost_answer applies to POST batches only")
+        object.__setattr__(self, "script", script)
 
     @property
     def active(self) -> bool:
         return bool(self.latency or self.latency_jitter or self.error_503_share
                     or self.drop_share or self.lost_answer_share or self.hang_share
-                    or self.error_500_share)
+                    or self.error_500_share or self.script)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -2,7 +2,8 @@
 
 One uniform draw per request to a faulty endpoint picks the kind by the
 cumulative shares (drop, 503, hang, 500, lost answer); a second draw sets the
-latency jitter. Same seed and same request order, same faults. What a fault
+latency jitter. Same seed and same request order, same faults. A `script`
+names the faults of an operation's first requests outright (no draws). What a fault
 does to the connection is the app's business (`app.py`):
 
 - drop: the connection is closed before the request is handled; nothing is stored.
@@ -53,9 +54,14 @@ class FaultInjector:
     def configure(self, config: FaultConfig) -> None:
         self.config = config
         self._rng = random.Random(config.seed)
+        # Requests seen per scripted operation (a new config starts its script afresh).
+        self._seen: dict[str, int] = {}
 
     def plan(self, operation: str) -> FaultPlan:
         config = self.config
+        scripted = self._scripted(operation)
+        if scripted is not None:
+            return scripted
         if not config.active or operation not in config.paths:
             return NO_FAULT
         u = self._rng.random()
@@ -75,3 +81,15 @@ class FaultInjector:
         elif u < edge + config.lost_answer_share and operation == CREATE_BATCH:
             kind = FaultKind.LOST_ANSWER
         return FaultPlan(kind, delay)
+
+    def _scripted(self, operation: str) -> FaultPlan | None:
+        """The script's plan for this request, or None once the operation's script is done."""
+        kinds = self.config.script.get(operation)
+        if kinds is None:
+            return None
+        seen = self._seen.get(operation, 0)
+        if seen >= len(kinds):
+            return None
+        self._seen[operation] = seen + 1
+        name = kinds[seen]
+        return FaultPlan(FaultKind(name) if name else None, self.config.latency)

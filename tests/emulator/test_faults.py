@@ -7,9 +7,11 @@ import time
 from collections import Counter
 
 import aiohttp
+import orjson
 import pytest
 
 from engine.emulator import CREATE_BATCH, EmulatorConfig, FaultConfig
+from engine.emulator.config import FAULT_KINDS, config_from_dict, config_to_dict
 from engine.emulator.faults import FaultInjector, FaultKind
 
 from .conftest import ApiFactory
@@ -37,6 +39,35 @@ def test_fault_plans_are_seeded_and_follow_the_shares() -> None:
     assert gets[None] > 800  # the lost-answer share falls through to "no fault"
     assert FaultInjector(FaultConfig(error_503_share=1.0, paths=(CREATE_BATCH,))).plan(
         "readA2PBatch").kind is None
+
+
+def test_a_script_names_the_faults_of_each_operations_first_requests() -> None:
+    script = {CREATE_BATCH: ("hang", "", "lost_answer"), "readA2PBatch": ("error_503",)}
+    injector = FaultInjector(FaultConfig(script=script, paths=()))
+    # Other operations' requests in between do not move an operation's script on.
+    plans = [injector.plan(op) for op in (CREATE_BATCH, "readA2PBatch", "listA2PBatches",
+                                          CREATE_BATCH, "readA2PBatch", CREATE_BATCH,
+                                          CREATE_BATCH)]
+    assert [p.kind for p in plans] == [FaultKind.HANG, FaultKind.ERROR_503, None, None, None,
+                                       FaultKind.LOST_ANSWER, None]
+    # Past its script an operation draws from the shares (here: every one a 500).
+    after = FaultInjector(FaultConfig(script={CREATE_BATCH: ("drop",)}, error_500_share=1.0))
+    assert [after.plan(CREATE_BATCH).kind for _ in range(3)] == [
+        FaultKind.DROP, FaultKind.ERROR_500, FaultKind.ERROR_500]
+    assert set(FAULT_KINDS) == {k.value for k in FaultKind}
+
+
+@pytest.mark.parametrize("script", [{"nope": ("hang",)}, {CREATE_BATCH: ("hung",)},
+                                    {"readA2PBatch": ("lost_answer",)}])
+def test_a_script_with_a_typo_is_refused(script: dict[str, tuple[str, ...]]) -> None:
+    with pytest.raises(ValueError, match="script"):
+        FaultConfig(script=script)
+
+
+def test_a_script_survives_the_trip_to_a_child_process() -> None:
+    config = EmulatorConfig.fast(faults=FaultConfig(script={CREATE_BATCH: ("hang", "")}))
+    again = config_from_dict(orjson.loads(orjson.dumps(config_to_dict(config))))
+    assert again.faults.script == {CREATE_BATCH: ("hang", "")}
 
 
 @pytest.mark.parametrize(("retry_after", "header"), [(1.0, "1"), (2.5, "2.5"), (None, None)])
