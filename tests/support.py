@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
+import time
+from collections.abc import Callable
 from typing import Any
 
 from engine import JobOptions
@@ -27,3 +30,26 @@ def opts(**kw: Any) -> JobOptions:
                             "light_limit": 10_000}
     base.update(kw)
     return JobOptions(**base)
+
+
+# Generous on purpose: these wait for a condition, so a fast machine never waits it out,
+# and a busy 2-core one gets all the time it needs.
+WAIT = 60.0
+
+
+def wait_until(condition: Callable[[], bool], what: str, timeout: float = WAIT,
+               step: float = 0.02) -> None:
+    """Poll `condition` until it holds; fail naming `what` after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, f"{what}: not within {timeout:g} s"
+        time.sleep(step)
+
+
+async def until(condition: Callable[[], bool], what: str, timeout: float = WAIT,
+                step: float = 0.02) -> None:
+    """`wait_until` for a test running on the event loop (the emulator keeps serving)."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, f"{what}: not within {timeout:g} s"
+        await asyncio.sleep(step)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -180,17 +179,18 @@ async def test_unknown_account_is_404(api: ApiFactory) -> None:
 
 async def test_processing_is_fifo_per_sender_and_cost_comes_at_completion(
         api: ApiFactory) -> None:
-    client = await api(EmulatorConfig.fast(processing_rate=100.0, delivery_failure_share=0.0))
+    # A message per 100 emulated seconds: real time hardly moves it, `advance` does.
+    client = await api(EmulatorConfig.fast(processing_rate=0.01, delivery_failure_share=0.0))
     first = (await client.send(recipients(20))).body["id"]
     second = (await client.send(recipients(20, start=100))).body["id"]
     other = (await client.send(recipients(20), sender="+16505550101")).body["id"]
-    await asyncio.sleep(0.1)
+    client.emu.advance(1050)  # 10.5 messages' time
     a = (await client.get(A2P + "/batches/" + first)).body
     b = (await client.get(A2P + "/batches/" + second)).body
     c = (await client.get(A2P + "/batches/" + other)).body
-    assert 0 < a["processedCount"] < 20 and a["status"] == "Processing"
-    assert b["processedCount"] == 0  # waits for the first batch of its sender
-    assert c["processedCount"] > 0  # another sender works in parallel
+    assert a["processedCount"] == 10 and a["status"] == "Processing"
+    assert b["processedCount"] == 0 and b["status"] == "Processing"  # waits for the first
+    assert c["processedCount"] == 10  # another sender works in parallel
     assert "cost" not in a
     client.emu.configure(processing_rate=1e9)
     done = (await client.get(A2P + "/batches/" + second)).body

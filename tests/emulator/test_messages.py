@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections import Counter
 from typing import Any
 
@@ -67,14 +66,15 @@ async def test_messages_page_to_the_end_and_agree_with_statuses(api: ApiFactory)
 
 
 async def test_unprocessed_messages_are_queued(api: ApiFactory) -> None:
-    client = await api(EmulatorConfig.fast(processing_rate=50.0, delivery_failure_share=0.0))
+    # A message per 100 emulated seconds: real time hardly moves it, `advance` does.
+    client = await api(EmulatorConfig.fast(processing_rate=0.01, delivery_failure_share=0.0))
     batch = (await client.send(recipients(100))).body["id"]
-    await asyncio.sleep(0.2)
+    client.emu.advance(550)  # 5.5 messages' time
     statuses = (await client.get(A2P + "/statuses", params={"batchId": batch})).body
     records, _ = await all_pages(client, A2P + "/messages", {"batchId": batch})
     queued = sum(r["messageStatus"] == "Queued" for r in records)
-    assert 0 < statuses["queued"]["count"] < 100
-    assert 0 < queued < 100
+    assert statuses["queued"]["count"] == queued == 95
+    assert statuses["delivered"]["count"] == 5
     # Each index is processed in order: newest first, the Queued ones come first.
     statuses_in_order = [r["messageStatus"] for r in records]
     assert statuses_in_order == sorted(statuses_in_order, key=lambda s: s != "Queued")

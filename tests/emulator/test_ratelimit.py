@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-
 from engine.emulator import EmulatorConfig, RateLimitConfig
 from engine.emulator.ratelimit import LIGHT, RateLimiter
 
@@ -41,6 +39,17 @@ def test_penalty_restarts_on_every_request_made_during_it() -> None:
     assert other is not None and other.allowed
 
 
+def test_a_sub_second_real_window_asks_for_a_whole_second() -> None:
+    # Real time (no compression): Retry-After in whole seconds, as RingCentral sends.
+    clock = FakeClock()
+    limiter = RateLimiter(RateLimitConfig(light=1, window=0.4), clock)
+    first = limiter.hit("s", LIGHT)
+    assert first is not None and first.headers["X-Rate-Limit-Window"] == "0.4"
+    over = limiter.hit("s", LIGHT)
+    assert over is not None and not over.allowed
+    assert (over.retry_after, over.headers["Retry-After"]) == (1, "1")
+
+
 def test_window_resets_the_budget() -> None:
     clock = FakeClock()
     limiter = RateLimiter(RateLimitConfig(light=2, window=10.0), clock)
@@ -53,27 +62,28 @@ def test_window_resets_the_budget() -> None:
 
 
 async def test_light_group_headers_429_and_penalty_over_http(api: ApiFactory) -> None:
-    client = await api(EmulatorConfig.fast(rate_limits=RateLimitConfig(light=3, window=0.4)))
+    # A real-time minute, crossed with `advance` (no sleeping against a short window).
+    client = await api(EmulatorConfig.fast(rate_limits=RateLimitConfig(light=3, window=60)))
     replies = [await client.get(A2P + "/batches") for _ in range(3)]
     for left, reply in zip(("2", "1", "0"), replies, strict=True):
         assert reply.status == 200
         assert reply.headers["X-Rate-Limit-Group"] == "light"
         assert reply.headers["X-Rate-Limit-Limit"] == "3"
-        assert reply.headers["X-Rate-Limit-Window"] == "0.4"
+        assert reply.headers["X-Rate-Limit-Window"] == "60"
         assert reply.headers["X-Rate-Limit-Remaining"] == left
 
     over = await client.send(recipients(1))
     assert over.status == 429
-    assert over.headers["Retry-After"] == "1"
+    assert over.headers["Retry-After"] == "60"
     assert over.headers["X-Rate-Limit-Group"] == "light"
     assert over.body == {"errorCode": "CMN-301", "message": "Request rate exceeded",
                          "errors": [{"errorCode": "CMN-301",
                                      "message": "Request rate exceeded"}]}
-    await asyncio.sleep(0.25)
+    client.emu.advance(40)
     assert (await client.get(ACCOUNT + "/extension/~/phone-number")).status == 429
-    await asyncio.sleep(0.25)  # past the first penalty, not past the restarted one
+    client.emu.advance(40)  # past the first penalty, not past the restarted one
     assert (await client.get(A2P + "/statuses")).status == 429
-    await asyncio.sleep(0.5)
+    client.emu.advance(61)
     assert (await client.get(A2P + "/batches")).status == 200
 
     ledger = client.emu.ledger()
