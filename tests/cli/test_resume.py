@@ -101,7 +101,7 @@ def test_sigint_then_resume_sends_everyone_once(
     assert proc.returncode == 130, (out, err)
     assert f"hvsms resume {journal}" in out
     assert "Traceback" not in err
-    first = check_reports(workdir / "big-report")
+    first = check_reports(workdir / "big-report", rejected=[], failed=None)
     assert first["status"] == "interrupted"
     accepted_before = slow_emulator.ledger()["accepted"]
     assert 0 < accepted_before < N
@@ -126,7 +126,7 @@ def test_sigint_then_resume_sends_everyone_once(
     slow_emulator.configure(faults=FaultConfig())
     done = run("resume", str(journal), "--yes", env=env)
     assert done.returncode == 0, done.stderr
-    report = check_reports(workdir / "big-report")
+    report = check_reports(workdir / "big-report", rejected=[], failed=None)
     assert report["status"] == "completed"
     assert report["counts"]["accepted"] == N
     assert report["counts"]["invalid"] == 200
@@ -157,7 +157,7 @@ def test_second_sigint_aborts_at_once_and_resume_still_sends_everyone_once(
     assert done.returncode == 0, done.stderr
     ledger = slow_emulator.ledger()
     assert ledger["accepted"] == N and ledger["duplicates"] == 0, ledger
-    report = check_reports(workdir / "big-report")
+    report = check_reports(workdir / "big-report", rejected=[], failed=None)
     assert report["counts"]["accepted"] == N
 
 

@@ -88,5 +88,5 @@ def test_progress_display_in_a_terminal(
         assert label in live, f"{label!r} missing from:\n{live}"
     assert "EXIT=0" in final, final
     assert "Job completed" in final and "job completed" in final
-    report = check_reports(workdir / "out")
+    report = check_reports(workdir / "out", rejected=[], failed=None)
     assert report["counts"]["accepted"] == 2000
