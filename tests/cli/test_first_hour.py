@@ -6,20 +6,22 @@ from __future__ import annotations
 import asyncio
 import os
 import re
+import select
 import signal
 import socket
 import subprocess
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from support import cfg, opts
+from support import cfg, opts, until, wait_until
 
 import engine
 from engine.emulator import CREATE_BATCH, EmulatorConfig, EmulatorProcess, FaultConfig
 
 from .conftest import REPO, Run, base_env, cli_command, emulator_env
+from .helpers import Follow
 
 EMULATOR_DONE = "job completed on the built-in emulator: nothing was sent to phones"
 
@@ -37,13 +39,24 @@ def _closed_port() -> int:
         return int(s.getsockname()[1])
 
 
+class SilentServer:
+    """A loopback server that takes connections (the kernel does) and never answers."""
+
+    def __init__(self, sock: socket.socket) -> None:
+        self.sock = sock
+        self.url = f"http://127.0.0.1:{sock.getsockname()[1]}"
+
+    def connected(self) -> bool:
+        """Whether a client has connected (a connection waits to be accepted)."""
+        return bool(select.select([self.sock], [], [], 0)[0])
+
+
 @pytest.fixture
-def silent_server() -> Iterator[str]:
-    """A loopback server that accepts connections and never answers."""
+def silent_server() -> Iterator[SilentServer]:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         s.listen(16)
-        yield f"http://127.0.0.1:{s.getsockname()[1]}"
+        yield SilentServer(s)
 
 
 # --- credentials -------------------------------------------------------------------------
@@ -151,50 +164,50 @@ def test_unreachable_server_fails_at_once_with_a_hint(run: Run, workdir: Path,
 
 # --- progress and interruptions -----------------------------------------------------------
 
-def _interrupt_after(args: list[str], env: dict[str, str], cwd: Path, wait: float,
-                     ready: str | None = None) -> tuple[int, float, str, str]:
-    """Start hvsms, SIGINT it after `wait` s (or once stdout shows `ready`): (exit code,
-    seconds from the signal to the exit, stdout, stderr)."""
+def _interrupt_after(args: list[str], env: dict[str, str], cwd: Path,
+                     ready: Callable[[list[str]], bool]) -> tuple[int, str, str]:
+    """Start hvsms, SIGINT it once `ready(stdout lines so far)` holds: (exit code, stdout,
+    stderr). What it must not wait for takes far longer than the 60 s it gets to exit."""
     proc = subprocess.Popen(cli_command(*args), cwd=cwd, env=base_env(env),
                             stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True)
-    assert proc.stdout is not None
-    out: list[str] = []
-    if ready is not None:
-        for line in proc.stdout:
-            out.append(line)
-            if ready in line:
-                break
-    else:
-        time.sleep(wait)
-    sent = time.monotonic()
-    proc.send_signal(signal.SIGINT)
-    rest, err = proc.communicate(timeout=30)
-    return proc.returncode, time.monotonic() - sent, "".join(out) + rest, err
+    follow = Follow(proc)
+    try:
+        wait_until(lambda: ready(list(follow.out)) or proc.poll() is not None, "ready")
+        assert proc.poll() is None, f"ended before the signal: {follow.finish()}"
+        proc.send_signal(signal.SIGINT)
+        out, err = follow.finish(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    return proc.returncode, out, err
 
 
-def test_ctrl_c_while_logging_in_is_answered_at_once(workdir: Path, silent_server: str) -> None:
-    env = {"RC_SERVER_URL": silent_server, "RC_APP_CLIENT_ID": "id-123456",
+def test_ctrl_c_while_logging_in_is_answered_at_once(workdir: Path,
+                                                     silent_server: SilentServer) -> None:
+    env = {"RC_SERVER_URL": silent_server.url, "RC_APP_CLIENT_ID": "id-123456",
            "RC_APP_CLIENT_SECRET": "secret-123456", "RC_USER_JWT": "jwt-123456"}
-    code, took, _, err = _interrupt_after(
-        ["send", str(_csv(workdir)), "--text", "Hi", "--yes"], env, workdir, wait=2.0)
+    # Signalled once the login's connection is made: the answer would take the 120 s
+    # request timeout, the exit must come before (`_interrupt_after` allows 60 s).
+    code, _, err = _interrupt_after(
+        ["send", str(_csv(workdir)), "--text", "Hi", "--yes"], env, workdir,
+        ready=lambda _: silent_server.connected())
     assert code == 130, err
-    assert took < 1.0
     assert "Traceback" not in err
 
 
-async def test_ctrl_c_while_the_library_logs_in_returns_at_once(silent_server: str,
+async def test_ctrl_c_while_the_library_logs_in_returns_at_once(silent_server: SilentServer,
                                                                 tmp_path: Path) -> None:
     source = _csv(tmp_path)
-    creds = engine.Credentials(silent_server, "id-123456", "secret-123456", "jwt-123456")
+    creds = engine.Credentials(silent_server.url, "id-123456", "secret-123456", "jwt-123456")
     job = engine.job.Job(str(source), text="Hi", sender=None, credentials=creds, journal=None,
                          options=opts(), progress=None)
     task = asyncio.create_task(job.run())
-    await asyncio.sleep(1.0)
+    await until(silent_server.connected, "the login's connection")
     job.stop()
-    started = time.monotonic()
-    report = await task
-    assert time.monotonic() - started < 1.0
+    # The login would wait out the 120 s request timeout; the stop must not.
+    report = await asyncio.wait_for(task, 60)
     assert (report.status, report.message) == (
         "interrupted", "interrupted before sending: nothing was sent")
     assert report.journal is None  # nothing was sent: the temporary journal is gone
@@ -207,16 +220,17 @@ def _progress_lines(stdout: str) -> list[str]:
 def test_retries_show_in_progress_and_ctrl_c_does_not_wait_for_them(
     workdir: Path, tmp_path: Path,
 ) -> None:
-    faults = FaultConfig(error_503_share=1.0, retry_after_503=30.0, paths=(CREATE_BATCH,))
+    # The 503 asks for ten minutes: a stop that waited them out would not exit in 60 s.
+    faults = FaultConfig(error_503_share=1.0, retry_after_503=600.0, paths=(CREATE_BATCH,))
     with EmulatorProcess(EmulatorConfig(faults=faults)) as emu:
         env = {**emulator_env(emu), "HVSMS_PROGRESS_INTERVAL": "0.2"}
-        code, took, out, err = _interrupt_after(
+        code, out, err = _interrupt_after(
             ["send", str(_csv(workdir)), "--text", "Hi", "--yes", "-j", "job.journal"],
-            env, workdir, wait=0, ready="retries 1")
+            env, workdir, ready=lambda lines: any("retries 1" in line for line in lines))
         assert emu.ledger()["batches"] == 0
+        assert emu.ledger()["faults"] == {"error_503": 1}  # no second try before the stop
     assert any(re.search(r"retries [1-9]", line) for line in _progress_lines(out)), out
     assert code == 130, err
-    assert took < 1.5  # the 503 asked for 30 s; a stop does not wait them out
     assert "Resume with: hvsms resume job.journal" in out
 
 
