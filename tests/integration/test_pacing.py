@@ -5,6 +5,7 @@ with every recipient once. Time is the emulator's (the engine is given its clock
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 from collections.abc import Callable
 from pathlib import Path
 
@@ -12,7 +13,7 @@ from support import opts, us_number
 
 import engine
 from engine.clock import Clock
-from engine.emulator import Emulator, EmulatorConfig, RateLimitConfig
+from engine.emulator import CREATE_BATCH, Emulator, EmulatorConfig, RateLimitConfig
 from engine.job import Job
 
 TOLL_FREE = "+18885550100"  # 8 messages/s
@@ -36,6 +37,15 @@ def _queued(emu: Emulator) -> dict[str, int]:
     return out
 
 
+def _attempts(journal: Path) -> int:
+    """POSTs the job has begun, as its journal records them (before each POST)."""
+    db = sqlite3.connect(f"file:{journal}?mode=ro", uri=True)
+    try:
+        return int(db.execute("SELECT coalesce(sum(attempts), 0) FROM batches").fetchone()[0])
+    finally:
+        db.close()
+
+
 async def _watch(emu: Emulator, peak: dict[str, int]) -> None:
     while True:
         for sender, n in _queued(emu).items():
@@ -57,10 +67,12 @@ async def test_a_stop_leaves_at_most_the_horizon_in_flight_and_a_resume_finishes
         job = Job(str(path), text="Hi", sender=f"{TOLL_FREE},{LOCAL}",
                   credentials=emu.credentials, journal=str(journal), options=options,
                   progress=None, clock=clock)
-        start = clock.now()
+        attempts_at_stop = 0
 
         async def stop_later() -> None:
+            nonlocal attempts_at_stop
             await clock.sleep(900.0)  # 15 emulated minutes in
+            attempts_at_stop = _attempts(journal)
             job.stop()
 
         stopper = asyncio.create_task(stop_later())
@@ -76,7 +88,12 @@ async def test_a_stop_leaves_at_most_the_horizon_in_flight_and_a_resume_finishes
             assert peak.get(sender, 0) <= most * 1.1, (sender, peak)
             assert left.get(sender, 0) <= most * 1.1, (sender, left)
         assert 0 < ledger["accepted"] < rows
-        assert clock.now() - start < 1500.0  # the stop was prompt
+        # The stop was prompt: every POST the server got was begun (journaled) before
+        # it. Counted, not timed (at 600x a real-time bound is a fraction of a second on
+        # a busy machine). Not `==`: a lane waiting for a POST slot at the stop still
+        # journals an attempt that the HTTP client then refuses ("not sent: the job is
+        # stopping"), leaving that batch `failed` rather than `planned` (engine/pacing.py).
+        assert emu.ledger()["requests"][CREATE_BATCH] <= attempts_at_stop
 
         resumed = await engine.resume(journal, credentials=emu.credentials, clock=clock)
         watcher.cancel()
