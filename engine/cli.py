@@ -749,6 +749,7 @@ def _send(ui: Ui, file: str, *, text: str | None, sender: str | None, journal: s
     report = outcome.report
     if report is not None and job.stage == "session" and report.status == "failed":
         # Login or sender refused, server unreachable: nothing was read or sent.
+        job.files.drop_if_empty(report)
         ui.error(report.message)
         return EXIT_FAILED
     outcome.joined = joined

@@ -112,6 +112,18 @@ class JobJournal:
             remove_journal(path)
         report.journal = None
 
+    def drop_if_empty(self, report: JobReport) -> None:
+        """Remove a journal this run created that holds no batch (the job never got
+        to planning: running the same command again starts it afresh)."""
+        path = report.journal
+        if path is None or not self.new or not os.path.exists(path):
+            return
+        with Journal.open(path) as journal:
+            if journal.batches():
+                return
+        remove_journal(path)
+        report.journal = None
+
     def finish(self, report: JobReport) -> None:
         """The job ended: keep its journal where it can still be resumed or refreshed."""
         if report.status == "running":
