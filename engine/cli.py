@@ -45,6 +45,7 @@ from .job import (
     Progress,
     SenderProgress,
     job_done,
+    journaled_job,
     pool_spec,
     refuse_other_settings,
 )
@@ -829,7 +830,7 @@ def resume(journal: str, report_dir: Path | None, yes: bool, quiet: bool, verbos
             if not yes:
                 _confirm(ui, f"Resume sending via {creds.server_url}?")
         view = ProgressView(ui, "resuming")
-        job = Job.from_inputs(inputs, journal=journal, credentials=creds, progress=view.update)
+        job = journaled_job(inputs, journal=journal, credentials=creds, progress=view.update)
         directory = report_dir or default_report_dir(journal)
         joined = _join_outputs(job, directory, outcomes=outcomes)
         outcome = asyncio.run(_run_job(job, view, ui))
@@ -859,7 +860,7 @@ def results(journal: str, report_dir: Path | None, yes: bool, quiet: bool, verbo
         else:
             ui.say(f"server: {creds.server_url}", always=True)
         view = ProgressView(ui, "results")
-        job = Job.from_inputs(inputs, journal=journal, credentials=creds, progress=view.update)
+        job = journaled_job(inputs, journal=journal, credentials=creds, progress=view.update)
         job.results_only = True
         directory = report_dir or default_report_dir(journal)
         joined = _join_outputs(job, directory, outcomes=outcomes)

@@ -33,31 +33,30 @@ from .journal_policy import (
     journal_differences,
     refuse_other_settings,
 )
-from .phones import Normalizer
 from .plan import (
     DRY_RUN_SENDER,
     Plan,
     Window,
-    blocklists,
     make_plan,
     plan_all,
     plan_schedule,
     pool_spec,
     record_plan,
     sender_pool,
+    unsent_sender,
     window,
 )
 from .poller import refresh_counts
 from .preflight import Prepared, check, prepare
 from .progress import Progress, ProgressCallback, SenderProgress, Tracker
 from .report import JobReport
-from .senders import ALL, parse_senders
+from .senders import ALL
 from .session import EMULATOR_NOTE, Session
 from .stopping import Stopped, unless_stopped
 from .summary import TO_SEND, Snapshot, outcome, pending_note, summarise
 
 __all__ = ["PLAN_OPTIONS", "TO_SEND", "Job", "Progress", "SenderProgress", "job_done",
-           "journal_differences", "pending_note", "pool_spec", "refresh",
+           "journal_differences", "journaled_job", "pending_note", "pool_spec", "refresh",
            "refuse_other_settings", "results", "resume", "send_bulk", "sender_pool"]
 
 # Asked once the whole plan is in the journal, before anything is sent: the
@@ -108,7 +107,7 @@ async def resume(
     clock: Clock | None = None,
 ) -> JobReport:
     """Continue the job recorded in `journal` (poll only, if everything was sent)."""
-    return await Job.of_journal(journal, credentials=credentials, progress=progress,
+    return await _of_journal(journal, credentials=credentials, progress=progress,
                                 clock=clock).run()
 
 
@@ -120,7 +119,7 @@ async def refresh(
     """Fetch the status and delivery counts of every batch of the job in
     `journal` again, so pending receipts turn into delivered or failed; the
     journal is updated and the returned report says where every row stands."""
-    return await _refresh(Job.of_journal(journal, credentials=credentials, progress=None))
+    return await _refresh(_of_journal(journal, credentials=credentials, progress=None))
 
 
 async def results(
@@ -135,9 +134,13 @@ async def results(
     completed batch's messages that are not in the journal yet (and again
     those that were still pending). `hvsms results JOURNAL` does this.
     """
-    job = Job.of_journal(journal, credentials=credentials, progress=progress)
+    job = _of_journal(journal, credentials=credentials, progress=progress)
     job.results_only = True
     return await job.run()
+
+
+# Raised out of `Job.run`: the user must fix the input, the options or the journal.
+_USERS_TO_FIX = (InputError, ConfigError, JournalError)
 
 
 class Job:
@@ -194,30 +197,6 @@ class Job:
         self._dispatch: Dispatch | None = None
         self._window: Window | None = None
 
-    @classmethod
-    def from_inputs(
-        cls, inputs: dict[str, Any], *, journal: str, credentials: Credentials | None,
-        progress: ProgressCallback | None, clock: Clock | None = None,
-    ) -> Job:
-        opts = dict(inputs.get("options") or {})
-        # A job planned before smart encoding existed is sent byte for byte, as planned.
-        opts.setdefault("smart_encoding", False)
-        return cls(
-            str(inputs["source"]), text=inputs.get("text"), sender=inputs.get("sender"),
-            credentials=credentials, journal=journal, options=JobOptions(**opts),
-            progress=progress, resuming=True, clock=clock,
-        )
-
-    @classmethod
-    def of_journal(cls, journal: str | os.PathLike[str], *, credentials: Credentials | None,
-                   progress: ProgressCallback | None, clock: Clock | None = None) -> Job:
-        """The job recorded in `journal`, as it was begun."""
-        path = os.fspath(journal)
-        with Journal.open(path) as j:
-            inputs = j.inputs
-        return cls.from_inputs(inputs, journal=path, credentials=credentials,
-                               progress=progress, clock=clock)
-
     @property
     def progress(self) -> Progress:
         return self.tracker.progress
@@ -250,19 +229,17 @@ class Job:
         try:
             async with contextlib.AsyncExitStack() as stack:
                 await self._run(stack)
-        except (InputError, ConfigError, JournalError):
+        except _USERS_TO_FIX:
             self.files.discard(report)
             raise
         except Stopped:
             report.status = "interrupted"
             report.message = "interrupted before sending: nothing was sent"
             self.files.discard(report)
-        except HvsmsError as exc:
-            report.status, report.message = "failed", str(exc)
-        except BaseExceptionGroup as group:
-            errors = flatten(group)
+        except (HvsmsError, BaseExceptionGroup) as exc:
+            errors = flatten(exc) if isinstance(exc, BaseExceptionGroup) else [exc]
             for err in errors:
-                if isinstance(err, (InputError, ConfigError, JournalError)):
+                if isinstance(err, _USERS_TO_FIX):
                     self.files.discard(report)
                     raise err from None
             if not all(isinstance(e, HvsmsError) for e in errors):
@@ -299,7 +276,11 @@ class Job:
             # wrong URL, refused credentials or sender show up at once.
             self.stage = "session"
             session = await self._connect(stack, journal, pre)
-            sender = session.sender if session is not None else self._plan_sender(pre)
+            if session is None:
+                self.report.sender, warnings = unsent_sender(self.sender, dry_run=self.dry_run)
+                report.warnings.extend(warnings)
+            sender = session.sender if session is not None else \
+                self.report.sender or DRY_RUN_SENDER
             await unless_stopped(check(pre, journal), self._stop)
             self.stage = "plan"
             plan = await self._plan(pre, session, sender)
@@ -334,42 +315,23 @@ class Job:
         self.tracker.stats = session.client.stats if session.client else None
         sender = await session.pick(self.sender)
         await session.check_server(journal)
-        if journal.meta("sender") not in (None, sender):
-            raise JournalError(f"the job was sending from {journal.meta('sender')}, not {sender}")
-        journal.set_meta("sender", sender)
         self.report.sender = sender
         return session
 
-    def _plan_sender(self, pre: Prepared) -> str:
-        """A dry run's sender (or a file with no rows, which is never sent)."""
-        sender = self.sender
-        if self.dry_run and (sender is None or sender == ALL):
-            self.report.warnings.append(
-                "dry run without a sender: sized with a 12-character number")
-            sender = None
-        elif self.dry_run:
-            parse_senders(sender)  # raises SenderError for anything but E.164 numbers
-        self.report.sender = sender
-        return sender or DRY_RUN_SENDER
-
     async def _plan(self, pre: Prepared, session: Session | None, sender: str) -> Plan:
-        """The plan stage's parts: opt-outs and suppression lists, quiet hours."""
+        """The plan stage: opt-outs, suppression lists and quiet hours, then the planner."""
         opts, report = self.options, self.report
-        normalizer = Normalizer(opts.region, strict=opts.validate == "strict")
-        opted = None
-        # Nothing is planned or sent when only fetching results: no lists needed.
-        if session is not None and opts.fetch_opt_outs and not self.results_only:
-            opted = await session.opt_outs()
-        elif self.dry_run and opts.fetch_opt_outs:
+        # Only fetching results: nothing is planned or sent, so no lists are needed.
+        lists = not self.results_only
+        if self.dry_run and opts.fetch_opt_outs:
             report.warnings.append("dry run: the sender's opt-out list was not fetched")
-        blocked, warnings = blocklists(opts, normalizer, opted) if not self.results_only \
-            else ([], [])
-        report.warnings.extend(warnings)
+        opted = await session.opt_outs() if session and opts.fetch_opt_outs and lists else None
         win = self._window = window(opts, report.server)
-        report.warnings.extend(win.warnings)
+        plan = make_plan(pre, sender=sender, options=opts, opted=opted, suppress=lists,
+                         quiet=win.hours, keep_bodies=not self.dry_run)
+        report.warnings.extend([*plan.warnings, *win.warnings])
         self.tracker.default_sender = sender.split(",")[0]
-        return make_plan(pre, sender=sender, options=opts, normalizer=normalizer,
-                         blocked=blocked, quiet=win.hours, keep_bodies=not self.dry_run)
+        return plan
 
     async def _plan_only(self, plan: Plan, journal: Journal) -> None:
         """The whole plan into the journal, nothing sent (a dry run)."""
@@ -403,14 +365,11 @@ class Job:
             if self.results_only:
                 await dispatch.follow(known)
                 return
-            if self.confirm is not None and not self.dry_run:
+            if self.confirm is not None:
+                self._claim(journal, session, record=False)  # refused before the question
                 await self._confirmed(plan, journal, known)
             self.stage = "dispatch"
-            if journal.path and self.files.new and not session.emulator:
-                # A built-in emulator sends nowhere: nothing to guard.
-                claim(fingerprint=str(journal.meta("fingerprint")), text=self.text,
-                      sender=sender, server=session.server, journal=journal.path,
-                      report=self.report_dir, again=self.again)
+            self._claim(journal, session)
             await dispatch.send(known)
             if dispatch.preview:
                 self._planned(journal, dispatch.preview, dispatch.plan_warnings)
@@ -418,6 +377,13 @@ class Job:
             self.report.reconciled = dispatch.submitter.reconciled
             self.report.resent_after_check = dispatch.submitter.resent
             self.report.warnings.extend(dispatch.warnings)
+
+    def _claim(self, journal: Journal, session: Session, *, record: bool = True) -> None:
+        """The repeat guard (`engine.history`): a new job, on a server that sends."""
+        if self.files.new and not session.emulator:
+            claim(fingerprint=str(journal.meta("fingerprint")), text=self.text,
+                  sender=session.sender, server=session.server, journal=journal.path,
+                  report=self.report_dir, again=self.again, record=record)
 
     async def _confirmed(self, plan: Plan, journal: Journal, known: dict[int, Any]) -> None:
         """Plan the whole file, then ask: the plan shown is the plan sent."""
@@ -446,6 +412,26 @@ class Job:
                         results_only=self.results_only)
         if ended is not None:
             report.status, report.message = ended
+
+
+def journaled_job(inputs: dict[str, Any], *, journal: str, credentials: Credentials | None,
+                  progress: ProgressCallback | None, clock: Clock | None = None) -> Job:
+    """The job a journal recorded (`inputs`: `Journal.inputs`), as it was begun."""
+    opts = dict(inputs.get("options") or {})
+    # A job planned before smart encoding existed is sent byte for byte, as planned.
+    opts.setdefault("smart_encoding", False)
+    return Job(str(inputs["source"]), text=inputs.get("text"), sender=inputs.get("sender"),
+               credentials=credentials, journal=journal, options=JobOptions(**opts),
+               progress=progress, resuming=True, clock=clock)
+
+
+def _of_journal(journal: str | os.PathLike[str], *, credentials: Credentials | None,
+                progress: ProgressCallback | None, clock: Clock | None = None) -> Job:
+    path = os.fspath(journal)
+    with Journal.open(path) as j:
+        inputs = j.inputs
+    return journaled_job(inputs, journal=path, credentials=credentials, progress=progress,
+                         clock=clock)
 
 
 def _opened(session: Session, report: JobReport) -> None:

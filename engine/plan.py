@@ -31,12 +31,12 @@ from .quiet_hours import ANY as ANY_HOURS
 from .quiet_hours import FEDERAL_WINDOW, QuietHours, parse_window
 from .report import DroppedRow
 from .schedule import format_schedule, on_loopback, schedule
-from .senders import SenderPool, pace_weight, parse_senders
+from .senders import ALL, SenderPool, pace_weight, parse_senders
 from .summary import TO_SEND
 from .suppress import load_suppress
 
 __all__ = ["DRY_RUN_SENDER", "Plan", "Window", "make_plan", "plan_all", "plan_schedule",
-           "pool_spec", "reconcile", "record_plan", "sender_pool", "window"]
+           "pool_spec", "reconcile", "record_plan", "sender_pool", "unsent_sender", "window"]
 
 log = logging.getLogger("engine.job")
 
@@ -71,6 +71,16 @@ def window(options: JobOptions, server: str) -> Window:
         + (", narrowed by the state rules" if states else ""),))
 
 
+def unsent_sender(sender: str | None, *, dry_run: bool) -> tuple[str | None, list[str]]:
+    """The sender of a job that sends nothing (a dry run, or a file with no rows),
+    and a warning when a dry run has none (it is sized with `DRY_RUN_SENDER`)."""
+    if dry_run and (sender is None or sender == ALL):
+        return None, ["dry run without a sender: sized with a 12-character number"]
+    if dry_run:
+        parse_senders(sender)  # raises SenderError for anything but E.164 numbers
+    return sender, []
+
+
 def pool_spec(sender: str | Sequence[str] | None) -> str | None:
     """A `sender` argument as the job keeps it: one number, numbers joined by
     commas (a pool), "all", or None."""
@@ -90,18 +100,6 @@ def sender_pool(sender: str, match_area_code: bool, *, by_pace: bool = True
     return SenderPool(numbers, match_area_code, weights)
 
 
-def blocklists(options: JobOptions, normalizer: Normalizer, opted_out: Blocklist | None
-               ) -> tuple[list[Blocklist], list[str]]:
-    """The sender's opt-outs and the `suppress` list (plain, a journal or a failed.csv),
-    with the warnings reading them gave."""
-    lists = [opted_out] if opted_out is not None else []
-    warnings: list[str] = []
-    if options.suppress:
-        more, warnings = load_suppress(options.suppress, normalizer)
-        lists.extend(more)
-    return lists, warnings
-
-
 @dataclass(slots=True)
 class Plan:
     """What plans the file (`planner`) and what rebuilds a batch's body (`builder`)."""
@@ -109,13 +107,22 @@ class Plan:
     planner: Planner
     builder: BodyBuilder
     lanes: Lanes | None
+    warnings: list[str]  # reading the suppression lists
 
 
-def make_plan(pre: Prepared, *, sender: str, options: JobOptions, normalizer: Normalizer,
-              blocked: Sequence[Blocklist], quiet: QuietHours | None, keep_bodies: bool) -> Plan:
-    """The planner and body builder of a job sending from `sender`. `keep_bodies`:
-    bodies within `options.hot_bytes` are sent from what planning built."""
+def make_plan(pre: Prepared, *, sender: str, options: JobOptions, opted: Blocklist | None,
+              suppress: bool, quiet: QuietHours | None, keep_bodies: bool) -> Plan:
+    """The planner and body builder of a job sending from `sender`, dropping the
+    numbers `opted` out and (`suppress`) those of `options.suppress` (plain, a
+    journal or a failed.csv). `keep_bodies`: bodies within `options.hot_bytes` are
+    sent from what planning built."""
     opts = options
+    normalizer = Normalizer(opts.region, strict=opts.validate == "strict")
+    blocked = [opted] if opted is not None else []
+    warnings: list[str] = []
+    if suppress and opts.suppress:
+        more, warnings = load_suppress(opts.suppress, normalizer)
+        blocked.extend(more)
     numbers = sender.split(",")
     pool = sender_pool(sender, opts.match_area_code, by_pace=opts.rate is None)
     lanes = Lanes(numbers, pool=pool, quiet=quiet) if pool or quiet else None
@@ -148,7 +155,7 @@ def make_plan(pre: Prepared, *, sender: str, options: JobOptions, normalizer: No
     builder = BodyBuilder(source=pre.source, header=pre.header, select=pre.select,
                           hygiene=hygiene(None, (), chunker.room, 0),
                           head=heads[numbers[0]], budget=budget, lanes=lanes, heads=heads)
-    return Plan(planner, builder, lanes)
+    return Plan(planner, builder, lanes, warnings)
 
 
 def reconcile(journal: Journal, known: dict[int, BatchRecord], rec: BatchRecord,

@@ -94,7 +94,8 @@ class Session:
     async def check_server(self, journal: Journal) -> None:
         """A job's batches live on one server: refuse, before anything is sent, to
         continue them on another. Identity is the server's data (the user the
-        login reports, the job's batches), not the URL alone: a proxy is fine."""
+        login reports, the job's batches), not the URL alone: a proxy is fine. Nor
+        from another sender."""
         url, owner = self.server, self.owner
         # Refused (`failed`) batches are on no server; the others may be.
         sent = [b for b in journal.batches() if b.state not in (PLANNED, FAILED, SPLIT)]
@@ -114,6 +115,10 @@ class Session:
                     f"{journal.path}: {len(sent)} batch(es) of this job are on {was}; "
                     f"{url} is another server or account, so the job cannot continue there "
                     "(nothing was sent)")
+        if journal.meta("sender") not in (None, self.sender):
+            raise JournalError(f"the job was sending from {journal.meta('sender')}, "
+                               f"not {self.sender}")
+        journal.set_meta("sender", self.sender)
         journal.set_meta("server", url)
         journal.set_meta("emulator", "1" if self.emulator else "0")
         if owner is not None:
