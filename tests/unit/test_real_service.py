@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import orjson
 
-from engine.api.http import _error_body
+from engine.api.answers import error_body
 from engine.errors import AuthError, PermissionDenied
 from engine.poller import delivery_counts
 from engine.segments import text_length
@@ -28,13 +28,13 @@ def test_car_104_and_unreceipted_messages_are_pending_not_failed() -> None:
 def test_the_specific_code_is_read_from_errors_when_the_top_one_is_a_category() -> None:
     body = {"errorCode": "InvalidParameter", "message": "Parameter is invalid",
             "errors": [{"errorCode": "CMN-101", "message": "Parameter [from] value is invalid."}]}
-    assert _error_body(orjson.dumps(body)) == ("CMN-101", "Parameter [from] value is invalid.")
+    assert error_body(orjson.dumps(body)) == ("CMN-101", "Parameter [from] value is invalid.")
     asg = {"errorCode": "CMN-301", "message": "Request rate exceeded",
            "errors": [{"errorCode": "CMN-301", "message": "Request rate exceeded"}]}
-    assert _error_body(orjson.dumps(asg)) == ("CMN-301", "Request rate exceeded")
+    assert error_body(orjson.dumps(asg)) == ("CMN-301", "Request rate exceeded")
     oauth = {"error": "invalid_client", "error_description": "Invalid client",
              "errors": [{"errorCode": "OAU-123", "message": "Invalid client"}]}
-    assert _error_body(orjson.dumps(oauth)) == ("OAU-123", "Invalid client")
+    assert error_body(orjson.dumps(oauth)) == ("OAU-123", "Invalid client")
 
 
 def test_a_missing_permission_is_one_line_naming_it_and_stops_like_a_401() -> None:
