@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import orjson
 
+from engine.api.a2p import StatusCounts
 from engine.api.answers import error_body
 from engine.errors import AuthError, PermissionDenied
 from engine.poller import delivery_counts
@@ -19,10 +20,11 @@ def test_car_104_and_unreceipted_messages_are_pending_not_failed() -> None:
                            "errorCodeCounts": {"SMS-CAR-104": 2, "SMS-CAR-411": 5}},
         "sendingFailed": {"count": 1, "cost": 0.0, "errorCodeCounts": {"SMS-RC-413": 1}},
     }
-    counts = delivery_counts(stats)
+    counts = delivery_counts(StatusCounts.parse(stats))
     assert (counts.delivered, counts.failed, counts.pending) == (90, 6, 9)
     assert counts.codes == {"SMS-CAR-104": 2, "SMS-CAR-411": 5, "SMS-RC-413": 1}
-    assert delivery_counts({}).pending == 0
+    assert delivery_counts(StatusCounts.parse({})).pending == 0
+    assert StatusCounts.parse({"queued": {"count": "x"}, "sent": None}) == StatusCounts()
 
 
 def test_the_specific_code_is_read_from_errors_when_the_top_one_is_a_category() -> None:
