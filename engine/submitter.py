@@ -23,7 +23,7 @@ import time
 from collections.abc import Callable, Sequence
 
 from .api.a2p import A2P, BatchInfo
-from .api.http import StreamBody
+from .api.body import StreamBody
 from .errors import ApiError, AuthError, BodySizeMismatch, InputChanged, OutcomeUnknown
 from .journal import FAILED, SUBMITTED, SUBMITTING, UNCERTAIN, BatchRecord, Journal
 from .planner import BodyBuilder

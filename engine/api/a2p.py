@@ -11,7 +11,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..errors import OutcomeUnknown, ServerError
-from .http import ApiClient, StreamBody
+from .body import StreamBody
+from .http import ApiClient
 
 __all__ = ["A2P", "BatchInfo", "Message", "MessagePage", "Rejection", "StatusCounts"]
 
