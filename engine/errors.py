@@ -208,9 +208,3 @@ class ServerError(ApiError):
 
 class JobFailed(HvsmsError):
     """The job stopped before finishing; the journal (if any) can resume it."""
-
-    def __init__(self, message: str, *, resumable: bool = False) -> None:
-        # `resumable` was never read: every failed job resumes from its journal.
-        # Still accepted only while engine/job.py passes it; then drop __init__.
-        del resumable
-        super().__init__(message)

@@ -265,7 +265,7 @@ class Journal:
                 ((d.line, d.value, d.reason, kind) for d, kind in dropped),
             )
 
-    def update(self, seq: int, **fields: Any) -> None:
+    def _update(self, seq: int, **fields: Any) -> None:
         """Write a batch's fields; a new `state` must be a legal move from the journaled one."""
         unknown = set(fields) - _FIELDS - {"state"}
         if unknown:
@@ -284,7 +284,7 @@ class Journal:
 
     def record(self, rec: BatchRecord, **fields: Any) -> None:
         """Change a batch in the journal, then the in-memory record to match: one writer."""
-        self.update(rec.seq, **fields)
+        self._update(rec.seq, **fields)
         for name, value in fields.items():
             setattr(rec, name, value)
 
