@@ -5,6 +5,7 @@
     python -m benchmarks --large          # ... and 10M
     python -m benchmarks --results-cost   # only: what complete delivery results cost
     python -m benchmarks --campaign       # the campaign scenario only (benchmarks/campaign.py)
+    python -m benchmarks --cli-cost       # only: CPU of `hvsms send FILE --yes` vs send_bulk
 
 The code under test is copied first (`engine/` and `benchmarks/`, as they
 are in the working tree, into a temporary directory) and every process of the
@@ -109,6 +110,11 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
                    help="only the results scenario: requests spent on delivery results per "
                         "1M messages, and submission time with and without them "
                         "(benchmarks/results_cost.py; a minute or two)")
+    p.add_argument("--cli-cost", action="store_true",
+                   help="only the command-line cost: CPU of `hvsms send FILE --yes` against "
+                        "send_bulk on the same file (benchmarks/cli_cost.py; --cli-rows rows)")
+    p.add_argument("--cli-rows", type=int, default=1_000_000,
+                   help="rows of the command-line cost scenario (default 1,000,000)")
     p.add_argument("--results-rows", type=int, default=200_000,
                    help="rows of the results scenario (default 200,000)")
     p.add_argument("--max-rss-gib", type=float, default=10.0,
@@ -156,6 +162,11 @@ def main(argv: Sequence[str] | None = None) -> int:
 
             return results_cost.main(["--rows", str(args.results_rows), "--seed",
                                       str(args.seed)], out=args.out)
+        if args.cli_cost:
+            from . import cli_cost
+
+            return cli_cost.main(["--rows", str(args.cli_rows), "--runs", str(args.runs),
+                                  "--seed", str(args.seed)], out=args.out)
         if args.campaign:
             return _campaign(args, console, CAMPAIGN_ROWS)
         code = Runner(args, console).run()

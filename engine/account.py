@@ -48,7 +48,7 @@ async def open_api(
     )
     client.on_retry = on_retry
     await stack.enter_async_context(client)
-    auth = Auth(client, creds)
+    auth = client.auth = Auth(client, creds)
     if session is not None:
         auth.adopt(session)
     stack.push_async_callback(auth.revoke)

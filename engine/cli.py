@@ -36,8 +36,6 @@ from rich.table import Table
 from rich.text import Text
 
 from . import __version__
-from .account import check_account
-from .api.auth import AuthSession
 from .config import DEFAULT_MAX_BATCH_BYTES, Credentials, JobOptions, credentials_from_env
 from .emulator.cli import emulator as emulator_command
 from .errors import ConfigError, HvsmsError, InputError, JournalError, JournalLocked, SenderError
@@ -47,6 +45,7 @@ from .job import (
     Progress,
     SenderProgress,
     job_done,
+    journaled_job,
     pool_spec,
     refuse_other_settings,
 )
@@ -78,6 +77,7 @@ from .report import JobReport
 from .retry import retry_lines, write_retry_csv
 from .schedule import journal_schedule
 from .stop import request_stop, wait_stopped
+from .summary import Snapshot, all_completed, summarise, to_send
 
 __all__ = ["cli", "main"]
 
@@ -283,9 +283,7 @@ class ProgressView:
             yield self
             return
         if self.ui.tty:
-            self._live = Live(self, console=self.ui.console, refresh_per_second=4,
-                              transient=True, redirect_stdout=True, redirect_stderr=True)
-            self._live.start()
+            self.reopen()
         else:
             self._ticker = asyncio.create_task(self._tick())
         try:
@@ -297,6 +295,13 @@ class ProgressView:
                 with contextlib.suppress(asyncio.CancelledError):
                     await self._ticker
                 self._ticker = None
+
+    def reopen(self) -> None:
+        """Show the live display again after `close` (a question was asked)."""
+        if self.ui.tty and not self.ui.quiet and self._live is None:
+            self._live = Live(self, console=self.ui.console, refresh_per_second=4,
+                              transient=True, redirect_stdout=True, redirect_stderr=True)
+            self._live.start()
 
     def close(self) -> None:
         """Stop the live display (idempotent)."""
@@ -510,15 +515,6 @@ def _guard(ui: Ui) -> Iterator[None]:
         raise SystemExit(EXIT_FAILED) from None
 
 
-def _check_account(ui: Ui, creds: Credentials, sender: str | None,
-                   options: JobOptions) -> tuple[str, AuthSession | None]:
-    """Log in and check the sender (Ctrl-C leaves at once: nothing was sent)."""
-    def on_retry(err: HvsmsError) -> None:
-        ui.say(f"connecting to {creds.server_url}: {err}; retrying")
-
-    return asyncio.run(check_account(creds, sender, options, on_retry=on_retry))
-
-
 def _confirm_allowed(yes: bool) -> None:
     if not yes and not sys.stdin.isatty():
         raise UsageProblem(
@@ -730,51 +726,80 @@ def _send(ui: Ui, file: str, *, text: str | None, sender: str | None, journal: s
         return _nothing_left(ui, journal)
     creds = _credentials(ui)
     directory = report_dir or default_report_dir(journal)
-    total: int | None = None
-    total_batches: int | None = None
-    login: AuthSession | None = None
+    view = ProgressView(ui, "sending")
+    asked: _Question | None = None
     if creds is None:
         ui.say(EMULATOR_LINE, style="bold yellow")
     else:
         _confirm_allowed(yes)
         ui.say(f"server: {creds.server_url}")
-        # Log in and check the sender before the file is read and planned.
-        sender, login = _check_account(ui, creds, sender, options)
-        ui.say(f"sender: {sender}")
         if journal and os.path.exists(journal):
             ui.say(f"journal: {journal} exists: the job recorded there is resumed")
-        view = ProgressView(ui, "planning")
-        plan_job = Job(file, text=text, sender=sender, credentials=None, journal=None,
-                       options=options, progress=view.update, dry_run=True)
-        plan_job.report.server = creds.server_url  # its quiet hours are the real job's
-        planned = asyncio.run(_run_job(plan_job, view, ui))
-        if planned.report is None or planned.signals:
-            ui.say("interrupted while planning: nothing was sent", always=True)
-            return EXIT_INTERRUPTED
-        plan = planned.report
-        total = sum(b.messages for b in plan.batches)
-        total_batches = len(plan.batches)
+        # One job: it logs in, plans the whole file with the real sender and
+        # opt-outs, asks here, then sends what it planned.
+        view.verb = "planning"
+        asked = _Question(ui, view, creds.server_url, yes=yes)
+    job = Job(file, text=text, sender=sender, credentials=creds, journal=journal,
+              options=options, progress=view.update, again=again,
+              report_dir=str(directory.absolute()),
+              confirm=asked.confirm if asked is not None else None)
+    joined = _join_outputs(job, directory, outcomes=outcomes)
+    outcome = asyncio.run(_run_job(job, view, ui))
+    if asked is not None and asked.answer in ("no", "abort") and not outcome.signals:
+        return asked.declined()
+    report = outcome.report
+    if report is not None and job.stage == "session" and report.status == "failed":
+        # Login or sender refused, server unreachable: nothing was read or sent.
+        job.files.drop_if_empty(report)
+        ui.error(report.message)
+        return EXIT_FAILED
+    outcome.joined = joined
+    return _finish(outcome, ui, directory)
+
+
+class _Question:
+    """Shows the job's plan and asks before it sends (`Job(confirm=...)`)."""
+
+    def __init__(self, ui: Ui, view: ProgressView, server: str, *, yes: bool) -> None:
+        self.ui, self.view, self.server, self.yes = ui, view, server, yes
+        self.answer: str | None = None  # yes | no | abort; None: never asked
+
+    async def confirm(self, plan: JobReport, schedule: list[str]) -> bool:
+        ui, view = self.ui, self.view
+        view.close()
+        todo = [b for b in plan.batches if b.status in TO_SEND]
+        total = sum(b.messages for b in todo)
+        ui.say(f"sender: {plan.sender}")
         ui.table(plan_table(plan, ascii_only=not ui.tty))
         _show_plan_extras(ui, plan)
         for note in plan.notes:
             ui.say(f"note: {note}")
-        for line in plan_job.schedule:
+        for line in schedule:
             ui.say(line)
         for w in plan.warnings:
-            if not w.startswith("dry run"):  # notes about the plan itself, said below
+            if _LIBRARY_EMULATOR_NOTE not in w:
                 ui.say(f"warning: {w}", style="yellow")
-        ui.say("note: numbers on the sender's opt-out list are dropped when sending, so the "
-               "plan may count a few too many")
-        if not yes:
-            _confirm(ui, f"Send {total:,} messages via {creds.server_url}?")
-    view = ProgressView(ui, "sending", total=total, total_batches=total_batches)
-    job = Job(file, text=text, sender=sender, credentials=creds, journal=journal,
-              options=options, progress=view.update, again=again,
-              report_dir=str(directory.absolute()), login=login)
-    joined = _join_outputs(job, directory, outcomes=outcomes)
-    outcome = asyncio.run(_run_job(job, view, ui))
-    outcome.joined = joined
-    return _finish(outcome, ui, directory)
+        self.answer = "yes" if self.yes else self._ask(f"Send {total:,} messages via "
+                                                        f"{self.server}?")
+        if self.answer != "yes":
+            return False
+        view.verb, view.total, view.total_batches = "sending", total, len(todo)
+        view.reopen()
+        return True
+
+    def _ask(self, question: str) -> str:
+        try:
+            return "yes" if click.confirm(question, default=False) else "no"
+        except click.Abort:
+            click.echo("")
+            return "abort"
+
+    def declined(self) -> int:
+        if self.answer == "no":
+            self.ui.say("not confirmed: nothing was sent", always=True)
+            return EXIT_FAILED
+        self.ui.say("aborted: nothing was sent", always=True)
+        return EXIT_INTERRUPTED
 
 
 @cli.command()
@@ -805,7 +830,7 @@ def resume(journal: str, report_dir: Path | None, yes: bool, quiet: bool, verbos
             if not yes:
                 _confirm(ui, f"Resume sending via {creds.server_url}?")
         view = ProgressView(ui, "resuming")
-        job = Job.from_inputs(inputs, journal=journal, credentials=creds, progress=view.update)
+        job = journaled_job(inputs, journal=journal, credentials=creds, progress=view.update)
         directory = report_dir or default_report_dir(journal)
         joined = _join_outputs(job, directory, outcomes=outcomes)
         outcome = asyncio.run(_run_job(job, view, ui))
@@ -835,7 +860,7 @@ def results(journal: str, report_dir: Path | None, yes: bool, quiet: bool, verbo
         else:
             ui.say(f"server: {creds.server_url}", always=True)
         view = ProgressView(ui, "results")
-        job = Job.from_inputs(inputs, journal=journal, credentials=creds, progress=view.update)
+        job = journaled_job(inputs, journal=journal, credentials=creds, progress=view.update)
         job.results_only = True
         directory = report_dir or default_report_dir(journal)
         joined = _join_outputs(job, directory, outcomes=outcomes)
@@ -1005,42 +1030,36 @@ def _settled(state: dict[str, Any]) -> bool:
 # --- status from the journal --------------------------------------------------------
 
 def read_status(path: str) -> dict[str, Any]:
-    """Everything `status` shows, read from the journal (no network)."""
+    """Everything `status` shows, read from the journal (no network), counted as the
+    job's report counts (`engine.summary`)."""
     holder = JournalLock.holder(path)
     with Journal.open(path) as j:
-        inputs = j.inputs
-        batches = j.batches()
-        kinds: collections.Counter[str] = collections.Counter(kind for _, kind in j.dropped())
-        planned_all = j.meta("planned") == "complete"
-        rows = j.meta("rows")
-        sender = j.meta("sender") or inputs.get("sender")
-        emulator = j.meta("emulator") == "1"
-    states = collections.Counter(b.state for b in batches)
-    open_batches = [b for b in batches if b.state not in (COMPLETED, SPLIT)]
+        snap = Snapshot.read(j, rows=False)
+    c = summarise(snap).counts
+    states = collections.Counter(str(b.state) for b in snap.batches)
     return {
         "journal": path,
-        "source": inputs.get("source"),
-        "started": inputs.get("started"),
-        "sender": sender,
-        "planned_all": planned_all,
-        "rows": int(rows) if rows else None,
-        "batches": len(batches),
+        "source": snap.inputs.get("source"),
+        "started": snap.inputs.get("started"),
+        "sender": snap.meta["sender"] or snap.inputs.get("sender"),
+        "planned_all": snap.planned_all,
+        "rows": int(snap.meta["rows"]) if snap.meta["rows"] else None,
+        "batches": len(snap.batches),
         "states": dict(states),
-        "recipients": sum(b.messages for b in batches if b.state != SPLIT),
-        "accepted": sum(b.accepted or 0 for b in batches),
-        "rejected": sum(b.rejected or 0 for b in batches),  # as the job's report counts
-        "processed": sum(b.processed or 0 for b in batches),
-        "delivered": sum(b.delivered or 0 for b in batches),
-        "failed": sum(b.failed or 0 for b in batches),
-        "pending": sum(max(0, (b.accepted or 0) - (b.delivered or 0) - (b.failed or 0))
-                       for b in batches if b.batch_id),
-        "dropped": sum(kinds.values()),
-        "dropped_kinds": dict(kinds),
-        "to_send": sum(b.messages for b in batches if b.state in TO_SEND),  # as resume sends
-        "done": planned_all and not open_batches,
+        "recipients": sum(b.messages for b in snap.batches if b.state != SPLIT),
+        "accepted": c.accepted,
+        "rejected": c.rejected,
+        "processed": c.processed,
+        "delivered": c.delivered,
+        "failed": c.failed,
+        "pending": c.pending,
+        "dropped": c.dropped,
+        "dropped_kinds": c.dropped_kinds(),
+        "to_send": to_send(snap),  # as resume sends
+        "done": snap.planned_all and all_completed(snap),
         "failed_batches": states.get(FAILED, 0),
         "following": str(holder) if holder is not None else None,
-        "emulator": emulator,
+        "emulator": snap.meta["emulator"] == "1",
     }
 
 

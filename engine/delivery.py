@@ -20,7 +20,7 @@ import logging
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
-from .api.a2p import A2P
+from .api.a2p import A2P, Message
 from .codes import PENDING_CODES
 from .errors import ApiError, HvsmsError
 from .journal import COMPLETED, FAILED_STATUSES, BatchRecord, Journal, ResultState
@@ -46,19 +46,16 @@ class PageResult:
     pending: int
 
 
-def classify(records: Iterable[dict[str, object]]) -> PageResult:
+def classify(messages: Iterable[Message]) -> PageResult:
     """Count a page's messages and keep the ones not delivered."""
     rows: list[tuple[str, str, str]] = []
     delivered = failed = pending = 0
-    for msg in records:
-        status = str(msg.get("messageStatus") or "")
+    for msg in messages:
+        status, code = msg.status, msg.error_code
         if status == DELIVERED:
             delivered += 1
             continue
-        to = msg.get("to")
-        number = str(to[0]) if isinstance(to, list) and to else str(to or "")
-        code = str(msg.get("errorCode") or "")
-        rows.append((number, status or "Unknown", code))
+        rows.append((msg.to, status or "Unknown", code))
         if status in FAILED_STATUSES and code not in PENDING_CODES:
             failed += 1
         else:
@@ -125,7 +122,7 @@ class ResultsFetcher:
         restarted = False
         while not st.complete:
             try:
-                records, nxt = await self.a2p.messages_page(
+                got = await self.a2p.messages_page(
                     batch_id=rec.batch_id, date_from=self.since, token=st.next_token,
                     background=True,
                 )
@@ -138,7 +135,8 @@ class ResultsFetcher:
                 restarted = True
                 continue
             self.pages += 1
-            page = classify(records)
+            page = classify(got.messages)
+            nxt = got.next_token
             self.journal.add_results_page(st, page.rows, delivered=page.delivered,
                                           failed=page.failed, pending=page.pending,
                                           next_token=nxt)

@@ -12,8 +12,10 @@ from .logs import redact
 __all__ = [
     "ApiError",
     "AuthError",
+    "BodySizeMismatch",
     "ConfigError",
     "HvsmsError",
+    "InputChanged",
     "InputError",
     "JobFailed",
     "JournalError",
@@ -101,6 +103,11 @@ class JournalError(HvsmsError):
     """The journal cannot be used: wrong schema, changed input file, corrupt."""
 
 
+class InputChanged(JournalError):
+    """The input file no longer holds what the journal planned from it: resuming
+    would send other messages than the ones planned (and maybe sent)."""
+
+
 class JournalLocked(JournalError):
     """Another process has the job's journal open: two senders would send twice."""
 
@@ -129,6 +136,20 @@ class OutcomeUnknown(NetworkError):
 
     For a POST this means the batch may or may not exist: never resend blindly.
     """
+
+
+class BodySizeMismatch(HvsmsError):
+    """A streamed request body came out larger or smaller than the size it declared.
+
+    Raised while the body is written: the server cannot have accepted it (the
+    Content-Length was not met). Whoever produced the body knows why it changed.
+    """
+
+    def __init__(self, written: int, expected: int) -> None:
+        self.written, self.expected = written, expected
+        self.larger = written > expected
+        super().__init__(f"a request body came out {'larger' if self.larger else 'smaller'} "
+                         f"than its declared {expected} bytes")
 
 
 class ApiError(HvsmsError):
@@ -187,7 +208,3 @@ class ServerError(ApiError):
 
 class JobFailed(HvsmsError):
     """The job stopped before finishing; the journal (if any) can resume it."""
-
-    def __init__(self, message: str, *, resumable: bool = False) -> None:
-        self.resumable = resumable
-        super().__init__(message)

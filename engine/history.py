@@ -76,26 +76,35 @@ def _key(fingerprint: str, text: str | None, sender: str, server: str) -> str:
 
 def claim(
     *, fingerprint: str, text: str | None, sender: str, server: str, journal: str,
-    report: str | None, again: bool, now: dt.datetime | None = None,
+    report: str | None, again: bool, now: dt.datetime | None = None, record: bool = True,
 ) -> None:
-    """Record that `journal` sends this; raise `RepeatedJob` if another job did lately."""
+    """Record that `journal` sends this; raise `RepeatedJob` if another job did lately.
+    `record=False` only checks (before a plan the user may still decline)."""
     now = now or dt.datetime.now(dt.UTC)
     path = _private_dir(state_dir() / "sent") / f"{_key(fingerprint, text, sender, server)}.json"
     mine = Claim(os.path.abspath(journal), report, now.isoformat(timespec="seconds"),
                  server, sender)
+    if not record:
+        if path.exists():
+            _refuse_repeat(path, mine, now, again)
+        return
     data = json.dumps(asdict(mine)).encode()
     try:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     except FileExistsError:
-        other = _read(path)
-        if other is not None and other.journal != mine.journal and not again:
-            started = dt.datetime.fromisoformat(other.started)
-            if now - started < REPEAT_WINDOW and os.path.exists(other.journal):
-                raise RepeatedJob(_refusal(other), journal=other.journal) from None
+        _refuse_repeat(path, mine, now, again)
         _replace(path, data)
         return
     with os.fdopen(fd, "wb") as f:
         f.write(data)
+
+
+def _refuse_repeat(path: Path, mine: Claim, now: dt.datetime, again: bool) -> None:
+    other = _read(path)
+    if other is not None and other.journal != mine.journal and not again:
+        started = dt.datetime.fromisoformat(other.started)
+        if now - started < REPEAT_WINDOW and os.path.exists(other.journal):
+            raise RepeatedJob(_refusal(other), journal=other.journal) from None
 
 
 def _refusal(other: Claim) -> str:

@@ -1,4 +1,7 @@
-"""The hygiene stage: a block of raw rows in, the messages to send out (pure).
+"""The hygiene stage: a block of raw rows in, the messages to send out (no I/O).
+
+Not pure: it remembers every number it lets through (`seen`, shared by the
+job) to drop later duplicates, and notes the first link shortener it meets.
 
 Per block, in order: normalise numbers to E.164, render and check texts,
 drop opted-out and suppressed numbers, drop duplicates (first occurrence

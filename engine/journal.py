@@ -4,6 +4,9 @@ It records the job's inputs, every planned batch with its line and byte
 range, each state change (intent before a POST, the batch id right after the
 answer), and every dropped and rejected row. No secret is ever written here:
 the inputs hold the server URL and sender, never credentials or tokens.
+
+The file itself (schema, creation, upgrades) is `journal_file`'s; the tables
+of delivery results are `results_store`'s.
 """
 
 from __future__ import annotations
@@ -21,15 +24,15 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, Self
 
-from .codes import PENDING_CODES
 from .errors import JournalError
+from .journal_file import SCHEMA_VERSION, create_db, open_db
 from .lock import JournalLock
 from .report import DroppedRow, RejectedRow
+from .results_store import FAILED_STATUSES, ResultsStore, ResultState
 
-__all__ = ["SCHEMA_VERSION", "SPLIT_BASE", "BatchRecord", "BatchState", "Journal", "ResultState",
-           "fingerprint", "legal"]
+__all__ = ["FAILED_STATUSES", "SCHEMA_VERSION", "SPLIT_BASE", "BatchRecord", "BatchState",
+           "Journal", "ResultState", "fingerprint", "legal"]
 
-SCHEMA_VERSION = 1
 
 class BatchState(StrEnum):
     """Where a batch stands. `submitting` is the intent written before a POST:
@@ -71,56 +74,17 @@ def legal(old: str, new: str) -> bool:
 _FIELDS = frozenset({"batch_id", "accepted", "rejected", "processed", "status", "cost",
                      "delivered", "failed", "error_codes", "attempts", "intent"})
 
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS batches (
-    seq INTEGER PRIMARY KEY,
-    start INTEGER NOT NULL, stop INTEGER NOT NULL, start_line INTEGER NOT NULL,
-    first_line INTEGER NOT NULL, last_line INTEGER NOT NULL,
-    messages INTEGER NOT NULL, bytes INTEGER NOT NULL,
-    first_to TEXT NOT NULL, last_to TEXT NOT NULL,
-    state TEXT NOT NULL, batch_id TEXT, accepted INTEGER, rejected INTEGER,
-    processed INTEGER, status TEXT, cost REAL, delivered INTEGER, failed INTEGER,
-    error_codes TEXT, attempts INTEGER NOT NULL DEFAULT 0, updated REAL NOT NULL,
-    intent REAL,  -- wall-clock time of the last POST's intent
-    sender TEXT,  -- the batch's own sender (a pool's); NULL: the job's sender
-    zone TEXT  -- the hours its recipients may be reached (engine.quiet_hours key)
-);
-CREATE TABLE IF NOT EXISTS dropped (
-    line INTEGER PRIMARY KEY, value TEXT NOT NULL, reason TEXT NOT NULL, kind TEXT NOT NULL,
-    batch INTEGER NOT NULL  -- the batch whose byte range holds the line (0: none)
-);
-CREATE TABLE IF NOT EXISTS rejected (
-    line INTEGER NOT NULL, recipient TEXT NOT NULL, error_code TEXT NOT NULL,
-    description TEXT NOT NULL, batch_id TEXT NOT NULL
-);
-"""
-
-# Delivery results (the messages list), added without a schema version bump:
-# created on open when missing, so a journal of an earlier hvsms still opens
-# and one with results still opens in an earlier hvsms (which ignores them).
-# `result_batches`: per batch, the pages fetched so far and where to go on;
-# `results`: every message not delivered (failed or still pending), with its
-# CSV line once the batch's pages are all in (0 until then).
-_RESULTS_SCHEMA = """
-CREATE TABLE IF NOT EXISTS result_batches (
-    seq INTEGER PRIMARY KEY, pages INTEGER NOT NULL, next_token TEXT,
-    complete INTEGER NOT NULL, resolved INTEGER NOT NULL, delivered INTEGER NOT NULL,
-    failed INTEGER NOT NULL, pending INTEGER NOT NULL, updated REAL NOT NULL
-);
-CREATE TABLE IF NOT EXISTS results (
-    seq INTEGER NOT NULL, recipient TEXT NOT NULL, status TEXT NOT NULL,
-    error_code TEXT NOT NULL, line INTEGER NOT NULL DEFAULT 0
-);
-CREATE INDEX IF NOT EXISTS results_by_seq ON results (seq);
-CREATE INDEX IF NOT EXISTS results_by_line ON results (line);
-"""
-
-FAILED_STATUSES = ("DeliveryFailed", "SendingFailed")
+_INSERT_BATCH = (
+    "INSERT INTO batches (seq, start, stop, start_line, first_line, last_line, messages, bytes, "
+    "first_to, last_to, state, updated, sender, zone) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
 
 
 @dataclass(slots=True)
 class BatchRecord:
+    """A planned batch: its place in the file, and where it stands (the journal's
+    `batches` row; `Journal.record` changes both together)."""
+
     seq: int
     start: int
     stop: int
@@ -152,20 +116,6 @@ class BatchRecord:
     cold_start: tuple[int, int] | None = None  # (byte offset, line)
 
 
-@dataclass(slots=True)
-class ResultState:
-    """How far fetching a batch's delivery results got."""
-
-    seq: int
-    pages: int = 0
-    next_token: str | None = None
-    complete: bool = False
-    resolved: bool = False
-    delivered: int = 0
-    failed: int = 0
-    pending: int = 0
-
-
 def fingerprint(path: str, encoding: str = "utf-8") -> tuple[str, bool]:
     """blake2b of the whole file, and whether it looks unreadable anywhere.
 
@@ -195,13 +145,18 @@ def fingerprint(path: str, encoding: str = "utf-8") -> tuple[str, bool]:
 
 
 class Journal:
-    """A job's SQLite journal. `own` takes it for a job (exclusively, until `close`);
-    `open` alone only reads it, as `hvsms status` does beside a running job."""
+    """A job's SQLite journal: its inputs, batches and their states, and the rows
+    dropped, rejected and not delivered; the record that makes sending exactly once.
+
+    `own` takes it for a job (exclusively, until `close`); `open` alone only reads
+    it, as `hvsms status` does beside a running job. Batch state changes go through
+    `record`; delivery results are kept by `results_store` (same file)."""
 
     def __init__(self, path: str, db: sqlite3.Connection) -> None:
         self.path = path
         self._db = db
         self._lock: JournalLock | None = None
+        self.results_store = ResultsStore(db)
 
     def __repr__(self) -> str:
         return f"<Journal {self.path}>"
@@ -231,81 +186,11 @@ class Journal:
 
     @classmethod
     def create(cls, path: str, inputs: dict[str, Any]) -> Journal:
-        if os.path.exists(path):
-            raise JournalError(f"{path}: journal already exists; resume it instead")
-        # Built under a temporary name and renamed: a crash never leaves a
-        # journal without its schema and inputs.
-        tmp = f"{path}.{os.getpid()}.new"
-        try:
-            # Phone numbers live here: owner-only, including the WAL side files.
-            old = os.umask(0o077)
-            try:
-                os.close(os.open(tmp, os.O_CREAT | os.O_TRUNC | os.O_WRONLY, 0o600))
-                db = sqlite3.connect(tmp, isolation_level=None)
-                db.executescript(_SCHEMA + _RESULTS_SCHEMA)
-                with db:
-                    db.executemany(
-                        "INSERT INTO meta VALUES (?, ?)",
-                        [("schema_version", str(SCHEMA_VERSION)), ("inputs", json.dumps(inputs)),
-                         ("created", str(time.time()))],
-                    )
-                db.close()
-                os.replace(tmp, path)
-                db = cls._connect(path)
-            finally:
-                os.umask(old)
-        except (OSError, sqlite3.Error) as exc:
-            with contextlib.suppress(OSError):
-                os.unlink(tmp)
-            raise JournalError(f"{path}: cannot create the journal: {exc}") from None
-        return cls(path, db)
+        return cls(path, create_db(path, inputs))
 
     @classmethod
     def open(cls, path: str) -> Journal:
-        if not os.path.exists(path):
-            raise JournalError(f"{path}: no such journal")
-        try:
-            old = os.umask(0o077)
-            try:
-                db = cls._connect(path)
-            finally:
-                os.umask(old)
-            row = db.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
-        except sqlite3.Error as exc:
-            raise JournalError(f"{path}: not an hvsms journal ({exc})") from None
-        if row is None:
-            raise JournalError(f"{path}: not an hvsms journal (no schema version)")
-        if int(row[0]) > SCHEMA_VERSION:
-            raise JournalError(
-                f"{path}: journal schema version {row[0]} is newer than this hvsms "
-                f"understands ({SCHEMA_VERSION}); upgrade hvsms to resume it"
-            )
-        cls._upgrade(db)
-        with contextlib.suppress(sqlite3.Error):  # a read-only file: read what is there
-            db.executescript(_RESULTS_SCHEMA)
-        return cls(path, db)
-
-    @staticmethod
-    def _upgrade(db: sqlite3.Connection) -> None:
-        """Columns added since schema 1 (additive: older hvsms still reads the file)."""
-        cols = {r[1] for r in db.execute("PRAGMA table_info(batches)")}
-        if "intent" not in cols:
-            with db:
-                db.execute("ALTER TABLE batches ADD COLUMN intent REAL")
-        if "sender" not in cols:
-            with db:
-                db.execute("ALTER TABLE batches ADD COLUMN sender TEXT")
-        if "zone" not in cols:
-            with db:
-                db.execute("ALTER TABLE batches ADD COLUMN zone TEXT")
-
-    @staticmethod
-    def _connect(path: str) -> sqlite3.Connection:
-        db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
-        db.execute("PRAGMA journal_mode=WAL")
-        db.execute("PRAGMA synchronous=FULL")
-        db.isolation_level = "DEFERRED"
-        return db
+        return cls(path, open_db(path))
 
     def close(self) -> None:
         with contextlib.suppress(sqlite3.Error):
@@ -328,6 +213,12 @@ class Journal:
         return None if row is None else str(row[0])
 
     # batches
+    def _insert(self, rec: BatchRecord, *, sender: str | None, zone: str | None) -> None:
+        self._db.execute(_INSERT_BATCH, (
+            rec.seq, rec.start, rec.stop, rec.start_line, rec.first_line, rec.last_line,
+            rec.messages, rec.bytes, rec.first_to, rec.last_to, PLANNED, time.time(), sender,
+            zone))
+
     def add_batch(self, rec: BatchRecord, dropped: Iterable[tuple[DroppedRow, str]]) -> None:
         """Record a planned batch together with the rows dropped in its range."""
         with self._db:
@@ -335,14 +226,7 @@ class Journal:
                 "INSERT OR IGNORE INTO dropped VALUES (?, ?, ?, ?, ?)",
                 ((d.line, d.value, d.reason, kind, rec.seq) for d, kind in dropped),
             )
-            self._db.execute(
-                "INSERT INTO batches (seq, start, stop, start_line, first_line, last_line, "
-                "messages, bytes, first_to, last_to, state, updated, sender, zone) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (rec.seq, rec.start, rec.stop, rec.start_line, rec.first_line, rec.last_line,
-                 rec.messages, rec.bytes, rec.first_to, rec.last_to, PLANNED, time.time(),
-                 rec.sender, rec.zone),
-            )
+            self._insert(rec, sender=rec.sender, zone=rec.zone)
 
     def split(self, rec: BatchRecord, first: BatchRecord, second: BatchRecord) -> None:
         """Replace `rec` by its two halves, in one transaction: they get new numbers,
@@ -352,14 +236,7 @@ class Journal:
             first.seq = max(SPLIT_BASE, top + 1)
             second.seq = first.seq + 1
             for half in (first, second):
-                self._db.execute(
-                    "INSERT INTO batches (seq, start, stop, start_line, first_line, last_line, "
-                    "messages, bytes, first_to, last_to, state, updated, sender, zone) "
-                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    (half.seq, half.start, half.stop, half.start_line, half.first_line,
-                     half.last_line, half.messages, half.bytes, half.first_to, half.last_to,
-                     PLANNED, time.time(), rec.sender, rec.zone),
-                )
+                self._insert(half, sender=rec.sender, zone=rec.zone)
             self._db.execute("UPDATE dropped SET batch = CASE WHEN line < ? THEN ? ELSE ? END "
                              "WHERE batch = ?", (second.start_line, first.seq, second.seq, rec.seq))
         self.record(rec, state=SPLIT)
@@ -373,13 +250,7 @@ class Journal:
                 "updated=? WHERE seq=?",
                 (first.stop, first.last_line, first.messages, first.bytes, first.last_to,
                  time.time(), first.seq))
-            self._db.execute(
-                "INSERT INTO batches (seq, start, stop, start_line, first_line, last_line, "
-                "messages, bytes, first_to, last_to, state, updated, sender, zone) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (rest.seq, rest.start, rest.stop, rest.start_line, rest.first_line,
-                 rest.last_line, rest.messages, rest.bytes, rest.first_to, rest.last_to,
-                 PLANNED, time.time(), rest.sender, rest.zone))
+            self._insert(rest, sender=rest.sender, zone=rest.zone)
             self._db.execute("UPDATE dropped SET batch=? WHERE batch=? AND line>=?",
                              (rest.seq, first.seq, rest.start_line))
 
@@ -394,7 +265,7 @@ class Journal:
                 ((d.line, d.value, d.reason, kind) for d, kind in dropped),
             )
 
-    def update(self, seq: int, **fields: Any) -> None:
+    def _update(self, seq: int, **fields: Any) -> None:
         """Write a batch's fields; a new `state` must be a legal move from the journaled one."""
         unknown = set(fields) - _FIELDS - {"state"}
         if unknown:
@@ -413,7 +284,7 @@ class Journal:
 
     def record(self, rec: BatchRecord, **fields: Any) -> None:
         """Change a batch in the journal, then the in-memory record to match: one writer."""
-        self.update(rec.seq, **fields)
+        self._update(rec.seq, **fields)
         for name, value in fields.items():
             setattr(rec, name, value)
 
@@ -454,82 +325,30 @@ class Journal:
         )
         return [RejectedRow(*row) for row in cur]
 
-    # delivery results
+    # delivery results: `ResultsStore`'s, under the names the callers know
     def result_states(self) -> dict[int, ResultState]:
-        try:
-            cur = self._db.execute(
-                "SELECT seq, pages, next_token, complete, resolved, delivered, failed, pending "
-                "FROM result_batches"
-            )
-            return {row[0]: ResultState(row[0], row[1], row[2], bool(row[3]), bool(row[4]),
-                                        *row[5:]) for row in cur}
-        except sqlite3.OperationalError:  # a read-only journal of an earlier hvsms
-            return {}
+        return self.results_store.states()
 
     def add_results_page(
         self, state: ResultState, rows: Iterable[tuple[str, str, str]], *,
         delivered: int, failed: int, pending: int, next_token: str | None,
     ) -> None:
-        """Record one fetched page (its undelivered messages) and where the next starts."""
-        state.pages += 1
-        state.next_token = next_token
-        state.complete = next_token is None
-        state.delivered += delivered
-        state.failed += failed
-        state.pending += pending
-        with self._db:
-            self._db.executemany(
-                "INSERT INTO results (seq, recipient, status, error_code) VALUES (?, ?, ?, ?)",
-                ((state.seq, *row) for row in rows),
-            )
-            self._db.execute(
-                "INSERT OR REPLACE INTO result_batches VALUES (?, ?, ?, ?, 0, ?, ?, ?, ?)",
-                (state.seq, state.pages, next_token, int(state.complete), state.delivered,
-                 state.failed, state.pending, time.time()),
-            )
+        self.results_store.add_page(state, rows, delivered=delivered, failed=failed,
+                                    pending=pending, next_token=next_token)
 
     def restart_results(self, seq: int) -> ResultState:
-        """Forget a batch's results (to fetch them again from the first page)."""
-        with self._db:
-            self._db.execute("DELETE FROM results WHERE seq = ?", (seq,))
-            self._db.execute("DELETE FROM result_batches WHERE seq = ?", (seq,))
-        return ResultState(seq)
+        return self.results_store.restart(seq)
 
     def unresolved_results(self, seq: int, *, after: int = 0,
                            limit: int = -1) -> list[tuple[int, str]]:
-        """(rowid, recipient) of the batch's results not yet mapped to a CSV line,
-        from rowid `after` on, at most `limit` of them (-1: all)."""
-        cur = self._db.execute(
-            "SELECT rowid, recipient FROM results WHERE seq = ? AND line = 0 AND rowid > ? "
-            "ORDER BY rowid LIMIT ?", (seq, after, limit),
-        )
-        return [(row[0], row[1]) for row in cur]
+        return self.results_store.unresolved(seq, after=after, limit=limit)
 
     def resolve_results(self, state: ResultState, lines: Iterable[tuple[int, int]], *,
                         done: bool = True) -> None:
-        """Set the CSV line of results (`(line, rowid)` pairs); `done`: the batch is resolved."""
-        with self._db:
-            self._db.executemany("UPDATE results SET line = ? WHERE rowid = ?", lines)
-            if done:
-                self._db.execute("UPDATE result_batches SET resolved = 1 WHERE seq = ?",
-                                 (state.seq,))
-        state.resolved = state.resolved or done
+        self.results_store.resolve(state, lines, done=done)
 
     def results(self, *, failed_only: bool = False) -> Iterator[tuple[int, str, str, str, int]]:
-        """(line, recipient, status, error_code, seq) in line order; streamed.
-
-        `failed_only`: the failed ones (a failed status without a pending code)."""
-        pending = sorted(PENDING_CODES)
-        where = (f" WHERE status IN (?, ?) AND error_code NOT IN ({', '.join('?' * len(pending))})"
-                 if failed_only else "")
-        try:
-            cur = self._db.execute(
-                f"SELECT line, recipient, status, error_code, seq FROM results{where} "
-                "ORDER BY line, rowid", (*FAILED_STATUSES, *pending) if failed_only else (),
-            )
-        except sqlite3.OperationalError:  # a read-only journal of an earlier hvsms
-            return
-        yield from cur
+        return self.results_store.rows(failed_only=failed_only)
 
     def rejected_by_line(self) -> Iterator[tuple[int, str, str, str, str]]:
         """Like `rejected`, streamed (line, recipient, error_code, description, batch_id)."""

@@ -378,11 +378,6 @@ class NumberSet:
         hit: np.ndarray = (self._keys[pos] == q) & (q >= 0)
         return hit
 
-    def mask(self, numbers: Sequence[str]) -> list[bool]:
-        """For each value, whether it is in the set ('' and non-E.164: False)."""
-        out: list[bool] = self._member(numbers).tolist()
-        return out
-
     def indices(self, numbers: Sequence[str]) -> list[int]:
         """Positions of the values that are in the set."""
         out: list[int] = np.flatnonzero(self._member(numbers)).tolist()

@@ -11,14 +11,13 @@ number of recipients, and any batch can be rebuilt after a crash or a retry.
 from __future__ import annotations
 
 import bisect
-from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
 import numpy as np
 
 from .chunker import FOOTER, Chunker, encode_messages, message_sizes
-from .errors import JournalError
+from .errors import InputChanged
 from .hygiene import CleanBlock, Hygiene
 from .journal import BatchRecord
 from .lanes import Lanes
@@ -30,12 +29,11 @@ __all__ = ["BodyBuilder", "PlanStats", "Planner", "sample_positions"]
 
 @dataclass(slots=True)
 class PlanStats:
+    """What planning counted: kept in the journal's meta and shown in the plan."""
+
     rows: int = 0
-    sent_rows: int = 0
     segments: int = 0
-    batches: int = 0
     shortener: str | None = None
-    kinds: Counter[str] | None = None
     smart_changed: int = 0  # messages smart encoding changed
     smart_saved: int = 0  # and the segments it saved
     samples: list[tuple[int, str, str]] = field(default_factory=list)  # (line, to, text)
@@ -107,7 +105,7 @@ class Planner:
         self.chunker = chunker
         self.file_size = file_size
         self.budget = budget
-        self.stats = PlanStats(kinds=Counter())
+        self.stats = PlanStats()
         # Batches per lane (a sender of a pool, recipients of the same hours), each
         # lane with its own chunker (`chunker_for(sender)`).
         self.lanes = lanes
@@ -124,7 +122,6 @@ class Planner:
         if self.lanes is not None:
             return await self._run_lanes(self.lanes, emit, emit_dropped, on_block, stopped)
         st = self.stats
-        assert st.kinds is not None
         seq = 0
         start, start_line = self.header.data_start, self.header.first_line
         first: tuple[int, str] | None = None  # (line, to) of the open batch's first message
@@ -171,7 +168,6 @@ class Planner:
             await emit(rec, pending)
         elif pending:
             emit_dropped(pending)
-        st.batches = seq
         st.shortener = self.hygiene.shortener
         return st
 
@@ -180,10 +176,7 @@ class Planner:
         st = self.stats
         clean = self.hygiene.clean(block)
         st.rows += len(block) + len(block.bad)
-        assert st.kinds is not None
-        st.kinds.update(clean.kinds)
         st.segments += clean.segments
-        st.sent_rows += len(clean.numbers)
         st.smart_changed += clean.smart_changed
         st.smart_saved += clean.smart_saved
         if len(st.samples) < PREVIEW_MESSAGES:
@@ -214,7 +207,6 @@ class Planner:
         belong to no batch (they count for every batch whose lines they fall
         between)."""
         st = self.stats
-        assert st.kinds is not None
         assert self.chunker_for is not None
         open_: list[_Lane] = []
         chunkers: list[Chunker] = []
@@ -257,7 +249,6 @@ class Planner:
                 seq += 1
                 await emit(lane.record(seq, self.file_size, tail.messages, tail.size,
                                        lanes.keys[k]), [])
-        st.batches = seq
         st.shortener = self.hygiene.shortener
         return st
 
@@ -320,7 +311,7 @@ class BodyBuilder:
                 clean = _lane_of(clean, self.lanes, rec)
             if clean.dropped:
                 first, _ = clean.dropped[0]
-                raise JournalError(
+                raise InputChanged(
                     f"line {first.line} is no longer what it was when the batch was planned "
                     f"({first.reason}): the input or options changed"
                 )
@@ -361,7 +352,7 @@ class BodyBuilder:
                 sep = True
                 count += len(lines)
         if count != rec.messages:
-            raise JournalError(
+            raise InputChanged(
                 f"batch {rec.seq} rebuilt with {count} messages, planned {rec.messages}: "
                 "the input changed"
             )
@@ -388,7 +379,7 @@ class BodyBuilder:
             if rec.sender is not None and self.lanes is not None:
                 clean = _lane_of(clean, self.lanes, rec)
             if clean.dropped:
-                raise JournalError(f"line {clean.dropped[0][0].line} is no longer what it was "
+                raise InputChanged(f"line {clean.dropped[0][0].line} is no longer what it was "
                                    "when the batch was planned: the input or options changed")
             n = len(clean.numbers)
             i = min(n, k - count)
@@ -412,7 +403,7 @@ class BodyBuilder:
                     rest.hot, rest.hot_messages = hot[1], rec.hot_messages - k
                     rest.cold_start = rec.cold_start
                 return front, rest
-        raise JournalError(f"batch {rec.seq} has fewer messages than planned: the input changed")
+        raise InputChanged(f"batch {rec.seq} has fewer messages than planned: the input changed")
 
     async def lines(self, rec: BatchRecord, skip: set[int]) -> list[int]:
         """CSV line of each message of the batch, in order (to map rejections back)."""

@@ -21,9 +21,8 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
 
-from .api.a2p import A2P, BatchInfo
+from .api.a2p import A2P, BatchInfo, StatusCounts
 from .journal import COMPLETED, BatchRecord, Journal
 
 __all__ = ["PENDING_CODES", "DeliveryCounts", "Poller", "delivery_counts", "next_interval",
@@ -31,8 +30,6 @@ __all__ = ["PENDING_CODES", "DeliveryCounts", "Poller", "delivery_counts", "next
 
 log = logging.getLogger("engine.poller")
 
-_FAILED_STATUSES = ("deliveryFailed", "sendingFailed")
-_PENDING_STATUSES = ("queued", "sent")
 # Error codes RingCentral documents as "expected": the final outcome may come later.
 PENDING_CODES = frozenset({"SMS-CAR-104", "SMS-CAR-199"})
 
@@ -45,21 +42,15 @@ class DeliveryCounts:
     codes: dict[str, int]
 
 
-def delivery_counts(stats: dict[str, Any]) -> DeliveryCounts:
-    """Delivered, failed (final) and pending counts of a `/statuses` answer (pure)."""
-    codes: dict[str, int] = {}
-    for key in _FAILED_STATUSES:
-        counts = (stats.get(key) or {}).get("errorCodeCounts") or {}
-        if isinstance(counts, dict):
-            for code, n in counts.items():
-                codes[str(code)] = codes.get(str(code), 0) + _int(n)
-    later = sum(n for code, n in codes.items() if code in PENDING_CODES)
-    failed = sum(_count(stats, k) for k in _FAILED_STATUSES)
+def delivery_counts(stats: StatusCounts) -> DeliveryCounts:
+    """Delivered, failed (final) and pending counts of a batch's statuses (pure)."""
+    later = sum(n for code, n in stats.failed_codes.items() if code in PENDING_CODES)
+    failed = stats.delivery_failed + stats.sending_failed
     return DeliveryCounts(
-        delivered=_count(stats, "delivered"),
+        delivered=stats.delivered,
         failed=max(0, failed - later),
-        pending=sum(_count(stats, k) for k in _PENDING_STATUSES) + later,
-        codes=codes,
+        pending=stats.queued + stats.sent + later,
+        codes=dict(stats.failed_codes),
     )
 
 
@@ -79,6 +70,12 @@ def next_interval(
 
 
 class Poller:
+    """Follows every open batch of a job until it is processed, and journals what
+    it learns (`Journal.record`: the journal row, then the in-memory record).
+
+    `track` adds a batch as it is submitted; `close` says no more will come, and
+    `run` returns once the open ones have completed."""
+
     def __init__(
         self,
         *,
@@ -140,11 +137,10 @@ class Poller:
                 rec = self.open.get(info.id)
                 if rec is None:
                     continue
-                rec.processed, rec.status = info.processed, info.status
                 if info.completed:
                     await self._complete(rec, info)
                 else:
-                    self.journal.update(rec.seq, processed=info.processed, status=info.status)
+                    self.journal.record(rec, processed=info.processed, status=info.status)
                     self.on_update(rec)
             # Count batches completed in this round too, or the rate looks tiny.
             total, now = self.processed_total(), time.monotonic()
@@ -187,31 +183,16 @@ class Poller:
 
 async def refresh_counts(a2p: A2P, journal: Journal, rec: BatchRecord, info: BatchInfo, *,
                          since: str) -> DeliveryCounts:
-    """Read a processed batch's delivery counts and journal them (pending is the rest)."""
+    """Read a processed batch's delivery counts and journal them (pending is the rest);
+    `rec` is changed with its journal row (`Journal.record`), never apart from it."""
     assert rec.batch_id is not None
     counts = delivery_counts(await a2p.statuses(batch_id=rec.batch_id, date_from=since))
-    rec.state, rec.status, rec.cost = COMPLETED, info.status, info.cost
-    rec.processed = info.processed
-    rec.delivered, rec.failed = counts.delivered, counts.failed
-    rec.error_codes = _codes(counts.codes)
-    journal.update(
-        rec.seq, state=COMPLETED, processed=info.processed, status=info.status,
+    journal.record(
+        rec, state=COMPLETED, processed=info.processed, status=info.status,
         cost=info.cost, delivered=counts.delivered, failed=counts.failed,
-        error_codes=rec.error_codes,
+        error_codes=_codes(counts.codes),
     )
     return counts
-
-
-def _count(stats: dict[str, Any], key: str) -> int:
-    entry = stats.get(key)
-    return _int(entry.get("count")) if isinstance(entry, dict) else 0
-
-
-def _int(value: Any) -> int:
-    try:
-        return int(value or 0)
-    except (TypeError, ValueError):
-        return 0
 
 
 def _codes(codes: dict[str, int]) -> str:

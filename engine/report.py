@@ -60,8 +60,14 @@ class Counts:
 
     @property
     def dropped(self) -> int:
-        return (self.invalid + self.duplicates + self.opted_out + self.suppressed + self.too_long
-                + self.outside_us_canada)
+        return sum(self.dropped_kinds().values())
+
+    def dropped_kinds(self) -> dict[str, int]:
+        """Rows dropped, by why (only the reasons that dropped any)."""
+        kinds = {"invalid": self.invalid, "duplicates": self.duplicates,
+                 "opted_out": self.opted_out, "suppressed": self.suppressed,
+                 "too_long": self.too_long, "outside_us_canada": self.outside_us_canada}
+        return {k: n for k, n in kinds.items() if n}
 
 
 @dataclass(slots=True)
@@ -125,6 +131,14 @@ class JobReport:
     resent_after_check: int = 0
     journal: str | None = None
     elapsed: float = 0.0
+
+    def absorb(self, summary: JobReport) -> None:
+        """Take the counts, rows and costs of `summary` (`engine.summary.summarise`)."""
+        self.counts, self.batches, self.dropped = summary.counts, summary.batches, summary.dropped
+        self.rejected, self.failed, self.results = summary.rejected, summary.failed, summary.results
+        self.estimated_cost, self.cost = summary.estimated_cost, summary.cost
+        self.smart_encoding = summary.smart_encoding
+        self.warnings.extend(w for w in summary.warnings if w not in self.warnings)
 
     @property
     def ok(self) -> bool:

@@ -1,4 +1,4 @@
-"""SMS sizing: encoding, segment counts, the API's text limit, link shorteners, cost.
+"""SMS sizing: encoding, segment counts, the API's text limit, link shorteners.
 
 Pure functions, called per rendered text, so the common cases avoid Python
 per-character work: an ASCII text is checked and counted with two
@@ -32,7 +32,6 @@ __all__ = [
     "GSM7_EXTENSION",
     "MAX_TEXT_CHARS",
     "SHORTENER_DOMAINS",
-    "cost",
     "encoding",
     "find_shortener",
     "segments",
@@ -137,11 +136,6 @@ def segments_many(texts: list[str]) -> int:
         lens = np.fromiter(map(len, plain), np.int64, len(plain))
         return total + int(np.where(lens <= 160, 1, -(-lens // 153)).sum())
     return total + sum(map(segments, plain))
-
-
-def cost(segments: int, price: float) -> float:
-    """Estimated cost of `segments` at `price` each, rounded to 6 decimals."""
-    return round(segments * price, 6)
 
 
 # Public link shorteners that carriers filter (SMS-CAR-435). Brand shorteners

@@ -23,8 +23,8 @@ import time
 from collections.abc import Callable, Sequence
 
 from .api.a2p import A2P, BatchInfo
-from .api.http import StreamBody
-from .errors import ApiError, AuthError, OutcomeUnknown
+from .api.body import StreamBody
+from .errors import ApiError, AuthError, BodySizeMismatch, InputChanged, OutcomeUnknown
 from .journal import FAILED, SUBMITTED, SUBMITTING, UNCERTAIN, BatchRecord, Journal
 from .planner import BodyBuilder
 from .report import RejectedRow
@@ -37,6 +37,10 @@ MAX_RESENDS = 3
 
 
 class Submitter:
+    """Sends a job's planned batches, each exactly once, and records each step in
+    the journal (`Journal.record`) before the next: the intent before the POST,
+    the batch id or the refusal after it. Several tasks may share one."""
+
     def __init__(
         self,
         *,
@@ -75,6 +79,11 @@ class Submitter:
             posted_at = time.monotonic()
             try:
                 info = await self.a2p.create_batch(self._body(rec, skip))
+            except BodySizeMismatch as exc:
+                # Rebuilt from the file as planned, yet not the planned size.
+                more = "larger" if exc.larger else "smaller"
+                raise InputChanged(
+                    f"a body came out {more} than planned: the input changed") from None
             except OutcomeUnknown as exc:
                 log.warning("batch %d: %s", rec.seq, exc)
                 self.journal.record(rec, state=UNCERTAIN)

@@ -1,15 +1,20 @@
-"""Typed calls to the High Volume SMS endpoints (paths and fields as in the spec)."""
+"""Typed calls to the High Volume SMS endpoints (paths and fields as in the spec).
+
+Answers are parsed here into frozen dataclasses: the API's field names
+(`messageStatus`, `processedCount`, `deliveryFailed`...) go no further.
+"""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 from ..errors import OutcomeUnknown, ServerError
-from .http import ApiClient, StreamBody
+from .body import StreamBody
+from .http import ApiClient
 
-__all__ = ["A2P", "BatchInfo", "Rejection"]
+__all__ = ["A2P", "BatchInfo", "Message", "MessagePage", "Rejection", "StatusCounts"]
 
 ACCOUNT = "/restapi/v1.0/account/~"
 A2P_SENDER = "A2PSmsSender"
@@ -66,6 +71,64 @@ class BatchInfo:
             )
         except (KeyError, TypeError, ValueError, AttributeError):
             raise ServerError(200, None, "unexpected batch object", endpoint=endpoint) from None
+
+
+@dataclass(frozen=True, slots=True)
+class Message:
+    """One message of a batch, as the messages list (`listA2PSMS`) shows it."""
+
+    to: str
+    status: str  # Queued, Sent, Delivered, DeliveryFailed or SendingFailed ('' if none)
+    error_code: str  # '' when there is none
+
+    @classmethod
+    def parse(cls, data: Mapping[str, Any]) -> Message:
+        to = data.get("to")
+        number = str(to[0]) if isinstance(to, list) and to else str(to or "")
+        return cls(number, str(data.get("messageStatus") or ""),
+                   str(data.get("errorCode") or ""))
+
+
+@dataclass(frozen=True, slots=True)
+class MessagePage:
+    """One page of the messages list, and the token of the next (None: the last)."""
+
+    messages: tuple[Message, ...]
+    next_token: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class StatusCounts:
+    """A batch's messages per status (`aggregateA2PSMSStatuses`).
+
+    `failed_codes`: the error codes of both failed statuses, with their counts.
+    Anything missing or malformed counts as 0.
+    """
+
+    queued: int = 0
+    sent: int = 0
+    delivered: int = 0
+    delivery_failed: int = 0
+    sending_failed: int = 0
+    failed_codes: Mapping[str, int] = field(default_factory=dict)
+
+    @classmethod
+    def parse(cls, data: Any) -> StatusCounts:
+        if not isinstance(data, dict):
+            return cls()
+        codes: dict[str, int] = {}
+        for key in ("deliveryFailed", "sendingFailed"):
+            entry = data.get(key)
+            counts = entry.get("errorCodeCounts") if isinstance(entry, dict) else None
+            if isinstance(counts, dict):
+                for code, n in counts.items():
+                    codes[str(code)] = codes.get(str(code), 0) + _int(n)
+        return cls(
+            queued=_count(data, "queued"), sent=_count(data, "sent"),
+            delivered=_count(data, "delivered"),
+            delivery_failed=_count(data, "deliveryFailed"),
+            sending_failed=_count(data, "sendingFailed"), failed_codes=codes,
+        )
 
 
 class A2P:
@@ -128,7 +191,7 @@ class A2P:
     async def list_messages(
         self, *, batch_id: str, date_from: str | None = None, per_page: int = MAX_PER_PAGE,
         max_pages: int | None = None, phone_numbers: Sequence[str] = (),
-    ) -> AsyncIterator[dict[str, Any]]:
+    ) -> AsyncIterator[Message]:
         """Messages of a batch; `phone_numbers` (at most 15) keeps those to or from them."""
         params = [("batchId", batch_id), ("perPage", str(per_page))]
         params += [("phoneNumber", n) for n in phone_numbers]
@@ -137,13 +200,13 @@ class A2P:
         async for rec in self._pages(
             f"{ACCOUNT}/a2p-sms/messages", params, "listA2PSMS", max_pages=max_pages
         ):
-            yield rec
+            yield Message.parse(rec)
 
     async def messages_page(
         self, *, batch_id: str, date_from: str | None, token: str | None = None,
         per_page: int = MAX_PER_PAGE, background: bool = False,
-    ) -> tuple[list[dict[str, Any]], str | None]:
-        """One page of a batch's messages and the next page's token (None: the last)."""
+    ) -> MessagePage:
+        """One page of a batch's messages and the next page's token."""
         params = [("batchId", batch_id), ("perPage", str(per_page))]
         if date_from:
             params.append(("dateFrom", date_from))
@@ -153,11 +216,12 @@ class A2P:
                                          endpoint="listA2PSMS", params=params,
                                          background=background)
         data = _page(resp.data, "listA2PSMS")
-        records = [r for r in data.get("records") or () if isinstance(r, dict)]
+        messages = tuple(Message.parse(r) for r in data.get("records") or ()
+                         if isinstance(r, dict))
         nxt = (data.get("paging") or {}).get("nextPageToken")
-        return records, str(nxt) if nxt else None
+        return MessagePage(messages, str(nxt) if nxt else None)
 
-    async def statuses(self, *, batch_id: str, date_from: str | None = None) -> dict[str, Any]:
+    async def statuses(self, *, batch_id: str, date_from: str | None = None) -> StatusCounts:
         """Counts per message status for one batch (`MessageStatusesResponse`)."""
         params = {"batchId": batch_id}
         if date_from:
@@ -165,7 +229,7 @@ class A2P:
         resp = await self.client.request(
             "GET", f"{ACCOUNT}/a2p-sms/statuses", endpoint="aggregateA2PSMSStatuses", params=params
         )
-        return resp.data if isinstance(resp.data, dict) else {}
+        return StatusCounts.parse(resp.data)
 
     async def opt_outs(self, *, sender: str) -> AsyncIterator[str]:
         params = [("from", sender), ("status", "optout"), ("perPage", str(MAX_PER_PAGE))]
@@ -203,3 +267,15 @@ def _page(data: Any, endpoint: str) -> dict[str, Any]:
     if paging is not None and not isinstance(paging, dict):
         raise ServerError(200, None, "answer has a malformed paging object", endpoint=endpoint)
     return data
+
+
+def _count(data: dict[str, Any], key: str) -> int:
+    entry = data.get(key)
+    return _int(entry.get("count")) if isinstance(entry, dict) else 0
+
+
+def _int(value: Any) -> int:
+    try:
+        return int(value or 0)
+    except (TypeError, ValueError):
+        return 0

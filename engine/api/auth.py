@@ -42,6 +42,11 @@ class AuthSession:
 
 
 class Auth:
+    """The job's login: JWT grant, renewal ahead of expiry, one renewal after a 401.
+
+    Implements `TokenSource`; the caller makes it the client's (`client.auth = auth`).
+    """
+
     def __init__(self, client: ApiClient, credentials: Credentials) -> None:
         self._client = client
         self._creds = credentials
@@ -62,7 +67,6 @@ class Auth:
         self.logins = 0
         self.refreshes = 0
         self.owner_id: str | None = None  # the user the login reports (`owner_id`)
-        client.auth = self
 
     def __repr__(self) -> str:
         state = "signed in" if self._access else "signed out"

@@ -21,6 +21,8 @@ _WINDOW_SLACK = 1.0
 
 
 class Governor:
+    """The send log and penalty hold of one rate-limit group ("light", "auth")."""
+
     def __init__(
         self,
         group: str,
@@ -44,7 +46,8 @@ class Governor:
         return f"<Governor {self.group} {len(self._sent)}/{self.limit} per {self.window:g}s>"
 
     def delay(self) -> float:
-        """Seconds to wait before the next request may go (pure, no side effects)."""
+        """Seconds to wait before the next request may go. Takes no slot; it only
+        forgets the sends that have left the window."""
         now = self._clock()
         wait = max(0.0, self._hold_until - now)
         horizon = now - self.window - _WINDOW_SLACK
@@ -68,7 +71,7 @@ class Governor:
             self._foreground -= 1
 
     def spare(self, reserve: int) -> bool:
-        """Whether a background request may go now (pure): nobody else is waiting,
+        """Whether a background request may go now (takes no slot): nobody else is waiting,
         no penalty runs, and `reserve` slots of the window stay free for the rest."""
         return (self._foreground == 0 and self.delay() == 0
                 and len(self._sent) + reserve < self.limit)

@@ -15,106 +15,48 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import re
 import time
-from collections import Counter
-from collections.abc import AsyncIterable, AsyncIterator, Callable, Coroutine, Mapping
-from dataclasses import dataclass, field
-from typing import Any, Self
+from collections.abc import Callable, Coroutine, Mapping
+from typing import Any, Protocol, Self
 
 import aiohttp
 import backoff
 import orjson
-from aiohttp.payload import AsyncIterablePayload
 
-from ..errors import (
-    ApiError,
-    AuthError,
-    HvsmsError,
-    JournalError,
-    NetworkError,
-    OutcomeUnknown,
-    PermissionDenied,
-    RateLimited,
-    ServerError,
+from ..errors import AuthError, HvsmsError, NetworkError, OutcomeUnknown, RateLimited, ServerError
+from .answers import (
+    DEFAULT_RETRY_AFTER,
+    MAX_RESPONSE_BYTES,
+    Response,
+    Retry,
+    classify,
+    read_capped,
+    seconds,
+    too_large,
 )
+from .body import StreamBody
 from .governor import Governor
+from .stats import RequestStats
 
-__all__ = ["ApiClient", "RequestStats", "Response", "StreamBody"]
+# Response, RequestStats, StreamBody and the limits live in their own modules;
+# named here too, where callers of `request` look for them.
+__all__ = ["DEFAULT_RETRY_AFTER", "MAX_RESPONSE_BYTES", "ApiClient", "RequestStats", "Response",
+           "StreamBody", "TokenSource"]
 
 log = logging.getLogger("engine.api")
 
-MAX_RESPONSE_BYTES = 64 << 20
-# RingCentral: "If Retry-After is not returned, retry in 30 seconds or later."
-DEFAULT_RETRY_AFTER = 30.0
 
+class TokenSource(Protocol):
+    """What the client needs of a login (`engine.api.auth.Auth`)."""
 
-@dataclass(slots=True)
-class RequestStats:
-    """What the job asked of the API; goes into the report."""
+    async def token(self) -> str:
+        """A valid access token."""
 
-    requests: Counter[str] = field(default_factory=Counter)
-    statuses: Counter[int] = field(default_factory=Counter)
-    retries: int = 0
-    rate_limited: int = 0
-    unknown_outcomes: int = 0
+    async def renew(self, rejected: str | None) -> None:
+        """The server refused `rejected` (401): get another one."""
 
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "requests": dict(self.requests),
-            "total_requests": sum(self.requests.values()),
-            "statuses": {str(k): v for k, v in sorted(self.statuses.items())},
-            "retries": self.retries,
-            "rate_limited": self.rate_limited,
-            "unknown_outcomes": self.unknown_outcomes,
-        }
-
-
-@dataclass(frozen=True, slots=True)
-class Response:
-    status: int
-    data: Any
-
-
-class StreamBody(AsyncIterablePayload):
-    """A JSON body produced piece by piece, whose exact size is known up front.
-
-    Tracks how much was handed to the connection: a body that was not fully
-    written cannot have been accepted by the server (Content-Length unmet).
-    """
-
-    def __init__(self, pieces: AsyncIterable[bytes], size: int) -> None:
-        self.error: HvsmsError | None = None
-        self.written = 0
-        self.expected = size
-        super().__init__(self._count(pieces), content_type="application/json")
-        self._size = size
-
-    async def _count(self, pieces: AsyncIterable[bytes]) -> AsyncIterator[bytes]:
-        try:
-            async for piece in pieces:
-                self.written += len(piece)
-                if self.written > self.expected:
-                    raise JournalError("a body came out larger than planned: the input changed")
-                yield piece
-            if self.written != self.expected:
-                raise JournalError("a body came out smaller than planned: the input changed")
-        except HvsmsError as exc:
-            # aiohttp wraps errors raised while writing; keep ours to re-raise.
-            self.error = exc
-            raise
-
-    @property
-    def complete(self) -> bool:
-        return self.written >= self.expected
-
-
-class _Retry(Exception):
-    """Internal: this attempt failed in a way that is safe to try again."""
-
-    def __init__(self, error: HvsmsError, wait: float | None = None) -> None:
-        self.error = error
-        self.wait = wait
+    def accepted(self, token: str) -> None:
+        """A request with `token` got past authentication."""
 
 
 class ApiClient:
@@ -124,7 +66,6 @@ class ApiClient:
         self,
         server_url: str,
         *,
-        token: Callable[[], Any] | None = None,
         request_timeout: float = 120.0,
         connect_timeout: float = 10.0,
         max_retries: int = 6,
@@ -151,8 +92,9 @@ class ApiClient:
         # Set when the job is stopping: a retry's wait ends at once and the
         # last error is raised instead of trying again.
         self.stopping = asyncio.Event()
-        # Set by Auth: has `token()`, `renew(rejected)` and `accepted(token)`.
-        self.auth: Any = None
+        # The login whose tokens authorized requests carry; set by whoever signs
+        # in (`engine.account.open_api`), since `Auth` itself needs this client.
+        self.auth: TokenSource | None = None
 
     async def __aenter__(self) -> Self:
         timeout = aiohttp.ClientTimeout(
@@ -180,6 +122,11 @@ class ApiClient:
         if self._session is None:
             raise RuntimeError("ApiClient used outside `async with`")
         return self._session
+
+    def _signed_in(self) -> TokenSource:
+        if self.auth is None:
+            raise RuntimeError("ApiClient.auth is not set: an authorized request needs a login")
+        return self.auth
 
     async def request(
         self,
@@ -210,7 +157,7 @@ class ApiClient:
         attempt = 0
         while True:
             attempt += 1
-            token = await self.auth.token() if authorized else None
+            token = await self._signed_in().token() if authorized else None
             try:
                 return await self._once(
                     method, path, endpoint=endpoint, params=params, json=json, body=body,
@@ -221,8 +168,8 @@ class ApiClient:
                 if not authorized or renewed or exc.status != 401:
                     raise
                 renewed = True  # one renewal per request; never loop on the Auth group
-                await self.auth.renew(token)
-            except _Retry as retry:
+                await self._signed_in().renew(token)
+            except Retry as retry:
                 if attempt > self.max_retries or self.stopping.is_set():
                     raise retry.error from None
                 self.stats.retries += 1
@@ -281,14 +228,15 @@ class ApiClient:
                 self.reached = True
                 status = resp.status
                 if token is not None and status != 401:
-                    self.auth.accepted(token)
+                    self._signed_in().accepted(token)
                 self.stats.statuses[status] += 1
                 declared = resp.content_length
                 raw = None if declared is not None and declared > MAX_RESPONSE_BYTES else (
-                    await _read_capped(resp, within=self.request_timeout))
+                    await read_capped(resp, within=self.request_timeout))
                 if raw is None:
-                    raise self._too_large(status, endpoint=endpoint, idempotent=idempotent)
-                retry_after = _seconds(resp.headers.get("Retry-After"))
+                    raise too_large(status, endpoint=endpoint, idempotent=idempotent,
+                                    stats=self.stats)
+                retry_after = seconds(resp.headers.get("Retry-After"))
                 location = resp.headers.get("Location", "")
         except (TimeoutError, aiohttp.ClientError, OSError) as exc:
             if stream is not None and stream.error is not None:
@@ -302,20 +250,21 @@ class ApiClient:
             self._fail_if_unreachable(exc)
             if isinstance(exc, aiohttp.ClientConnectorError) or not sent_fully:
                 err = NetworkError(f"cannot reach {self.server_url}: {_describe(exc)}")
-                raise _Retry(err) from None
+                raise Retry(err) from None
             if idempotent:
-                raise _Retry(NetworkError(f"{endpoint}: {_describe(exc)}")) from None
+                raise Retry(NetworkError(f"{endpoint}: {_describe(exc)}")) from None
             self.stats.unknown_outcomes += 1
             raise OutcomeUnknown(
                 f"{endpoint}: no answer after {time.monotonic() - started:.1f}s "
                 f"({_describe(exc)}); the request may have been processed"
             ) from None
         except HvsmsError as exc:
-            # Our body generator failed (input changed): nothing complete was sent.
+            # The body failed as it was written (its producer, or its size): nothing
+            # complete was sent.
             raise exc from None
-        return self._classify(
+        return classify(
             status, raw, retry_after, location, endpoint=endpoint, idempotent=idempotent,
-            governor=governor,
+            governor=governor, stats=self.stats,
         )
 
     async def _acquire(self, governor: Governor, endpoint: str, background: bool = False) -> None:
@@ -353,88 +302,6 @@ class ApiClient:
         if hint:
             raise NetworkError(f"cannot reach {self.server_url}: {_describe(exc)}; {hint}")
 
-    def _too_large(self, status: int, *, endpoint: str, idempotent: bool) -> HvsmsError:
-        """An answer over the cap is not read; after a POST, what it said is unknown."""
-        err = ServerError(status, None, "answer too large", endpoint=endpoint)
-        if idempotent:
-            return err
-        # The server may well have acted (a 2xx we cannot read): reconcile, never
-        # treat it as a refusal (the batch would be marked failed, yet stored).
-        self.stats.unknown_outcomes += 1
-        return OutcomeUnknown(f"{endpoint}: {err}; the request may have been processed")
-
-    def _classify(
-        self,
-        status: int,
-        raw: bytes,
-        retry_after: float | None,
-        location: str,
-        *,
-        endpoint: str,
-        idempotent: bool,
-        governor: Governor,
-    ) -> Response:
-        if 200 <= status < 300:
-            try:
-                return Response(status, orjson.loads(raw) if raw else None)
-            except orjson.JSONDecodeError:
-                if not idempotent:
-                    self.stats.unknown_outcomes += 1
-                    raise OutcomeUnknown(
-                        f"{endpoint}: HTTP {status} with a body that is not JSON"
-                    ) from None
-                raise _Retry(ServerError(status, None, "answer is not JSON: " + _snippet(raw),
-                                         endpoint=endpoint)) from None
-        code, message = _error_body(raw)
-        if 300 <= status < 400:
-            raise ServerError(status, code, f"refused to follow a redirect to {location!r}",
-                              endpoint=endpoint)
-        if status == 401:
-            raise AuthError(status, code, message or "unauthorized", endpoint=endpoint)
-        if status == 403:
-            # Every other request of the job would be refused the same way.
-            raise PermissionDenied(code, endpoint=endpoint)
-        if status == 429:
-            self.stats.rate_limited += 1
-            wait = retry_after if retry_after is not None else DEFAULT_RETRY_AFTER
-            governor.penalize(wait)
-            raise _Retry(RateLimited(wait, governor.group, endpoint=endpoint), wait=0.0)
-        if status == 503:
-            if retry_after is not None:
-                governor.hold(retry_after)
-            raise _Retry(ServerError(status, code, message or "service unavailable",
-                                     endpoint=endpoint),
-                         wait=0.0 if retry_after is not None else None)
-        if status >= 500:
-            err = ServerError(status, code, message or _snippet(raw), endpoint=endpoint)
-            if idempotent:
-                raise _Retry(err)
-            self.stats.unknown_outcomes += 1
-            raise OutcomeUnknown(f"{endpoint}: {err}; the request may have been processed")
-        raise ApiError(status, code, message or _snippet(raw), endpoint=endpoint)
-
-
-async def _read_capped(resp: aiohttp.ClientResponse, *, within: float) -> bytes | None:
-    """The whole body; None past MAX_RESPONSE_BYTES (`read(n)` may return less than n).
-
-    The body must be complete `within` seconds: `sock_read` only bounds the gap
-    between two reads, so an answer trickling in a byte at a time would
-    otherwise hold the request (and a POST's outcome) forever.
-    """
-    parts: list[bytes] = []
-    total = 0
-    try:
-        async with asyncio.timeout(within):
-            while chunk := await resp.content.read(1 << 20):
-                total += len(chunk)
-                if total > MAX_RESPONSE_BYTES:
-                    return None
-                parts.append(chunk)
-    except TimeoutError:
-        raise TimeoutError(f"the answer did not finish within {within:g}s") from None
-    return b"".join(parts)
-
-
 def _unreachable_hint(exc: aiohttp.ClientConnectorError) -> str | None:
     """For an address that cannot work (no DNS name, nothing listening): what to check."""
     if isinstance(exc, aiohttp.ClientConnectorDNSError):
@@ -443,47 +310,6 @@ def _unreachable_hint(exc: aiohttp.ClientConnectorError) -> str | None:
     if isinstance(exc.os_error, ConnectionRefusedError):
         return "the connection was refused: check the host and port in RC_SERVER_URL"
     return None
-
-
-def _seconds(value: str | None) -> float | None:
-    if value is None:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        return None
-
-
-# A specific RingCentral error code: "CMN-101", "SMS-RC-410", "OAU-128".
-_SPECIFIC_CODE = re.compile(r"[A-Z]{2,4}(?:-[A-Z]{2,4})?-\d{3}")
-
-
-def _error_body(raw: bytes) -> tuple[str | None, str]:
-    """(errorCode, message) from an ASGErrorResponse or an OAuth error body.
-
-    The top-level `errorCode` can be a category ("InvalidParameter"); the
-    specific code is then the first one in `errors[]`.
-    """
-    try:
-        data = orjson.loads(raw)
-    except orjson.JSONDecodeError:
-        return None, ""
-    if not isinstance(data, dict):
-        return None, ""
-    code = data.get("errorCode")
-    message = data.get("message") or data.get("error_description") or ""
-    errors = data.get("errors")
-    first = errors[0] if isinstance(errors, list) and errors else None
-    if isinstance(first, dict) and first.get("errorCode") and not (
-            isinstance(code, str) and _SPECIFIC_CODE.fullmatch(code)):
-        code = first.get("errorCode")
-        message = first.get("message") or message
-    return (str(code) if code else None), str(message)
-
-
-def _snippet(raw: bytes) -> str:
-    text = raw[:200].decode("utf-8", "replace").strip()
-    return " ".join(text.split()) or "(empty body)"
 
 
 def _describe(exc: BaseException) -> str:

@@ -117,4 +117,4 @@ def test_the_journal_refuses_an_illegal_state_change(tmp_path: Path) -> None:
             j.record(rec, state=COMPLETED)
         assert rec.state == "planned"  # memory follows the journal, never leads it
         with pytest.raises(ValueError, match="not a batch field"):
-            j.update(1, **{"state=state, batch_id": SUBMITTED})
+            j.record(rec, **{"state=state, batch_id": SUBMITTED})

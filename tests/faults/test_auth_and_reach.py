@@ -203,7 +203,7 @@ async def test_401_on_the_first_api_call_renews_once() -> None:
     async with Emulator(cfg()) as emu:
         proxy = Proxy(emu.url, revoked)  # type: ignore[arg-type]
         async with proxy.running() as url, ApiClient(url) as client:
-            auth = Auth(client, _creds(emu, url))
+            auth = client.auth = Auth(client, _creds(emu, url))
             a2p = A2P(client)
             with pytest.raises(AuthError) as first:
                 await a2p.a2p_senders()

@@ -130,7 +130,7 @@ async def test_429_penalty_is_waited_out() -> None:
     limits = RateLimitConfig(light=2, auth=5, window=1.0)
     async with Emulator(EmulatorConfig.fast(rate_limits=limits)) as emu:
         async with ApiClient(emu.url) as client:
-            Auth(client, emu.credentials)
+            client.auth = Auth(client, emu.credentials)
             a2p = A2P(client)
             started = time.monotonic()
             # Five at once: the client has not yet heard the limit is 2.

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from engine.api.a2p import Message
 from engine.api.governor import Governor
 from engine.codes import describe
 from engine.delivery import classify
@@ -29,19 +30,21 @@ def test_cells_that_would_be_formulas_are_shown_as_text() -> None:
 
 
 def test_a_page_keeps_only_what_was_not_delivered() -> None:
-    page = classify([
+    page = classify(Message.parse(m) for m in [
         {"to": ["+14155550100"], "messageStatus": "Delivered"},
         {"to": ["+14155550101"], "messageStatus": "DeliveryFailed", "errorCode": "SMS-CAR-411"},
         {"to": ["+14155550102"], "messageStatus": "SendingFailed", "errorCode": "SMS-RC-413"},
         {"to": ["+14155550103"], "messageStatus": "Sent"},
         {"to": ["+14155550104"], "messageStatus": "DeliveryFailed", "errorCode": "SMS-CAR-104"},
+        {"to": "+14155550105"},
     ])
     # SMS-CAR-104: the carrier gave no final status yet; pending, not failed.
-    assert (page.delivered, page.failed, page.pending) == (1, 2, 2)
+    assert (page.delivered, page.failed, page.pending) == (1, 2, 3)
     assert page.rows == [("+14155550101", "DeliveryFailed", "SMS-CAR-411"),
                          ("+14155550102", "SendingFailed", "SMS-RC-413"),
                          ("+14155550103", "Sent", ""),
-                         ("+14155550104", "DeliveryFailed", "SMS-CAR-104")]
+                         ("+14155550104", "DeliveryFailed", "SMS-CAR-104"),
+                         ("+14155550105", "Unknown", "")]
 
 
 def _batch(state: str) -> BatchRecord:

@@ -245,7 +245,7 @@ async def test_exceptions_reports_and_library_logs_hold_no_secret(
         from engine.api.http import ApiClient
 
         async with ApiClient(emu.url, max_retries=0) as client:
-            auth = Auth(client, bad_creds)
+            auth = client.auth = Auth(client, bad_creds)
             texts.append(repr(auth))
             try:
                 await A2P(client).a2p_senders()

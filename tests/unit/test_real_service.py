@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import orjson
 
-from engine.api.http import _error_body
+from engine.api.a2p import StatusCounts
+from engine.api.answers import error_body
 from engine.errors import AuthError, PermissionDenied
 from engine.poller import delivery_counts
 from engine.segments import text_length
@@ -19,22 +20,23 @@ def test_car_104_and_unreceipted_messages_are_pending_not_failed() -> None:
                            "errorCodeCounts": {"SMS-CAR-104": 2, "SMS-CAR-411": 5}},
         "sendingFailed": {"count": 1, "cost": 0.0, "errorCodeCounts": {"SMS-RC-413": 1}},
     }
-    counts = delivery_counts(stats)
+    counts = delivery_counts(StatusCounts.parse(stats))
     assert (counts.delivered, counts.failed, counts.pending) == (90, 6, 9)
     assert counts.codes == {"SMS-CAR-104": 2, "SMS-CAR-411": 5, "SMS-RC-413": 1}
-    assert delivery_counts({}).pending == 0
+    assert delivery_counts(StatusCounts.parse({})).pending == 0
+    assert StatusCounts.parse({"queued": {"count": "x"}, "sent": None}) == StatusCounts()
 
 
 def test_the_specific_code_is_read_from_errors_when_the_top_one_is_a_category() -> None:
     body = {"errorCode": "InvalidParameter", "message": "Parameter is invalid",
             "errors": [{"errorCode": "CMN-101", "message": "Parameter [from] value is invalid."}]}
-    assert _error_body(orjson.dumps(body)) == ("CMN-101", "Parameter [from] value is invalid.")
+    assert error_body(orjson.dumps(body)) == ("CMN-101", "Parameter [from] value is invalid.")
     asg = {"errorCode": "CMN-301", "message": "Request rate exceeded",
            "errors": [{"errorCode": "CMN-301", "message": "Request rate exceeded"}]}
-    assert _error_body(orjson.dumps(asg)) == ("CMN-301", "Request rate exceeded")
+    assert error_body(orjson.dumps(asg)) == ("CMN-301", "Request rate exceeded")
     oauth = {"error": "invalid_client", "error_description": "Invalid client",
              "errors": [{"errorCode": "OAU-123", "message": "Invalid client"}]}
-    assert _error_body(orjson.dumps(oauth)) == ("OAU-123", "Invalid client")
+    assert error_body(orjson.dumps(oauth)) == ("OAU-123", "Invalid client")
 
 
 def test_a_missing_permission_is_one_line_naming_it_and_stops_like_a_401() -> None:

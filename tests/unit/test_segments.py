@@ -13,7 +13,6 @@ from engine.segments import (
     GSM7_EXTENSION,
     MAX_TEXT_CHARS,
     SHORTENER_DOMAINS,
-    cost,
     encoding,
     find_shortener,
     segments,
@@ -108,9 +107,3 @@ def test_find_shortener(text: str, found: str | None) -> None:
 def test_every_domain_is_found(domain: str, scheme: str, path: str, before: str) -> None:
     text = f"{before} {scheme}{domain.upper()}{path}"
     assert find_shortener(text) == domain
-
-
-def test_cost_rounds_to_six_decimals() -> None:
-    assert cost(3, 0.007) == 0.021
-    assert cost(1, 1 / 3) == 0.333333
-    assert cost(0, 0.007) == 0.0

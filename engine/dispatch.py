@@ -1,0 +1,307 @@
+"""Dispatch: the planned batches go to the server, and are followed to the end.
+
+    planner --queue--> submitters (N, or paced lanes per sender) --track--> poller
+                                                                  \\--> results fetcher
+
+Every state change goes through the journal (`Journal.record`); a stop is two-
+phase: no new batches, then POSTs in flight get `drain_timeout` to finish.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable, Coroutine
+from typing import Any
+
+from .api.a2p import A2P
+from .clock import Clock
+from .config import JobOptions
+from .delivery import ResultsFetcher
+from .errors import HvsmsError, JobFailed
+from .journal import COMPLETED, SPLIT_BASE, SUBMITTED, BatchRecord, Journal, ResultState
+from .pacing import PacedLanes, Pacer, type_rate
+from .plan import Plan, log_planned, reconcile, record_plan
+from .poller import Poller
+from .progress import Tracker
+from .quiet_hours import QuietHours
+from .report import DroppedRow
+from .stopping import cancel, until_stopped
+from .submitter import Submitter
+from .summary import TO_SEND
+
+__all__ = ["Dispatch"]
+
+log = logging.getLogger("engine.job")
+
+# Seconds: "no horizon" for a job that is paced only for its quiet hours.
+_NO_HORIZON = 1e9
+
+
+class Dispatch:
+    """Sends a job's batches from `sender` and follows them; `send` or `follow`.
+
+    `known` is the journal's batches (a resumed job's); planning adds to it.
+    """
+
+    def __init__(self, *, a2p: A2P, journal: Journal, plan: Plan, sender: str,
+                 options: JobOptions, tracker: Tracker, stop: asyncio.Event, clock: Clock,
+                 quiet: QuietHours | None, since: str) -> None:
+        self.a2p, self.journal, self.plan, self.sender = a2p, journal, plan, sender
+        self.options, self.tracker, self.stop, self.clock = options, tracker, stop, clock
+        self.quiet = quiet
+        self.poller = Poller(a2p=a2p, journal=journal, sender=sender, since=since,
+                             base=options.poll_interval, cap=options.max_poll_interval,
+                             on_update=self._updated)
+        self.submitter = Submitter(a2p=a2p, journal=journal, builder=plan.builder,
+                                   sender=sender, since=since,
+                                   reconcile_after=options.reconcile_after,
+                                   on_submitted=self._submitted)
+        self.pacer = self._pacer()
+        self.fetcher: ResultsFetcher | None = None
+        self.since = since
+        # What planning the whole file learnt (`record_plan`), once it did.
+        self.preview: list[dict[str, Any]] = []
+        self.plan_warnings: list[str] = []
+        tracker.rates = self.rates
+
+    def rates(self) -> dict[str, float]:
+        """Each sender's pace as pacing learnt it (empty: not paced)."""
+        return {} if self.pacer is None else {n: p.rate for n, p in self.pacer.senders.items()}
+
+    @property
+    def warnings(self) -> list[str]:
+        out = list(self.submitter.notes)
+        if self.submitter.splits:
+            out.append(f"{self.submitter.splits} batch(es) were too large for the server "
+                       "(HTTP 413) and were sent as two halves each")
+        if self.fetcher is not None:
+            out.extend(self.fetcher.warnings)
+        return out
+
+    # --- sending ------------------------------------------------------------------
+
+    async def send(self, known: dict[int, BatchRecord]) -> None:
+        """Plan (unless planned), submit and follow every batch; fetch their results."""
+        lanes = self._lanes()
+        for rec in known.values():
+            self.tracker.batches[rec.seq] = rec
+            if rec.state == SUBMITTED:
+                self.poller.track(rec)
+                self.tracker.submitted(rec)
+                if self.pacer is not None:
+                    self.pacer.adopt(lanes.sender_of(rec) if lanes else self.sender, rec,
+                                     self.clock.now())
+        fetching = self._fetch(known, refresh=False) if self.options.fetch_delivery else None
+        main = asyncio.create_task(self._pipeline(known, lanes))
+        try:
+            if not await until_stopped(main, self.stop):
+                # Two-phase stop: no new batches, no more polling; in-flight POSTs
+                # get `drain_timeout`, then are cancelled (their intent is journaled).
+                self.poller.close()
+                self.poller.open.clear()
+                await asyncio.wait({main}, timeout=self.options.drain_timeout)
+            if not main.done():
+                await cancel(main)
+            elif self.stop.is_set() and _only_ours(main.exception()):
+                # Requests the stop cut short (a retry not waited for): the job is
+                # interrupted, not failed; the journal knows what was sent.
+                log.info("stopped: %s", main.exception())
+            else:
+                main.result()
+        finally:
+            if fetching is not None and (self.stop.is_set() or main.cancelled()
+                                         or not main.done() or main.exception()):
+                await cancel(fetching)
+        if fetching is not None and self.fetcher is not None:
+            if not fetching.done():
+                # Every batch is sent and followed: let the fetcher finish (unless
+                # stopped: the journal has every page fetched so far).
+                self.fetcher.close()
+                await until_stopped(fetching, self.stop)
+            await cancel(fetching)  # (its error, if it failed, is the job's)
+        if self.submitter.failures and not self.stop.is_set():  # stopped: resume sends them
+            raise JobFailed("; ".join(self.submitter.failures[:5]))
+
+    async def follow(self, known: dict[int, BatchRecord]) -> None:
+        """`hvsms results`: follow open batches to completion, fetch every result."""
+        for rec in known.values():
+            if rec.state == SUBMITTED:
+                self.poller.track(rec)
+        fetching = self._fetch(known, refresh=True)
+        self.poller.close()
+        assert self.fetcher is not None
+        fetcher = self.fetcher
+
+        async def follow() -> None:
+            try:
+                await self.poller.run()
+            finally:
+                fetcher.close()
+
+        async def both() -> None:
+            async with asyncio.TaskGroup() as tg:
+                tg.create_task(follow())
+                tg.create_task(_await(fetching))
+
+        main = asyncio.create_task(both())
+        await until_stopped(main, self.stop)
+        await cancel(main)
+
+    def _fetch(self, known: dict[int, BatchRecord], *, refresh: bool) -> asyncio.Task[None]:
+        fetcher = self.fetcher = ResultsFetcher(a2p=self.a2p, journal=self.journal,
+                                                builder=self.plan.builder, since=self.since,
+                                                on_page=self._page)
+        self.tracker.progress.results_batches = sum(
+            1 for st in fetcher.states.values() if st.complete and st.resolved)
+        for rec in known.values():
+            fetcher.offer(rec, refresh=refresh)
+        return asyncio.create_task(fetcher.run())
+
+    def _pacer(self) -> Pacer | None:
+        """Paced submission (`engine.pacing`), unless the options turn it off."""
+        opts = self.options
+        if opts.horizon is None and self.quiet is None and opts.daily_cap is None:
+            return None
+        # Quiet hours and caps need paced lanes even without a horizon: a batch is timed.
+        horizon = opts.horizon if opts.horizon is not None else _NO_HORIZON
+        pacer = Pacer()
+        for number in self.sender.split(","):
+            rate = opts.rate or type_rate(number, self.a2p.payment_types.get(number))
+            pacer.add(number, rate, horizon, learn=opts.rate is None, cap=opts.daily_cap)
+        return pacer
+
+    def _lanes(self) -> PacedLanes | None:
+        if self.pacer is None:
+            return None
+        journal, builder = self.journal, self.plan.builder
+
+        async def split(rec: BatchRecord, k: int) -> tuple[BatchRecord, BatchRecord]:
+            front, rest = await builder.cut(rec, journal.dropped_lines(rec.seq), k, 0)
+            rest.seq = journal.next_seq()  # now: lanes cut at once
+            journal.cut(front, rest)
+            return front, rest
+
+        return PacedLanes(pacer=self.pacer, default_sender=self.sender,
+                          submit=self.submitter.submit, split=split, stopped=self.stop.is_set,
+                          clock=self.clock, a2p=self.a2p, quiet=self.quiet,
+                          on_probe=self._updated, concurrency=self.options.concurrency)
+
+    async def _pipeline(self, known: dict[int, BatchRecord], lanes: PacedLanes | None) -> None:
+        concurrency = self.options.concurrency
+        journal = self.journal
+        # Unbounded, so the end-of-work markers can always be put; the
+        # semaphore is the backpressure that keeps the planner `concurrency` ahead.
+        queue: asyncio.Queue[BatchRecord | None] = asyncio.Queue()
+        ahead = asyncio.Semaphore(concurrency)
+
+        async def put(rec: BatchRecord) -> None:
+            await ahead.acquire()
+            queue.put_nowait(rec)
+
+        async def plan() -> None:
+            try:
+                await self._plan(known, put)
+            finally:
+                for _ in range(concurrency):
+                    queue.put_nowait(None)
+
+        async def submit() -> None:
+            while (rec := await queue.get()) is not None:
+                ahead.release()
+                if not self.stop.is_set():
+                    await self.submitter.submit(rec)
+
+        async def submit_all() -> None:
+            if lanes is not None:
+                await lanes.run(queue, concurrency, ahead.release,
+                                lambda: journal.meta("planned") == "complete")
+            else:
+                await _together(submit, concurrency)
+            self.poller.close()
+
+        async with asyncio.TaskGroup() as tg:
+            tg.create_task(plan())
+            tg.create_task(submit_all())
+            tg.create_task(self.poller.run())
+
+    async def _plan(self, known: dict[int, BatchRecord],
+                    put: Callable[[BatchRecord], Awaitable[None]]) -> None:
+        """Hand every batch to send to `put`, planning the file unless planned before."""
+        journal, tracker = self.journal, self.tracker
+
+        async def emit(rec: BatchRecord, dropped: list[tuple[DroppedRow, str]]) -> None:
+            rec = reconcile(journal, known, rec, dropped)
+            tracker.planned(rec)
+            log_planned(rec)
+            if rec.state in TO_SEND:
+                await put(rec)
+
+        done = journal.meta("planned") == "complete"
+        # Planned before: no need to read the file again. Halves of batches
+        # split (413) before a stop are never planned again either way.
+        for rec in list(known.values()):
+            if rec.state in TO_SEND and (done or rec.seq >= SPLIT_BASE):
+                await put(rec)
+        if done:
+            tracker.planning_done(len(known))
+            return
+        stats = await self.plan.planner.run(emit, journal.add_dropped, tracker.read,
+                                            self.stop.is_set)
+        if not self.stop.is_set():
+            # Now: paced lanes end when the plan is complete.
+            self.preview, self.plan_warnings = record_plan(journal, stats)
+            tracker.planning_done()
+
+    # --- what the stages tell -------------------------------------------------------
+
+    def _submitted(self, rec: BatchRecord) -> None:
+        log.info("batch %d submitted as %s", rec.seq, rec.batch_id, extra={
+            "event": "batch_submitted", "batch": rec.seq, "batch_id": rec.batch_id,
+            "accepted": rec.accepted, "rejected": rec.rejected})
+        if self.pacer is not None:
+            self.pacer.submitted(rec.sender or self.sender, rec, self.clock.now())
+        self.tracker.submitted(rec)
+        self.poller.track(rec)
+        self.tracker.tick()
+
+    def _updated(self, rec: BatchRecord) -> None:
+        if self.pacer is not None:
+            self.pacer.seen(rec.sender or self.sender, rec, self.clock.now())
+        if rec.state == COMPLETED:
+            self.tracker.completed()
+            log.info("batch %d completed", rec.seq, extra={
+                "event": "batch_completed", "batch": rec.seq, "batch_id": rec.batch_id,
+                "delivered": rec.delivered, "failed": rec.failed})
+            if self.fetcher is not None:
+                self.fetcher.offer(rec)
+        self.tracker.processed(self.poller.processed_total())
+
+    def _page(self, rec: BatchRecord, st: ResultState) -> None:
+        self.tracker.results_page(st.complete)
+
+
+async def _together(work: Callable[[], Coroutine[Any, Any, None]], n: int) -> None:
+    """`n` copies of `work` at once, in one task group."""
+    async with asyncio.TaskGroup() as tg:
+        for _ in range(n):
+            tg.create_task(work())
+
+
+async def _await(task: asyncio.Task[None]) -> None:
+    await task
+
+
+def _only_ours(exc: BaseException | None) -> bool:
+    """`exc` is one of ours (or a group of only ours)."""
+    if exc is None:
+        return False
+    errors = flatten(exc) if isinstance(exc, BaseExceptionGroup) else [exc]
+    return all(isinstance(e, HvsmsError) for e in errors)
+
+
+def flatten(group: BaseExceptionGroup[BaseException]) -> list[BaseException]:
+    out: list[BaseException] = []
+    for exc in group.exceptions:
+        out.extend(flatten(exc) if isinstance(exc, BaseExceptionGroup) else [exc])
+    return out
