@@ -216,6 +216,8 @@ def test_server_rejections_and_failures_are_reported_row_by_row(
     assert (c["accepted"], c["rejected"], c["failed"]) == (len(accepted), len(refused),
                                                            len(capped))
     assert ledger["accepted"] == len(accepted) and ledger["rejected"] == len(refused)
+    assert done.stdout.splitlines()[-1] == (
+        f"job completed ({len(accepted)} accepted, {len(refused)} rejected, 0 dropped)")
     failed = read_csv(workdir / "out" / "failed.csv")
     assert {(r["status"], r["error_code"]) for r in failed} == {("SendingFailed", "SMS-RC-403")}
     assert [r["name"] for r in failed] == [f"N{line[x] - 2}" for x in accepted[cap:]]
