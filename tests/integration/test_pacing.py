@@ -5,16 +5,19 @@ with every recipient once. Time is the emulator's (the engine is given its clock
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import sqlite3
 from collections.abc import Callable
 from pathlib import Path
 
-from support import opts, us_number
+import pytest
+from support import opts, until, us_number
 
 import engine
 from engine.clock import Clock
-from engine.emulator import CREATE_BATCH, Emulator, EmulatorConfig, RateLimitConfig
+from engine.emulator import CREATE_BATCH, Emulator, EmulatorConfig, FaultConfig, RateLimitConfig
 from engine.job import Job
+from engine.journal import FAILED, Journal
 
 TOLL_FREE = "+18885550100"  # 8 messages/s
 LOCAL = "+16505550100"  # 1 message/s
@@ -92,7 +95,8 @@ async def test_a_stop_leaves_at_most_the_horizon_in_flight_and_a_resume_finishes
         # it. Counted, not timed (at 600x a real-time bound is a fraction of a second on
         # a busy machine). Not `==`: a lane waiting for a POST slot at the stop still
         # journals an attempt that the HTTP client then refuses ("not sent: the job is
-        # stopping"), leaving that batch `failed` rather than `planned` (engine/pacing.py).
+        # stopping"), leaving that batch `failed` rather than `planned` (engine/pacing.py;
+        # pinned by the xfail test below).
         assert emu.ledger()["requests"][CREATE_BATCH] <= attempts_at_stop
 
         resumed = await engine.resume(journal, credentials=emu.credentials, clock=clock)
@@ -104,6 +108,37 @@ async def test_a_stop_leaves_at_most_the_horizon_in_flight_and_a_resume_finishes
     for sender, most in limit.items():
         assert peak[sender] <= most * 1.1, (sender, peak)
         assert peak[sender] >= most * 0.5  # and the senders were kept busy
+
+
+@pytest.mark.xfail(strict=True, reason="engine/pacing.py: a lane waiting for a POST slot "
+                   "when the job stops still starts that batch; the HTTP client refuses it "
+                   "and the never-sent batch is journaled failed, not left planned")
+async def test_a_batch_waiting_for_a_post_slot_at_the_stop_stays_planned(
+    write_csv: Callable[..., Path], tmp_path: Path,
+) -> None:
+    """`hvsms stop` promises no new batches: the one queued behind a slot is not begun."""
+    path = write_csv([[us_number(i)] for i in range(300)])
+    journal = tmp_path / "job.journal"
+    # One POST at a time, each held 2 s: the next batch waits for the slot meanwhile.
+    slow = FaultConfig(latency=2.0, paths=(CREATE_BATCH,))
+    async with Emulator(dataclasses.replace(_config(), faults=slow)) as emu:
+        job = Job(str(path), text="Hi", sender=TOLL_FREE, credentials=emu.credentials,
+                  journal=str(journal), progress=None,
+                  options=opts(max_batch_messages=100, concurrency=1, poll_interval=0.02,
+                               max_poll_interval=0.05))
+        run = asyncio.create_task(job.run())
+
+        async def stop_during_the_first_post() -> None:
+            await until(lambda: CREATE_BATCH in emu.ledger()["in_flight"], "the first POST")
+            job.stop()
+
+        await stop_during_the_first_post()
+        report = await asyncio.wait_for(run, 60)
+    assert report.status == "interrupted", report.message
+    with Journal.open(str(journal)) as j:
+        states = [b.state for b in j.batches()]
+    assert states.count(FAILED) == 0, states
+    assert _attempts(journal) == 1  # only the POST in flight at the stop was begun
 
 
 async def test_without_a_horizon_every_batch_goes_at_once(
