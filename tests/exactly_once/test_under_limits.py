@@ -108,7 +108,8 @@ async def test_stop_then_resume_under_limits_sends_everyone_once(
         # cannot know what the stopped one used of the current window: its governor only
         # backs off on `X-Rate-Limit-Remaining: 0` (engine/api/governor.py), so with
         # requests in flight a resume started at once can meet a 429 (seen in 1 run of 5;
-        # it waits it out, exactly once still holds). The resume starts a window later.
+        # it waits it out, exactly once still holds; pinned by a strict xfail in
+        # tests/unit/test_governor.py). The resume starts a window later.
         emu.advance(LIMITS.window)
         resume = await _hvsms(env, tmp_path, "resume", str(journal), "--yes", "-q")
         out, err = await asyncio.wait_for(resume.communicate(), 300)
