@@ -175,8 +175,8 @@ async def test_503_with_retry_after_is_retried(write_csv: Callable[..., Path]) -
         ledger = emu.ledger()
     assert report.status == "completed", report.message
     assert ledger["accepted"] == 200 and ledger["duplicates"] == 0
-    assert ledger["faults"].get("503", 0) + ledger["faults"].get("error_503", 0) > 0
-    assert report.requests["retries"] > 0
+    # Each 503 (seeded, on any endpoint) was retried once after its Retry-After.
+    assert report.requests["retries"] == ledger["faults"]["error_503"] > 0
 
 
 @pytest.mark.parametrize("concurrency", [1, 3])
