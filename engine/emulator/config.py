@@ -111,9 +111,10 @@ class FaultConfig:
 
     `script` makes faults exact where shares are only likely: per operation
     id, the faults its first requests get in arrival order (a `FAULT_KINDS`
-    name, or "" for none), whatever `paths` says. Requests past the end of
-    their script draw from the shares as usual. Counting per operation keeps
-    the plan the same however concurrent requests to other endpoints interleave.
+    name, or "" for none; each with `latency`, no jitter), whatever `paths`
+    says. Requests past the end of their script draw from the shares as
+    usual. Counting per operation keeps the plan the same however concurrent
+    requests to other endpoints interleave.
     """
 
     seed: int = 0

@@ -3,8 +3,8 @@
 One uniform draw per request to a faulty endpoint picks the kind by the
 cumulative shares (drop, 503, hang, 500, lost answer); a second draw sets the
 latency jitter. Same seed and same request order, same faults. A `script`
-names the faults of an operation's first requests outright (no draws). What a fault
-does to the connection is the app's business (`app.py`):
+names the faults of an operation's first requests outright (no draws). What
+a fault does to the connection is the app's business (`app.py`):
 
 - drop: the connection is closed before the request is handled; nothing is stored.
 - 503: the gateway's `AGW-503` with `Retry-After` (or without, if
