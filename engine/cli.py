@@ -76,6 +76,7 @@ from .output import (
 from .report import JobReport
 from .retry import retry_lines, write_retry_csv
 from .schedule import journal_schedule
+from .session import EMULATOR_NOTE
 from .stop import request_stop, wait_stopped
 from .summary import Snapshot, all_completed, summarise, to_send
 
@@ -89,8 +90,8 @@ EMULATOR_LINE = (
 )
 EMULATOR_ENDED = ("The batches lived in the built-in emulator, which ended with this run: "
                   "nothing reached a phone, and there is nothing to resume.")
-# The library says the same in a log warning; the CLI says it once, above.
-_LIBRARY_EMULATOR_NOTE = "running on the built-in emulator"
+# The library says the same in its report and a log warning; the CLI says it once, above.
+_LIBRARY_EMULATOR_NOTE = EMULATOR_NOTE
 _RATE_WINDOW = 10.0  # seconds of history behind the rates shown
 # Seconds between plain progress lines when stdout is not a terminal.
 PLAIN_PROGRESS_INTERVAL = float(os.environ.get("HVSMS_PROGRESS_INTERVAL", "5"))
@@ -417,7 +418,7 @@ def _finish(outcome: Outcome, ui: Ui, directory: Path) -> int:
     for note in report.notes:
         ui.say(f"note: {note}")
     for w in report.warnings:
-        if _LIBRARY_EMULATOR_NOTE not in w:
+        if w != _LIBRARY_EMULATOR_NOTE:
             kind = "note" if w.startswith("dry run") else "warning"
             ui.say(f"{kind}: {w}", style="yellow")
     res = report.results
@@ -777,7 +778,7 @@ class _Question:
         for line in schedule:
             ui.say(line)
         for w in plan.warnings:
-            if _LIBRARY_EMULATOR_NOTE not in w:
+            if w != _LIBRARY_EMULATOR_NOTE:
                 ui.say(f"warning: {w}", style="yellow")
         self.answer = "yes" if self.yes else self._ask(f"Send {total:,} messages via "
                                                         f"{self.server}?")

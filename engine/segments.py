@@ -121,7 +121,8 @@ def segments_many(texts: list[str]) -> int:
     ASCII texts (the usual personalised text) are checked together: one
     joined `bytes.translate` decides whether any of them needs more than the
     basic GSM set, and if none does their counts come from the lengths alone,
-    vectorised. The other texts are counted one by one.
+    vectorised. The other texts likewise when all of them are in the basic set
+    (accented names); else they are counted one by one.
     """
     if not texts:
         return 0
@@ -131,11 +132,20 @@ def segments_many(texts: list[str]) -> int:
         ascii_flags = [t.isascii() for t in texts]
         plain = list(compress(texts, ascii_flags))
         other = [t for t, a in zip(texts, ascii_flags, strict=True) if not a]
-    total = sum(map(segments, other))
+    joined = "".join(other)
+    if _NON_GSM.search(joined) is None and _EXT.search(joined) is None:
+        total = _gsm_basic_segments(other)  # accented letters of the basic set: 1 septet
+    else:
+        total = sum(map(segments, other))
     if plain and not "".join(plain).encode("ascii").translate(None, _ASCII_BASIC):
-        lens = np.fromiter(map(len, plain), np.int64, len(plain))
-        return total + int(np.where(lens <= 160, 1, -(-lens // 153)).sum())
+        return total + _gsm_basic_segments(plain)
     return total + sum(map(segments, plain))
+
+
+def _gsm_basic_segments(texts: list[str]) -> int:
+    """Total segments of texts all in the GSM-7 basic set (a septet a character)."""
+    lens = np.fromiter(map(len, texts), np.int64, len(texts))
+    return int(np.where(lens <= 160, 1, -(-lens // 153)).sum())
 
 
 # Public link shorteners that carriers filter (SMS-CAR-435). Brand shorteners
