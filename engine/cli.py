@@ -37,7 +37,6 @@ from rich.text import Text
 
 from . import __version__
 from .config import DEFAULT_MAX_BATCH_BYTES, Credentials, JobOptions, credentials_from_env
-from .emulator.cli import emulator as emulator_command
 from .errors import ConfigError, HvsmsError, InputError, JournalError, JournalLocked, SenderError
 from .job import (
     TO_SEND,
@@ -585,7 +584,23 @@ def _common(f: Callable[..., Any]) -> Callable[..., Any]:
 
 # --- commands -----------------------------------------------------------------------
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+class _Commands(click.Group):
+    """The commands; `emulator` is imported only when asked for (it is most of the
+    package, and a send on real credentials never needs it)."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted([*super().list_commands(ctx), "emulator"])
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name == "emulator":
+            from .emulator.cli import emulator
+
+            return emulator
+        return super().get_command(ctx, cmd_name)
+
+
+@click.group(cls=_Commands,
+             context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.version_option(__version__, prog_name="hvsms")
 def cli() -> None:
     """Send SMS in bulk through RingCentral's High Volume (A2P) SMS API.
@@ -1132,9 +1147,6 @@ def status_line(state: dict[str, Any]) -> str:
         f"delivered {state['delivered']:,}, failed {state['failed']:,}, "
         f"dropped {state['dropped']:,}; {_verdict(state)}"
     )
-
-
-cli.add_command(emulator_command)
 
 
 def main() -> None:
