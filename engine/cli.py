@@ -448,10 +448,14 @@ def _finish(outcome: Outcome, ui: Ui, directory: Path) -> int:
             ui.say(f"job completed{where} ({c.accepted:,} accepted, {c.rejected:,} rejected, "
                    f"{c.dropped:,} dropped)", always=True, style="bold green")
             if c.pending:
-                ui.say(report.message, always=True, style="yellow")
+                later = (f"hvsms status --refresh {report.journal}" if report.journal
+                         else "a refresh (the job's journal was not kept)")
+                ui.say(f"{c.pending:,} delivery receipt(s) still pending (queued, sent or "
+                       f"SMS-CAR-104): run `{later}` later for the final counts",
+                       always=True, style="yellow")
         return EXIT_OK
     ui.error(f"job {report.status}: {report.message or 'no detail'}")
-    if report.journal and "hvsms resume" not in report.message and not report.emulator:
+    if report.journal and not report.emulator:
         click.echo(f"Resume with: hvsms resume {report.journal}", err=True)
     return EXIT_FAILED
 

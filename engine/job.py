@@ -53,10 +53,10 @@ from .report import JobReport
 from .senders import ALL
 from .session import EMULATOR_NOTE, Session
 from .stopping import Stopped, unless_stopped
-from .summary import TO_SEND, Snapshot, outcome, pending_note, summarise
+from .summary import TO_SEND, Snapshot, outcome, summarise
 
 __all__ = ["PLAN_OPTIONS", "TO_SEND", "Job", "Progress", "SenderProgress", "job_done",
-           "journal_differences", "journaled_job", "pending_note", "pool_spec", "refresh",
+           "journal_differences", "journaled_job", "pool_spec", "refresh",
            "refuse_other_settings", "results", "resume", "send_bulk", "sender_pool"]
 
 # Asked once the whole plan is in the journal, before anything is sent: the
