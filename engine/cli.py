@@ -803,7 +803,7 @@ class _Question:
                                                         f"{self.server}?")
         if self.answer != "yes":
             return False
-        view.verb, view.total, view.total_batches = "sending", total, len(todo)
+        view.verb, view.total = "sending", total  # (pacing may cut batches: not their count)
         view.reopen()
         return True
 
