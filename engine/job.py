@@ -19,7 +19,6 @@ import os
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
-from .api.auth import AuthSession
 from .clock import SYSTEM_CLOCK, Clock
 from .config import Credentials, JobOptions
 from .dispatch import Dispatch, flatten
@@ -108,7 +107,7 @@ async def resume(
 ) -> JobReport:
     """Continue the job recorded in `journal` (poll only, if everything was sent)."""
     return await _of_journal(journal, credentials=credentials, progress=progress,
-                                clock=clock).run()
+                             clock=clock).run()
 
 
 async def refresh(
@@ -165,7 +164,6 @@ class Job:
         again: bool = False,
         resuming: bool = False,
         report_dir: str | None = None,
-        login: AuthSession | None = None,
         clock: Clock | None = None,
         confirm: Confirm | None = None,
     ) -> None:
@@ -177,7 +175,6 @@ class Job:
         self.dry_run = dry_run
         self.again = again
         self.report_dir = report_dir  # where the caller writes the report, if it does
-        self.login = login  # a session from `account.check_account`: no second login
         self.clock = clock or SYSTEM_CLOCK
         self.confirm = confirm
         self.report = JobReport(source=source, dry_run=dry_run)
@@ -309,7 +306,7 @@ class Job:
             self.report.message = "the file has no rows: nothing to send"
             return None
         session = self._session = await stack.enter_async_context(
-            Session(self.credentials, self.options, stop=self._stop, login=self.login,
+            Session(self.credentials, self.options, stop=self._stop,
                     on_retry=lambda _: self.tracker.tick()))
         _opened(session, self.report)
         self.tracker.stats = session.client.stats if session.client else None
