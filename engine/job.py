@@ -23,7 +23,6 @@ from .clock import SYSTEM_CLOCK, Clock
 from .config import Credentials, JobOptions
 from .dispatch import Dispatch, flatten
 from .errors import ConfigError, HvsmsError, InputError, JournalError
-from .history import claim
 from .journal import COMPLETED, SUBMITTED, Journal
 from .journal_policy import (
     PLAN_OPTIONS,
@@ -151,20 +150,10 @@ class Job:
     """
 
     def __init__(
-        self,
-        source: str,
-        *,
-        text: str | None,
-        sender: str | None,
-        credentials: Credentials | None,
-        journal: str | None,
-        options: JobOptions | None,
-        progress: ProgressCallback | None,
-        dry_run: bool = False,
-        again: bool = False,
-        resuming: bool = False,
-        report_dir: str | None = None,
-        clock: Clock | None = None,
+        self, source: str, *, text: str | None, sender: str | None,
+        credentials: Credentials | None, journal: str | None, options: JobOptions | None,
+        progress: ProgressCallback | None, dry_run: bool = False, again: bool = False,
+        resuming: bool = False, report_dir: str | None = None, clock: Clock | None = None,
         confirm: Confirm | None = None,
     ) -> None:
         self.source_path = source
@@ -363,10 +352,12 @@ class Job:
                 await dispatch.follow(known)
                 return
             if self.confirm is not None:
-                self._claim(journal, session, record=False)  # refused before the question
+                self.files.claim(journal, session.server, again=self.again, record=False,
+                                 sends=not session.emulator, report=self.report_dir)
                 await self._confirmed(plan, journal, known)
             self.stage = "dispatch"
-            self._claim(journal, session)
+            self.files.claim(journal, session.server, again=self.again,
+                             sends=not session.emulator, report=self.report_dir)
             await dispatch.send(known)
             if dispatch.preview:
                 self._planned(journal, dispatch.preview, dispatch.plan_warnings)
@@ -374,13 +365,6 @@ class Job:
             self.report.reconciled = dispatch.submitter.reconciled
             self.report.resent_after_check = dispatch.submitter.resent
             self.report.warnings.extend(dispatch.warnings)
-
-    def _claim(self, journal: Journal, session: Session, *, record: bool = True) -> None:
-        """The repeat guard (`engine.history`): a new job, on a server that sends."""
-        if self.files.new and not session.emulator:
-            claim(fingerprint=str(journal.meta("fingerprint")), text=self.text,
-                  sender=session.sender, server=session.server, journal=journal.path,
-                  report=self.report_dir, again=self.again, record=record)
 
     async def _confirmed(self, plan: Plan, journal: Journal, known: dict[int, Any]) -> None:
         """Plan the whole file, then ask: the plan shown is the plan sent."""
