@@ -1,8 +1,7 @@
 """The account side of a job: log in, and check the sender, before any row is read.
 
 A wrong URL, refused credentials or a number that cannot send show up in
-seconds, before a large file has been planned; `check_account` is the same
-check on its own (the CLI runs it before it plans and asks to confirm).
+seconds, before a large file has been planned (`engine.session` runs it).
 """
 
 from __future__ import annotations
@@ -11,13 +10,13 @@ import contextlib
 from collections.abc import Callable
 
 from .api.a2p import A2P
-from .api.auth import Auth, AuthSession
+from .api.auth import Auth
 from .api.http import ApiClient
 from .config import Credentials, JobOptions
 from .errors import AuthError, HvsmsError, LoginRefused, SenderError
 from .senders import ALL, parse_senders
 
-__all__ = ["check_account", "login_hint", "open_api", "pick_sender"]
+__all__ = ["login_hint", "open_api", "pick_sender"]
 
 
 def login_hint(exc: AuthError) -> str:
@@ -37,10 +36,8 @@ def login_hint(exc: AuthError) -> str:
 async def open_api(
     stack: contextlib.AsyncExitStack, creds: Credentials, options: JobOptions,
     *, on_retry: Callable[[HvsmsError], None] | None = None,
-    session: AuthSession | None = None,
 ) -> tuple[ApiClient, A2P, Auth]:
-    """An API client on `stack` (closed, and the session revoked, when it unwinds),
-    signed in with `session` if given."""
+    """An API client on `stack` (closed, and the session revoked, when it unwinds)."""
     client = ApiClient(
         creds.server_url, request_timeout=options.request_timeout,
         connect_timeout=options.connect_timeout, max_retries=options.max_retries,
@@ -49,8 +46,6 @@ async def open_api(
     client.on_retry = on_retry
     await stack.enter_async_context(client)
     auth = client.auth = Auth(client, creds)
-    if session is not None:
-        auth.adopt(session)
     stack.push_async_callback(auth.revoke)
     return client, A2P(client), auth
 
@@ -80,15 +75,3 @@ async def pick_sender(a2p: A2P, sender: str | None) -> str:
             raise SenderError(f"{one} is not an A2P SMS sender of this account "
                               f"(A2P senders: {have})")
     return ",".join(wanted)
-
-
-async def check_account(
-    creds: Credentials, sender: str | None, options: JobOptions | None = None,
-    *, on_retry: Callable[[HvsmsError], None] | None = None,
-) -> tuple[str, AuthSession | None]:
-    """Log in and check the sender: the sender the job will use, and the session for
-    `Job(login=...)` to go on with (the Auth group allows only 5 logins a minute)."""
-    async with contextlib.AsyncExitStack() as stack:
-        _, a2p, auth = await open_api(stack, creds, options or JobOptions(), on_retry=on_retry)
-        sender = await pick_sender(a2p, sender)
-        return sender, auth.export()

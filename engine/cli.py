@@ -37,7 +37,6 @@ from rich.text import Text
 
 from . import __version__
 from .config import DEFAULT_MAX_BATCH_BYTES, Credentials, JobOptions, credentials_from_env
-from .emulator.cli import emulator as emulator_command
 from .errors import ConfigError, HvsmsError, InputError, JournalError, JournalLocked, SenderError
 from .job import (
     TO_SEND,
@@ -76,6 +75,7 @@ from .output import (
 from .report import JobReport
 from .retry import retry_lines, write_retry_csv
 from .schedule import journal_schedule
+from .session import EMULATOR_NOTE
 from .stop import request_stop, wait_stopped
 from .summary import Snapshot, all_completed, summarise, to_send
 
@@ -89,8 +89,8 @@ EMULATOR_LINE = (
 )
 EMULATOR_ENDED = ("The batches lived in the built-in emulator, which ended with this run: "
                   "nothing reached a phone, and there is nothing to resume.")
-# The library says the same in a log warning; the CLI says it once, above.
-_LIBRARY_EMULATOR_NOTE = "running on the built-in emulator"
+# The library says the same in its report and a log warning; the CLI says it once, above.
+_LIBRARY_EMULATOR_NOTE = EMULATOR_NOTE
 _RATE_WINDOW = 10.0  # seconds of history behind the rates shown
 # Seconds between plain progress lines when stdout is not a terminal.
 PLAIN_PROGRESS_INTERVAL = float(os.environ.get("HVSMS_PROGRESS_INTERVAL", "5"))
@@ -417,7 +417,7 @@ def _finish(outcome: Outcome, ui: Ui, directory: Path) -> int:
     for note in report.notes:
         ui.say(f"note: {note}")
     for w in report.warnings:
-        if _LIBRARY_EMULATOR_NOTE not in w:
+        if w != _LIBRARY_EMULATOR_NOTE:
             kind = "note" if w.startswith("dry run") else "warning"
             ui.say(f"{kind}: {w}", style="yellow")
     res = report.results
@@ -448,10 +448,14 @@ def _finish(outcome: Outcome, ui: Ui, directory: Path) -> int:
             ui.say(f"job completed{where} ({c.accepted:,} accepted, {c.rejected:,} rejected, "
                    f"{c.dropped:,} dropped)", always=True, style="bold green")
             if c.pending:
-                ui.say(report.message, always=True, style="yellow")
+                later = (f"hvsms status --refresh {report.journal}" if report.journal
+                         else "a refresh (the job's journal was not kept)")
+                ui.say(f"{c.pending:,} delivery receipt(s) still pending (queued, sent or "
+                       f"SMS-CAR-104): run `{later}` later for the final counts",
+                       always=True, style="yellow")
         return EXIT_OK
     ui.error(f"job {report.status}: {report.message or 'no detail'}")
-    if report.journal and "hvsms resume" not in report.message and not report.emulator:
+    if report.journal and not report.emulator:
         click.echo(f"Resume with: hvsms resume {report.journal}", err=True)
     return EXIT_FAILED
 
@@ -584,7 +588,23 @@ def _common(f: Callable[..., Any]) -> Callable[..., Any]:
 
 # --- commands -----------------------------------------------------------------------
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+class _Commands(click.Group):
+    """The commands; `emulator` is imported only when asked for (it is most of the
+    package, and a send on real credentials never needs it)."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted([*super().list_commands(ctx), "emulator"])
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name == "emulator":
+            from .emulator.cli import emulator
+
+            return emulator
+        return super().get_command(ctx, cmd_name)
+
+
+@click.group(cls=_Commands,
+             context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.version_option(__version__, prog_name="hvsms")
 def cli() -> None:
     """Send SMS in bulk through RingCentral's High Volume (A2P) SMS API.
@@ -777,13 +797,13 @@ class _Question:
         for line in schedule:
             ui.say(line)
         for w in plan.warnings:
-            if _LIBRARY_EMULATOR_NOTE not in w:
+            if w != _LIBRARY_EMULATOR_NOTE:
                 ui.say(f"warning: {w}", style="yellow")
         self.answer = "yes" if self.yes else self._ask(f"Send {total:,} messages via "
                                                         f"{self.server}?")
         if self.answer != "yes":
             return False
-        view.verb, view.total, view.total_batches = "sending", total, len(todo)
+        view.verb, view.total = "sending", total  # (pacing may cut batches: not their count)
         view.reopen()
         return True
 
@@ -1131,9 +1151,6 @@ def status_line(state: dict[str, Any]) -> str:
         f"delivered {state['delivered']:,}, failed {state['failed']:,}, "
         f"dropped {state['dropped']:,}; {_verdict(state)}"
     )
-
-
-cli.add_command(emulator_command)
 
 
 def main() -> None:

@@ -19,12 +19,10 @@ import os
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
-from .api.auth import AuthSession
 from .clock import SYSTEM_CLOCK, Clock
 from .config import Credentials, JobOptions
 from .dispatch import Dispatch, flatten
 from .errors import ConfigError, HvsmsError, InputError, JournalError
-from .history import claim
 from .journal import COMPLETED, SUBMITTED, Journal
 from .journal_policy import (
     PLAN_OPTIONS,
@@ -53,10 +51,10 @@ from .report import JobReport
 from .senders import ALL
 from .session import EMULATOR_NOTE, Session
 from .stopping import Stopped, unless_stopped
-from .summary import TO_SEND, Snapshot, outcome, pending_note, summarise
+from .summary import TO_SEND, Snapshot, outcome, summarise
 
 __all__ = ["PLAN_OPTIONS", "TO_SEND", "Job", "Progress", "SenderProgress", "job_done",
-           "journal_differences", "journaled_job", "pending_note", "pool_spec", "refresh",
+           "journal_differences", "journaled_job", "pool_spec", "refresh",
            "refuse_other_settings", "results", "resume", "send_bulk", "sender_pool"]
 
 # Asked once the whole plan is in the journal, before anything is sent: the
@@ -108,7 +106,7 @@ async def resume(
 ) -> JobReport:
     """Continue the job recorded in `journal` (poll only, if everything was sent)."""
     return await _of_journal(journal, credentials=credentials, progress=progress,
-                                clock=clock).run()
+                             clock=clock).run()
 
 
 async def refresh(
@@ -152,21 +150,10 @@ class Job:
     """
 
     def __init__(
-        self,
-        source: str,
-        *,
-        text: str | None,
-        sender: str | None,
-        credentials: Credentials | None,
-        journal: str | None,
-        options: JobOptions | None,
-        progress: ProgressCallback | None,
-        dry_run: bool = False,
-        again: bool = False,
-        resuming: bool = False,
-        report_dir: str | None = None,
-        login: AuthSession | None = None,
-        clock: Clock | None = None,
+        self, source: str, *, text: str | None, sender: str | None,
+        credentials: Credentials | None, journal: str | None, options: JobOptions | None,
+        progress: ProgressCallback | None, dry_run: bool = False, again: bool = False,
+        resuming: bool = False, report_dir: str | None = None, clock: Clock | None = None,
         confirm: Confirm | None = None,
     ) -> None:
         self.source_path = source
@@ -177,7 +164,6 @@ class Job:
         self.dry_run = dry_run
         self.again = again
         self.report_dir = report_dir  # where the caller writes the report, if it does
-        self.login = login  # a session from `account.check_account`: no second login
         self.clock = clock or SYSTEM_CLOCK
         self.confirm = confirm
         self.report = JobReport(source=source, dry_run=dry_run)
@@ -309,7 +295,7 @@ class Job:
             self.report.message = "the file has no rows: nothing to send"
             return None
         session = self._session = await stack.enter_async_context(
-            Session(self.credentials, self.options, stop=self._stop, login=self.login,
+            Session(self.credentials, self.options, stop=self._stop,
                     on_retry=lambda _: self.tracker.tick()))
         _opened(session, self.report)
         self.tracker.stats = session.client.stats if session.client else None
@@ -366,10 +352,12 @@ class Job:
                 await dispatch.follow(known)
                 return
             if self.confirm is not None:
-                self._claim(journal, session, record=False)  # refused before the question
+                self.files.claim(journal, session.server, again=self.again, record=False,
+                                 sends=not session.emulator, report=self.report_dir)
                 await self._confirmed(plan, journal, known)
             self.stage = "dispatch"
-            self._claim(journal, session)
+            self.files.claim(journal, session.server, again=self.again,
+                             sends=not session.emulator, report=self.report_dir)
             await dispatch.send(known)
             if dispatch.preview:
                 self._planned(journal, dispatch.preview, dispatch.plan_warnings)
@@ -377,13 +365,6 @@ class Job:
             self.report.reconciled = dispatch.submitter.reconciled
             self.report.resent_after_check = dispatch.submitter.resent
             self.report.warnings.extend(dispatch.warnings)
-
-    def _claim(self, journal: Journal, session: Session, *, record: bool = True) -> None:
-        """The repeat guard (`engine.history`): a new job, on a server that sends."""
-        if self.files.new and not session.emulator:
-            claim(fingerprint=str(journal.meta("fingerprint")), text=self.text,
-                  sender=session.sender, server=session.server, journal=journal.path,
-                  report=self.report_dir, again=self.again, record=record)
 
     async def _confirmed(self, plan: Plan, journal: Journal, known: dict[int, Any]) -> None:
         """Plan the whole file, then ask: the plan shown is the plan sent."""

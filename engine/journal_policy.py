@@ -19,7 +19,7 @@ from typing import Any
 
 from .config import JobOptions
 from .errors import JournalError
-from .history import new_journal_path
+from .history import claim, new_journal_path
 from .journal import COMPLETED, PLANNED, SPLIT, Journal
 from .report import JobReport
 from .senders import ALL
@@ -111,6 +111,15 @@ class JobJournal:
         else:
             remove_journal(path)
         report.journal = None
+
+    def claim(self, journal: Journal, server: str, *, again: bool, sends: bool,
+              report: str | None, record: bool = True) -> None:
+        """The repeat guard (`engine.history.claim`) for a new job on a server that
+        `sends` (a built-in emulator does not); `record=False` only checks."""
+        if self.new and sends:
+            claim(fingerprint=str(journal.meta("fingerprint")), text=self.text,
+                  sender=str(journal.meta("sender")), server=server, journal=journal.path,
+                  report=report, again=again, record=record)
 
     def drop_if_empty(self, report: JobReport) -> None:
         """Remove a journal this run created that holds no batch (the job never got

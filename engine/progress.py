@@ -104,7 +104,10 @@ class Tracker:
 
     def submitted(self, rec: BatchRecord) -> None:
         """A batch the server accepted (now or in an earlier run of the job)."""
-        self.batches[rec.seq] = rec  # (a 413's halves are new records)
+        new = rec.seq not in self.batches  # a batch cut for pacing, or a 413's half
+        self.batches[rec.seq] = rec  # (a cut's front part is a new record of the same seq)
+        if new:
+            self.progress.batches_planned = sum(b.state != SPLIT for b in self.batches.values())
         self.progress.batches_submitted += 1
         self.progress.accepted += rec.accepted or 0
 

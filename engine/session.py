@@ -14,7 +14,7 @@ from typing import Self
 
 from .account import open_api, pick_sender
 from .api.a2p import A2P
-from .api.auth import Auth, AuthSession
+from .api.auth import Auth
 from .api.http import ApiClient
 from .config import Credentials, JobOptions
 from .errors import ApiError, HvsmsError, JournalError
@@ -35,12 +35,11 @@ class Session:
     commas for a pool). Anything that waits on the network gives up on `stop`."""
 
     def __init__(self, credentials: Credentials | None, options: JobOptions, *,
-                 stop: asyncio.Event, login: AuthSession | None = None,
+                 stop: asyncio.Event,
                  on_retry: Callable[[HvsmsError], None] | None = None) -> None:
         self.credentials = credentials
         self.options = options
         self.stop = stop
-        self.login = login  # from `account.check_account`: no second login
         self.emulator = False  # the built-in one: nothing reaches a phone
         self.server = ""
         self.sender = ""
@@ -81,7 +80,7 @@ class Session:
             log.warning(EMULATOR_NOTE)
         self.server = creds.server_url
         self.client, self._a2p, self._auth = await open_api(
-            self._stack, creds, self.options, on_retry=self.on_retry, session=self.login)
+            self._stack, creds, self.options, on_retry=self.on_retry)
         if self.stop.is_set():
             self.client.stopping.set()
 

@@ -12,6 +12,7 @@ written. `REPLACEMENTS` is the table, as data; every replacement is GSM-7
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from typing import Final
 
@@ -41,6 +42,7 @@ REPLACEMENTS: Final[dict[str, str]] = {
     "\u2028": "\n", "\u2029": "\n",
 }
 _TABLE: Final = str.maketrans(REPLACEMENTS)
+_SWAPPABLE: Final = re.compile("[" + re.escape("".join(REPLACEMENTS)) + "]")
 
 
 class SmartResult:
@@ -67,12 +69,15 @@ def smarten(text: str) -> str:
 def smarten_many(texts: Sequence[str | None]) -> SmartResult:
     """`smarten` for a block's texts (None: the default text, left alone).
 
-    A block of plain ASCII texts, the usual case, costs one join and one check.
+    A block of plain ASCII texts, the usual case, costs one join and one check; a
+    block with nothing to swap (accented names, say) one translate more.
     """
     joined = "".join(filter(None, texts))
     out = list(texts)
     if joined.isascii() and "`" not in joined and "\t" not in joined:
         return SmartResult(out)
+    if _SWAPPABLE.search(joined) is None:
+        return SmartResult(out)  # accents, emoji and the like, but nothing to swap
     saved = [-1] * len(out)
     for i, text in enumerate(texts):
         if text is None:

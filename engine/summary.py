@@ -174,10 +174,10 @@ def outcome(snap: Snapshot, report: JobReport, *, dry_run: bool, stopped: bool,
         return "interrupted", (
             "interrupted: the batches lived in the built-in emulator, which ended with "
             "this run; nothing reached a phone" if report.emulator
-            else f"interrupted; resume with: hvsms resume {report.journal}")
+            else f"interrupted; the journal {report.journal} resumes it")
     if all_completed(snap):
         pending_ = report.counts.pending
-        return "completed", pending_note(pending_, report.journal) if pending_ else report.message
+        return "completed", pending_note(pending_) if pending_ else report.message
     if any(b.state == FAILED for b in snap.batches):
         return "failed", report.message
     if results_only and report.results.get("complete"):
@@ -185,12 +185,10 @@ def outcome(snap: Snapshot, report: JobReport, *, dry_run: bool, stopped: bool,
     return None
 
 
-def pending_note(count: int, journal: str | None) -> str:
+def pending_note(count: int) -> str:
     """The final status of a job whose receipts are still coming."""
-    later = (f"hvsms status --refresh {journal}" if journal
-             else "a refresh (the job's journal was not kept)")
     return (f"all batches processed; {count:,} delivery receipt(s) still pending "
-            f"(queued, sent or SMS-CAR-104): run `{later}` later for the final counts")
+            "(queued, sent or SMS-CAR-104): refresh the job later for the final counts")
 
 
 def _parse_codes(text: str | None) -> dict[str, int]:

@@ -12,33 +12,17 @@ import asyncio
 import base64
 import logging
 import time
-from dataclasses import dataclass
 from typing import Any
 
 from ..config import Credentials
 from ..errors import ApiError, AuthError, HvsmsError, register_secret
 from .http import ApiClient
 
-__all__ = ["Auth", "AuthSession"]
+__all__ = ["Auth"]
 
 log = logging.getLogger("engine.auth")
 
 _JWT_GRANT = "urn:ietf:params:oauth:grant-type:jwt-bearer"
-
-
-@dataclass(frozen=True, slots=True)
-class AuthSession:
-    """A signed-in session handed from one `Auth` to another in the same process
-    (times are `time.monotonic()`), so a check before a job costs no second login."""
-
-    access: str
-    expires: float
-    refresh: str | None
-    refresh_expires: float
-    owner_id: str | None = None
-
-    def __repr__(self) -> str:
-        return "AuthSession(***)"
 
 
 class Auth:
@@ -106,20 +90,6 @@ class Auth:
         """A request with `token` got past authentication (any answer but 401)."""
         if token == self._suspect:
             self._suspect = None
-
-    def export(self) -> AuthSession | None:
-        """The session, to be `adopt`ed by another `Auth` (this one then forgets it)."""
-        if self._access is None:
-            return None
-        session = AuthSession(self._access, self._expires, self._refresh, self._refresh_expires,
-                              self.owner_id)
-        self._access = self._refresh = None
-        return session
-
-    def adopt(self, session: AuthSession) -> None:
-        self._access, self._expires = session.access, session.expires
-        self._refresh, self._refresh_expires = session.refresh, session.refresh_expires
-        self.owner_id = session.owner_id
 
     async def revoke(self) -> None:
         """End the session; errors are ignored, as RingCentral advises.

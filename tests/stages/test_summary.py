@@ -97,7 +97,7 @@ def test_outcome_by_what_the_run_was() -> None:
     assert outcome(snap, report, dry_run=True, stopped=False) == (
         "completed", "dry run: 6 batches planned, nothing sent")
     assert outcome(snap, report, dry_run=False, stopped=True) == (
-        "interrupted", "interrupted; resume with: hvsms resume /tmp/job.journal")
+        "interrupted", "interrupted; the journal /tmp/job.journal resumes it")
     assert outcome(snap, report, dry_run=False, stopped=False) == ("failed", "")
     done = Snapshot(path="j", inputs={}, meta=META, dropped=[], batches=[
         _rec(1, 2, COMPLETED, batch_id="b", accepted=2, delivered=1, failed=0),
