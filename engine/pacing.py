@@ -287,6 +287,11 @@ class PacedLanes:
                 del lane[i]
             pace.used += rec.messages
             await self._posts.acquire()
+            if self.stopped():  # stopped while waiting for the slot: not begun, stays planned
+                self._posts.release()
+                pace.used -= rec.messages
+                lane.insert(i, rec)
+                return
             pace.posting += rec.messages
             assert self._tg is not None
             self._tg.create_task(self._post(rec, pace))

@@ -64,7 +64,8 @@ async def test_fifty_thousand_over_three_senders_add_up_and_a_refresh_settles_th
             assert (c.duplicates, c.invalid, c.outside_us_canada) == (10, 10, 10)
         assert sum(c.rejected for c in counts) > 300  # 1% refused by the "carrier"
         assert sum(c.pending for c in counts) > 0
-        assert all("status --refresh" in r.message for r in reports if r.counts.pending)
+        assert all("still pending" in r.message and "refresh the job later" in r.message
+                   for r in reports if r.counts.pending)
 
         emu.advance(2 * config.late_receipt_delay + config.receipt_delay
                     + config.pending_resolve_delay)
