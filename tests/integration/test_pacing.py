@@ -10,7 +10,6 @@ import sqlite3
 from collections.abc import Callable
 from pathlib import Path
 
-import pytest
 from support import opts, until, us_number
 
 import engine
