@@ -100,10 +100,16 @@ class Governor:
             return
         if limit > 0 and window > 0:
             self.limit, self.window = limit, window
-        remaining = headers.get("X-Rate-Limit-Remaining")
-        if remaining is not None and remaining.strip() == "0" and len(self._sent) < self.limit:
-            # Someone else shares these credentials: our log undercounts.
-            self.hold(self.window)
+        try:
+            left = int(headers.get("X-Rate-Limit-Remaining", ""))
+        except ValueError:
+            return
+        self.delay()  # forget the sends that left the window
+        missing = self.limit - max(0, left) - len(self._sent)
+        if missing > 0:
+            # Someone else shares these credentials (a resume right after a stop, a
+            # second tool): count their requests as sent now, so ours stop in time.
+            self._sent.extend([self._clock()] * missing)
 
     def hold(self, seconds: float) -> None:
         """Send nothing in this group for `seconds` (a penalty or a 503 hint)."""
