@@ -93,8 +93,8 @@ class Session:
     async def check_server(self, journal: Journal) -> None:
         """A job's batches live on one server: refuse, before anything is sent, to
         continue them on another. Identity is the server's data (the user the
-        login reports, the job's batches), not the URL alone: a proxy is fine. Nor
-        from another sender."""
+        login reports, the job's batches), not the URL alone: a proxy is fine. The
+        sender must be the job's too."""
         url, owner = self.server, self.owner
         # Refused (`failed`) batches are on no server; the others may be.
         sent = [b for b in journal.batches() if b.state not in (PLANNED, FAILED, SPLIT)]
