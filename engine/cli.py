@@ -909,8 +909,7 @@ def retry(journal: str, new_journal: str | None, dry_run: bool, report_dir: Path
     _setup(ui, verbose=verbose, debug=debug, log_json=log_json)
     with _guard(ui):
         inputs = _journal_inputs(journal)
-        j = Journal.open(journal)
-        try:
+        with Journal.open(journal) as j:
             sender = j.meta("sender") or inputs.get("sender")
             todo = retry_lines(j)
             base = Path(journal)
@@ -918,8 +917,6 @@ def retry(journal: str, new_journal: str | None, dry_run: bool, report_dir: Path
             if todo.lines:
                 with open_private(csv_path) as f:
                     rows = asyncio.run(write_retry_csv(j, todo.lines, f))
-        finally:
-            j.close()
         left = (f" ({todo.permanent:,} failed permanently and {todo.pending:,} have no final "
                 "status yet: left out)")
         if not todo.lines:
@@ -938,11 +935,8 @@ def retry(journal: str, new_journal: str | None, dry_run: bool, report_dir: Path
 
 
 def _journal_inputs(journal: str) -> dict[str, Any]:
-    j = Journal.open(journal)
-    try:
+    with Journal.open(journal) as j:
         return j.inputs
-    finally:
-        j.close()
 
 
 @cli.command()

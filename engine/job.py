@@ -429,28 +429,27 @@ async def _refresh(job: Job) -> JobReport:
     path = job.files.path
     assert path is not None
     report.journal = path
-    journal = Journal.own(path, dict)  # it writes: one at a time
-    try:
-        async with Session(job.credentials, job.options, stop=asyncio.Event()) as session:
-            _opened(session, report)
-            await session.pick(journal.meta("sender") or job.sender)
-            report.sender = session.sender
-            since = _since(journal)
-            for rec in journal.batches():
-                if rec.batch_id is None or rec.state not in (SUBMITTED, COMPLETED):
-                    continue
-                info = await session.a2p.get_batch(rec.batch_id)
-                if info.completed:
-                    await refresh_counts(session.a2p, journal, rec, info, since=since)
-                else:
-                    journal.record(rec, processed=info.processed, status=info.status)
-            job._summarise(journal)  # per-message results: `results`
-    except HvsmsError as exc:
-        job._summarise(journal)
-        report.status, report.message = "failed", str(exc)
-    finally:
-        report.elapsed = job.tracker.elapsed()
-        journal.close()
+    with Journal.own(path, dict) as journal:  # it writes: one at a time
+        try:
+            async with Session(job.credentials, job.options, stop=asyncio.Event()) as session:
+                _opened(session, report)
+                await session.pick(journal.meta("sender") or job.sender)
+                report.sender = session.sender
+                since = _since(journal)
+                for rec in journal.batches():
+                    if rec.batch_id is None or rec.state not in (SUBMITTED, COMPLETED):
+                        continue
+                    info = await session.a2p.get_batch(rec.batch_id)
+                    if info.completed:
+                        await refresh_counts(session.a2p, journal, rec, info, since=since)
+                    else:
+                        journal.record(rec, processed=info.processed, status=info.status)
+                job._summarise(journal)  # per-message results: `results`
+        except HvsmsError as exc:
+            job._summarise(journal)
+            report.status, report.message = "failed", str(exc)
+        finally:
+            report.elapsed = job.tracker.elapsed()
     if report.status == "running":
         report.message = "batches still processing: refresh again later"
     return report

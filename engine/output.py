@@ -92,8 +92,7 @@ async def write_joined(journal: str, directory: str | os.PathLike[str], *,
     d = Path(directory)
     d.mkdir(mode=_DIR_MODE, parents=True, exist_ok=True)
     written: list[Path] = []
-    j = Journal.open(journal)
-    try:
+    with Journal.open(journal) as j:
         path = d / "failed.csv"
         with _open_private(path) as f:
             await write_failed(j, f)
@@ -105,8 +104,6 @@ async def write_joined(journal: str, directory: str | os.PathLike[str], *,
             written.append(path)
         elif path.exists():
             path.unlink()  # a stale one from an earlier run would mislead
-    finally:
-        j.close()
     return written
 
 

@@ -69,7 +69,7 @@ def _from_journal(path: str, normalizer: Normalizer) -> list[Blocklist]:
         journal = Journal.open(path)
     except JournalError as e:
         raise InputError(f"cannot use it as a suppression list: {e}", path=path) from None
-    try:
+    with journal:
         for _, to, _, code, _ in journal.results(failed_only=True):
             info = describe(code)
             if info.permanent:
@@ -79,8 +79,6 @@ def _from_journal(path: str, normalizer: Normalizer) -> list[Blocklist]:
             if info.permanent:
                 groups[f"rejected in job {name}: {row.error_code} {info.label}"].append(row.to)
         opted = [row.value for row, kind in journal.dropped() if kind == "opted_out"]
-    finally:
-        journal.close()
     if opted:
         numbers, _ = normalizer.normalize(opted)
         groups[f"opted out in job {name}"].extend(n for n in numbers if n)
