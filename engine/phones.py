@@ -39,7 +39,7 @@ from __future__ import annotations
 import importlib
 import logging
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, Final, NamedTuple
 
 import numpy as np
@@ -566,6 +566,23 @@ _PAST_END: Final = 1 << 30
 _MAX_INPUT: Final = 250
 
 
+def _verdict(cc: int, e164: str, result: int, valid: Callable[[], bool], *,
+             strict: bool) -> str | None:
+    """Shared by both tiers: the drop reason for a parsed number, or None to keep it."""
+    if result == _LOCAL_ONLY:
+        return "local number without area code"
+    if result != _POSSIBLE:
+        region = phonenumbers.region_code_for_country_code(cc)
+        if region == "001":
+            return f"not a possible number for +{cc}"
+        return f"not a possible number for region {region}"
+    if E164.fullmatch(e164) is None:
+        return "too long" if len(e164) > 16 else "too short"
+    if strict and not valid():
+        return "invalid number"
+    return None
+
+
 class Normalizer:
     """Normalises blocks of phone numbers to E.164 for one default region.
 
@@ -742,7 +759,7 @@ class Normalizer:
         result = _test_length(p.length(nsn), md)
         head = f"+{cc}{nsn[0]}"
         e164 = head + p.d[nsn[1]:]
-        why = self._verdict(cc, e164, result, lambda: _is_valid(p, cc, nsn))
+        why = _verdict(cc, e164, result, lambda: _is_valid(p, cc, nsn), strict=self.strict)
         need = max(p.need, nsn[1]) + plus
         if why is None:
             return (True, head, nsn[1] + plus), need
@@ -776,21 +793,6 @@ class Normalizer:
         if p.length(nnn) > 17:
             raise _Fail(NumberParseException.TOO_LONG)
         return cc, nnn
-
-    def _verdict(self, cc: int, e164: str, result: int, valid: Any) -> str | None:
-        """Shared by both tiers: the drop reason for a parsed number, or None to keep it."""
-        if result == _LOCAL_ONLY:
-            return "local number without area code"
-        if result != _POSSIBLE:
-            region = phonenumbers.region_code_for_country_code(cc)
-            if region == "001":
-                return f"not a possible number for +{cc}"
-            return f"not a possible number for region {region}"
-        if E164.fullmatch(e164) is None:
-            return "too long" if len(e164) > 16 else "too short"
-        if self.strict and not valid():
-            return "invalid number"
-        return None
 
     # -- tier 3 --
 
@@ -828,6 +830,6 @@ class Normalizer:
             return "", "not a phone number"
         e164 = phonenumbers.format_number(num, PhoneNumberFormat.E164)
         result = phonenumbers.is_possible_number_with_reason(num)
-        why = self._verdict(num.country_code or 0, e164, result,
-                            lambda: phonenumbers.is_valid_number(num))
+        why = _verdict(num.country_code or 0, e164, result,
+                       lambda: bool(phonenumbers.is_valid_number(num)), strict=self.strict)
         return ("", why) if why else (e164, None)
