@@ -90,3 +90,47 @@ def test_progress_display_in_a_terminal(
     assert "Job completed" in final and "job completed" in final
     report = check_reports(workdir / "out", rejected=[], failed=None)
     assert report["counts"]["accepted"] == 2000
+
+
+def _until_screen(tmux: Tmux, text: str, timeout: float = 90) -> str:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        screen = tmux.capture()
+        if text in screen:
+            return screen
+        time.sleep(0.25)
+    raise AssertionError(f"{text!r} never showed; the screen:\n{tmux.capture()}")
+
+
+@pytest.mark.parametrize("answer", ["n", "y"])
+def test_the_plan_is_asked_about_at_a_terminal_and_sent_as_shown(
+    tmux: Tmux, workdir: Path, write_csv: Callable[..., Path], answer: str,
+) -> None:
+    cfg = EmulatorConfig.fast(rate_limits=RateLimitConfig(enabled=False),
+                              opt_outs={"+16505550100": [us_number(1)]})
+    path = write_csv([[us_number(i)] for i in range(4)], name="r.csv")
+    with EmulatorProcess(cfg) as emu:
+        env = base_env(emulator_env(emu))
+        env["TERM"] = "xterm-256color"
+        exports = " ".join(f"{k}={shlex.quote(v)}" for k, v in env.items()
+                           if k.startswith(("RC_", "PATH", "PYTHON", "HOME", "VIRTUAL_ENV",
+                                            "HVSMS_")))
+        command = " ".join(shlex.quote(a) for a in cli_command(
+            "send", str(path), "--text", "Hi. Reply STOP to opt out", "--report", "out"))
+        script = f"cd {shlex.quote(str(workdir))} && env {exports} {command}; echo EXIT=$?"
+        tmux("new-session", "-d", "-s", "hvsms", "-x", "160", "-y", "60", "bash", "-c",
+             script + "; sleep 600")
+        asked = _until_screen(tmux, f"Send 3 messages via {emu.url}? [y/N]")
+        assert emu.ledger()["batches"] == 0  # asked before anything was sent
+        tmux("send-keys", "-t", "hvsms", answer, "Enter")
+        final = _until_screen(tmux, "EXIT=")
+        ledger = emu.ledger()
+    # The plan shown was made with the real sender and its opt-out list.
+    assert "sender: +16505550100" in asked and "opted out" in asked
+    if answer == "n":
+        assert "not confirmed: nothing was sent" in final and "EXIT=1" in final
+        assert ledger["batches"] == 0
+    else:
+        assert "job completed (3 accepted, 0 rejected, 1 dropped)" in final
+        assert "EXIT=0" in final
+        assert (ledger["accepted"], ledger["batches"]) == (3, 1)
