@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from engine import JobOptions
@@ -53,3 +55,19 @@ async def until(condition: Callable[[], bool], what: str, timeout: float = WAIT,
     while not condition():
         assert time.monotonic() < deadline, f"{what}: not within {timeout:g} s"
         await asyncio.sleep(step)
+
+
+def submitted_batches(journal: Path) -> int:
+    """Batches with a batch id in `journal`, read beside the process writing it (0 while
+    the journal does not exist yet or is locked for a moment)."""
+    if not journal.exists():
+        return 0
+    try:
+        db = sqlite3.connect(f"file:{journal}?mode=ro", uri=True, timeout=5)
+        try:
+            row = db.execute("SELECT count(*) FROM batches WHERE batch_id IS NOT NULL").fetchone()
+        finally:
+            db.close()
+    except sqlite3.Error:
+        return 0
+    return int(row[0])

@@ -14,7 +14,7 @@ from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 
-from support import us_number, wait_until
+from support import submitted_batches, us_number, wait_until
 
 from engine.emulator import (
     CREATE_BATCH,
@@ -26,20 +26,6 @@ from .conftest import Run, base_env, cli_command, emulator_env
 from .helpers import Follow, check_reports
 
 N = 3000
-
-
-def _submitted(journal: Path) -> int:
-    if not journal.exists():
-        return 0
-    try:
-        db = sqlite3.connect(f"file:{journal}?mode=ro", uri=True, timeout=5)
-        try:
-            row = db.execute("SELECT count(*) FROM batches WHERE batch_id IS NOT NULL").fetchone()
-        finally:
-            db.close()
-    except sqlite3.Error:
-        return 0
-    return int(row[0])
 
 
 def _states(journal: Path) -> list[str]:
@@ -71,7 +57,7 @@ def _interrupt(proc: subprocess.Popen[str], journal: Path, *, after: int,
     try:
         def ready() -> bool:
             assert proc.poll() is None, f"the job ended before it was interrupted: {follow.finish()}"
-            if _submitted(journal) < after:
+            if submitted_batches(journal) < after:
                 return False
             return emulator is None or CREATE_BATCH in emulator.ledger()["in_flight"]
 

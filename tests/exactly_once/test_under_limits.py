@@ -13,7 +13,6 @@ import asyncio
 import dataclasses
 import json
 import os
-import sqlite3
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -22,7 +21,7 @@ from typing import Any
 import numpy as np
 from aiohttp import web
 from faults.servers import Forward, Proxy
-from support import SENDER, opts, until, us_number
+from support import SENDER, opts, submitted_batches, until, us_number
 
 import engine
 from engine.emulator import CREATE_BATCH, Emulator, EmulatorConfig, FaultConfig, RateLimitConfig
@@ -59,20 +58,6 @@ def _assert_each_once(emu: Emulator, numbers: list[str]) -> None:
     assert ledger["responses_429"] == 0
 
 
-def _submitted(journal: Path) -> int:
-    if not journal.exists():
-        return 0
-    try:
-        db = sqlite3.connect(f"file:{journal}?mode=ro", uri=True, timeout=5)
-        try:
-            row = db.execute("SELECT count(*) FROM batches WHERE batch_id IS NOT NULL").fetchone()
-        finally:
-            db.close()
-    except sqlite3.Error:
-        return 0
-    return int(row[0])
-
-
 async def _hvsms(env: dict[str, str], cwd: Path, *args: str) -> asyncio.subprocess.Process:
     return await asyncio.create_subprocess_exec(
         sys.executable, "-m", "engine", *args, cwd=cwd, env=env,
@@ -95,7 +80,7 @@ async def test_stop_then_resume_under_limits_sends_everyone_once(
         # ~50 POSTs of 2 kB: with the polls, more than one window's worth of requests.
         send = await _hvsms(env, tmp_path, "send", str(path), "--text", "Hi", "--yes", "-q",
                             "--journal", str(journal), "--max-batch-bytes", "2048")
-        await until(lambda: _submitted(journal) >= 5 or send.returncode is not None,
+        await until(lambda: submitted_batches(journal) >= 5 or send.returncode is not None,
                     "5 batches submitted")
         assert send.returncode is None, "the job ended before it could be stopped"
         request_stop(str(journal))
