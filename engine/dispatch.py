@@ -92,7 +92,8 @@ class Dispatch:
                 if self.pacer is not None:
                     self.pacer.adopt(lanes.sender_of(rec) if lanes else self.sender, rec,
                                      self.clock.now())
-        fetching = self._fetch(known, refresh=False) if self.options.fetch_delivery else None
+        fetching = (asyncio.create_task(self._fetcher(known, refresh=False).run())
+                    if self.options.fetch_delivery else None)
         main = asyncio.create_task(self._pipeline(known, lanes))
         try:
             if not await until_stopped(main, self.stop):
@@ -128,10 +129,8 @@ class Dispatch:
         for rec in known.values():
             if rec.state == SUBMITTED:
                 self.poller.track(rec)
-        fetching = self._fetch(known, refresh=True)
+        fetcher = self._fetcher(known, refresh=True)
         self.poller.close()
-        assert self.fetcher is not None
-        fetcher = self.fetcher
 
         async def follow() -> None:
             try:
@@ -142,13 +141,13 @@ class Dispatch:
         async def both() -> None:
             async with asyncio.TaskGroup() as tg:
                 tg.create_task(follow())
-                tg.create_task(_await(fetching))
+                tg.create_task(fetcher.run())
 
         main = asyncio.create_task(both())
         await until_stopped(main, self.stop)
         await cancel(main)
 
-    def _fetch(self, known: dict[int, BatchRecord], *, refresh: bool) -> asyncio.Task[None]:
+    def _fetcher(self, known: dict[int, BatchRecord], *, refresh: bool) -> ResultsFetcher:
         fetcher = self.fetcher = ResultsFetcher(a2p=self.a2p, journal=self.journal,
                                                 builder=self.plan.builder, since=self.since,
                                                 on_page=self._page)
@@ -156,7 +155,7 @@ class Dispatch:
             1 for st in fetcher.states.values() if st.complete and st.resolved)
         for rec in known.values():
             fetcher.offer(rec, refresh=refresh)
-        return asyncio.create_task(fetcher.run())
+        return fetcher
 
     def _pacer(self) -> Pacer | None:
         """Paced submission (`engine.pacing`), unless the options turn it off."""
@@ -286,10 +285,6 @@ async def _together(work: Callable[[], Coroutine[Any, Any, None]], n: int) -> No
     async with asyncio.TaskGroup() as tg:
         for _ in range(n):
             tg.create_task(work())
-
-
-async def _await(task: asyncio.Task[None]) -> None:
-    await task
 
 
 def _only_ours(exc: BaseException | None) -> bool:

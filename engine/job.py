@@ -23,7 +23,7 @@ from .clock import SYSTEM_CLOCK, Clock
 from .config import Credentials, JobOptions
 from .dispatch import Dispatch, flatten
 from .errors import ConfigError, HvsmsError, InputError, JournalError
-from .journal import COMPLETED, SUBMITTED, Journal
+from .journal import COMPLETED, SUBMITTED, BatchRecord, Journal
 from .journal_policy import (
     PLAN_OPTIONS,
     JobJournal,
@@ -271,7 +271,7 @@ class Job:
             self.stage = "plan"
             plan = await self._plan(pre, session, sender)
             if session is None:
-                await self._plan_only(plan, journal)
+                await self._plan_whole(plan, journal, {b.seq: b for b in journal.batches()})
             else:
                 await self._dispatch_plan(session, journal, plan, sender)
         finally:
@@ -319,9 +319,10 @@ class Job:
         self.tracker.default_sender = sender.split(",")[0]
         return plan
 
-    async def _plan_only(self, plan: Plan, journal: Journal) -> None:
-        """The whole plan into the journal, nothing sent (a dry run)."""
-        known = {b.seq: b for b in journal.batches()}
+    async def _plan_whole(self, plan: Plan, journal: Journal,
+                          known: dict[int, BatchRecord]) -> None:
+        """Every row planned into the journal before anything is sent (a dry run, or a
+        plan to confirm); `known` gets each batch."""
         stats = await plan_all(plan, journal, known, self.tracker, self._stop.is_set,
                                dry_run=self.dry_run)
         if not self._stop.is_set():
@@ -366,14 +367,14 @@ class Job:
             self.report.resent_after_check = dispatch.submitter.resent
             self.report.warnings.extend(dispatch.warnings)
 
-    async def _confirmed(self, plan: Plan, journal: Journal, known: dict[int, Any]) -> None:
+    async def _confirmed(self, plan: Plan, journal: Journal,
+                         known: dict[int, BatchRecord]) -> None:
         """Plan the whole file, then ask: the plan shown is the plan sent."""
         assert self.confirm is not None
         if journal.meta("planned") != "complete":
-            stats = await plan_all(plan, journal, known, self.tracker, self._stop.is_set)
+            await self._plan_whole(plan, journal, known)
             if self._stop.is_set():
                 raise Stopped
-            self._planned(journal, *record_plan(journal, stats))
         self._summarise(journal)
         if not await self.confirm(self.report, self.schedule):
             raise Stopped
