@@ -21,6 +21,7 @@ import numpy as np
 
 from .errors import InputError
 from .phones import E164, Normalizer, e164_mask
+from .reader import RECIPIENT_NAMES, loose_name
 
 __all__ = ["NumberSet", "Seen", "key", "keys", "load_suppression"]
 
@@ -386,15 +387,14 @@ class NumberSet:
 
 # --- suppression files ---------------------------------------------------------------
 
-# Header names that mark the number column, in order of preference.
-_NUMBER_COLUMNS: Final = ("to", "phone", "number", "phone_number", "phone number",
-                          "phonenumber", "mobile", "msisdn", "cell")
-
-
 def _number_column(row: list[str], normalizer: Normalizer) -> tuple[int, bool]:
-    """(column, is_header) from a file's first row."""
-    names = [c.strip().lower() for c in row]
-    for want in _NUMBER_COLUMNS:
+    """(column, is_header) from a file's first row.
+
+    A header is recognised by the names a recipient file may use (the reader's
+    list), so a file that sends can also be given as a suppression list.
+    """
+    names = [loose_name(c) for c in row]
+    for want in RECIPIENT_NAMES:
         if want in names:
             return names.index(want), True
     looks_like_number = normalizer.normalize_one(row[0])[1] is None
@@ -405,7 +405,7 @@ def _number_column(row: list[str], normalizer: Normalizer) -> tuple[int, bool]:
         return 0, False
     raise InputError(
         f"cannot tell which column holds the numbers (columns: {', '.join(map(repr, row))})",
-        hint=f"name it one of {', '.join(_NUMBER_COLUMNS[:3])}, or use a file with one column",
+        hint=f"name it one of {', '.join(RECIPIENT_NAMES[:3])}, or use a file with one column",
     )
 
 

@@ -58,7 +58,7 @@ _SNIFF_ROWS = 20
 # with `loose_name`); `to` is the API's own.
 RECIPIENT_NAMES = ("to", "phone", "phone number", "mobile", "mobile number", "mobile phone",
                    "cell", "cell phone", "cellphone", "number", "msisdn", "telephone", "tel",
-                   "phone no")
+                   "phone no", "phonenumber")
 _NOT_NAME = re.compile(r"[\W_]+")
 
 

@@ -155,7 +155,7 @@ def test_suppression_errors_name_the_file(tmp_path: Path) -> None:
     unclear = _write(tmp_path, "a,b\nx,y\n", "unclear.csv")
     with pytest.raises(InputError, match=r"unclear.csv:1: cannot tell which column") as err:
         load_suppression(unclear, Normalizer("US"))
-    assert err.value.hint and "to, phone, number" in err.value.hint
+    assert err.value.hint and "to, phone, phone number" in err.value.hint
     binary = tmp_path / "bin.csv"
     binary.write_bytes(b"phone\n\xff\xfe\x00bad\n")
     with pytest.raises(InputError, match="bin.csv"):
@@ -168,3 +168,13 @@ def test_suppression_reads_in_blocks(tmp_path: Path) -> None:
                                     Normalizer("US"), block=1000)
     assert len(numbers) == 2500
     assert bad == [(2502, "bad", "has letters")]
+
+
+@pytest.mark.parametrize("header", ["Name,Mobile Number", "Name,Cell Phone", "name,Phone_Number",
+                                    "Name,TELEPHONE"])
+def test_suppression_finds_the_columns_a_send_finds(tmp_path: Path, header: str) -> None:
+    # A file that sends fine names its recipient column the same way as a suppression list.
+    path = _write(tmp_path, f"{header}\nalice,(415) 555-0100\nbob,+1 212 555 0199\n")
+    numbers, bad = load_suppression(path, Normalizer("US"))
+    assert bad == []
+    assert numbers.indices(["+14155550100", "+12125550199", "+13105550100"]) == [0, 1]
