@@ -118,10 +118,31 @@ def _split(a: np.ndarray, ia: int, b: np.ndarray, ib: int, c: int) -> int:
     return lo
 
 
+# Windows has neither flag: there `mmap(-1, n)` is anonymous memory already.
+_ANON_FLAGS: Final = getattr(mmap, "MAP_PRIVATE", 0) | getattr(mmap, "MAP_ANONYMOUS", 0)
+
+
 def _anon(nbytes: int) -> mmap.mmap:
     # Private anonymous memory: grows with mremap, so nothing is copied (numpy's
     # own realloc copies its hugepage-advised arrays), and is freed on close.
-    return mmap.mmap(-1, max(nbytes, 1), flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS)
+    if _ANON_FLAGS:
+        return mmap.mmap(-1, max(nbytes, 1), flags=_ANON_FLAGS)
+    return mmap.mmap(-1, max(nbytes, 1))
+
+
+def _grown(m: mmap.mmap, nbytes: int) -> mmap.mmap:
+    """`m` resized to `nbytes`: in place where the system can remap it, else copied."""
+    try:
+        m.resize(nbytes)
+        return m
+    except (OSError, SystemError, ValueError):
+        # macOS has no mremap (CPython raises SystemError) and Windows cannot
+        # resize anonymous maps: copy into a new one instead.
+        new = _anon(nbytes)
+        keep = min(len(m), nbytes)
+        new[:keep] = m[:keep]
+        m.close()
+        return new
 
 
 class _Run:
@@ -142,8 +163,8 @@ class _Run:
         # The arrays are views of the maps: drop them so the maps can be
         # remapped (nothing else may hold a view at this point).
         del self.keys, self.lines
-        self._km.resize(max(n * 8, 1))
-        self._vm.resize(max(n * 4, 1))
+        self._km = _grown(self._km, max(n * 8, 1))
+        self._vm = _grown(self._vm, max(n * 4, 1))
         self.n = n
         self.keys = np.frombuffer(self._km, np.int64, n)
         self.lines = np.frombuffer(self._vm, np.uint32, n)

@@ -36,6 +36,7 @@ Policy, where phonenumbers would accept more:
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import logging
 import re
@@ -158,8 +159,14 @@ def _e164_scan(values: Sequence[str], *, nanp: bool = False) -> tuple[np.ndarray
 # not "any digit" was checked at. A \d at position p only needs p < length,
 # and the length is part of every cache key.
 
-_sre: Any = importlib.import_module("re._parser")
-_C: Any = importlib.import_module("re._constants")
+# CPython's own regex parser: private, so another Python (or a later CPython)
+# may lack it; then no pattern is walked and each answer is cached under the
+# whole number (slower, the same answers).
+try:
+    _sre: Any = importlib.import_module("re._parser")
+    _C: Any = importlib.import_module("re._constants")
+except ImportError:
+    _sre = _C = None
 _ALL_DIGITS: Final = (1 << 10) - 1
 _CAP: Final = 40  # longest digit string the walker follows (inputs are <= 24)
 
@@ -292,10 +299,10 @@ class _Pattern:
 
     def __init__(self, source: str) -> None:
         self.regex = re.compile(source)
-        try:
-            self.nodes: list[_Node] | None = _compile_seq(_sre.parse(source))
-        except _Unsupported:
-            self.nodes = None
+        self.nodes: list[_Node] | None = None
+        if _sre is not None:
+            with contextlib.suppress(_Unsupported):
+                self.nodes = _compile_seq(_sre.parse(source))
 
     def fullmatch(self, s: str) -> tuple[bool, int]:
         """Whether `s` matches, and how many leading digits decide that."""
