@@ -90,8 +90,9 @@ def _sending_time(path: Path, journal: Path, env: dict[str, str]) -> float:
 def test_kill_at_random_moments_then_resume(
     write_csv: Callable[..., Path], tmp_path: Path
 ) -> None:
-    seed = int(os.environ.get("HVSMS_KILL_SEED", random.randrange(1 << 30)))
-    print(f"kill-point seed: {seed} (set HVSMS_KILL_SEED to replay)")
+    # A fixed seed, so a failure replays; HVSMS_KILL_SEED explores other kill points.
+    seed = int(os.environ.get("HVSMS_KILL_SEED", "20261204"))
+    print(f"kill-point seed: {seed} (set HVSMS_KILL_SEED to try others)")
     rnd = random.Random(seed)
     n = 1500
     numbers = [us_number(i) for i in range(n)]
@@ -126,17 +127,13 @@ def test_kill_at_random_moments_then_resume(
                 child.wait()
             state = _kill_state(journal) if child.returncode == -signal.SIGKILL else "finished"
             landed[state] += 1
-            attempts = 0
-            while True:
-                if not journal.exists():  # killed before the journal was created
-                    args = [str(path), str(journal)]
-                else:
-                    args = [str(path), str(journal), "resume"]
-                done = subprocess.run([sys.executable, "-c", RUNNER, *args], env=env,
-                                      capture_output=True, text=True, timeout=120, check=False)
-                attempts += 1
-                if done.returncode == 0 or attempts > 3:
-                    break
+            # One resume must finish the job: a second try would hide a resume that fails.
+            if not journal.exists():  # killed before the journal was created
+                args = [str(path), str(journal)]
+            else:
+                args = [str(path), str(journal), "resume"]
+            done = subprocess.run([sys.executable, "-c", RUNNER, *args], env=env,
+                                  capture_output=True, text=True, timeout=120, check=False)
             where = f"point {k} (delay {delay:.2f}s, killed in {state})"
             assert done.returncode == 0, f"{where}: {done.stderr[-2000:]}"
             ledger = emu.ledger()
