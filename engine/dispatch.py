@@ -184,6 +184,7 @@ class Dispatch:
         return PacedLanes(pacer=self.pacer, default_sender=self.sender,
                           submit=self.submitter.submit, split=split, stopped=self.stop.is_set,
                           clock=self.clock, a2p=self.a2p, quiet=self.quiet,
+                          find=self.submitter.find,
                           on_probe=self._updated, concurrency=self.options.concurrency)
 
     async def _pipeline(self, known: dict[int, BatchRecord], lanes: PacedLanes | None) -> None:

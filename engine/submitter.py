@@ -64,13 +64,23 @@ class Submitter:
         self.resent = 0
         self.splits = 0
         self.failures: list[str] = []
+        self._absent: set[int] = set()  # of unknown outcome, looked for, not on the server
         self.notes: list[str] = []  # for the report: what reconciliation could not settle
+
+    async def find(self, rec: BatchRecord) -> bool:
+        """A batch whose outcome is unknown (found so on resume): True if it is on the
+        server (adopted); else it is remembered as not there, to be sent when its turn
+        comes (through the same checks as a planned batch)."""
+        # The POST may just have gone: the server is given time to list it.
+        if await self._reconcile(rec, posted_at=time.monotonic()):
+            return True
+        self._absent.add(rec.seq)
+        return False
 
     async def submit(self, rec: BatchRecord) -> None:
         """Submit (or, when its outcome is unknown, reconcile) one batch."""
-        if rec.state in (SUBMITTING, UNCERTAIN) and await self._reconcile(
-            rec, posted_at=time.monotonic()  # found so on resume: the POST may just have gone
-        ):
+        if (rec.state in (SUBMITTING, UNCERTAIN) and rec.seq not in self._absent
+                and await self.find(rec)):
             return
         for _ in range(MAX_RESENDS + 1):
             skip = self.journal.dropped_lines(rec.seq)
@@ -161,7 +171,7 @@ class Submitter:
                 f"batch {rec.seq}: the server may hold an earlier copy of it with every "
                 "recipient rejected; it was sent again, and only this copy's rejections count"
             )
-        log.warning("batch %d: not on the server; sending it again", rec.seq)
+        log.warning("batch %d: not on the server; to be sent again", rec.seq)
         return False
 
     def _adopt(self, rec: BatchRecord, cand: BatchInfo) -> None:

@@ -9,8 +9,11 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from engine import JobOptions
-from engine.emulator import EmulatorConfig, RateLimitConfig
+from engine.emulator import Emulator, EmulatorConfig, RateLimitConfig
+from engine.quiet_hours import QuietHours
 
 SENDER = "+16505550100"
 
@@ -71,3 +74,17 @@ def submitted_batches(journal: Path) -> int:
     except sqlite3.Error:
         return 0
     return int(row[0])
+
+
+def outside_window(emu: Emulator, quiet: QuietHours) -> tuple[int, int, list[float]]:
+    """Messages `emu` processed outside their recipient's window; all processed; their times."""
+    outside = total = 0
+    times: list[float] = []
+    for b in emu.runtime.state.batches:
+        at = b.processed_at_many(np.arange(b.size, dtype=np.int64))
+        for number, t in zip(b.numbers.tolist(), at.tolist(), strict=True):
+            total += 1
+            times.append(t)
+            if quiet.open_span(quiet.key_of(f"+{number}"), t) is None:
+                outside += 1
+    return outside, total, times
