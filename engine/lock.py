@@ -1,10 +1,14 @@
-"""One process at a time per journal: an exclusive advisory lock beside it.
+"""One process at a time per journal: an exclusive advisory lock beside it, and
+one on the journal file itself.
 
-`flock` on `<journal>-lock`, held from the moment a job opens its journal
-until it closes it; the kernel releases it when the process dies, so a crash
-or `kill -9` never leaves a journal locked. The file is never removed (an
-unlink would let two processes lock two different files of the same name); it
-holds who has the lock, for the message a second process gets.
+`flock` on `<journal>-lock` (the journal's real path: a symlink or a relative
+path names the same lock), held from the moment a job opens its journal until
+it closes it; the kernel releases it when the process dies, so a crash or
+`kill -9` never leaves a journal locked. The file is never removed (an unlink
+would let two processes lock two different files of the same name); it holds
+who has the lock, for the message a second process gets. Once the journal
+exists, `pin` also locks the journal's own inode, which a hard link shares.
+(SQLite locks with `fcntl`, which `flock` does not touch on Linux.)
 """
 
 from __future__ import annotations
@@ -19,7 +23,7 @@ from dataclasses import dataclass
 
 from .errors import JournalLocked
 
-__all__ = ["Holder", "JournalLock"]
+__all__ = ["Holder", "JournalLock", "lock_path"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,8 +43,9 @@ class JournalLock:
 
     def __init__(self, journal: str) -> None:
         self.journal = journal
-        self.path = f"{journal}-lock"
+        self.path = lock_path(journal)
         self._fd: int | None = None
+        self._pin: int | None = None  # the journal file's own descriptor, locked
 
     def __repr__(self) -> str:
         return f"<JournalLock {self.path} {'held' if self._fd is not None else 'free'}>"
@@ -67,7 +72,22 @@ class JournalLock:
         os.pwrite(fd, data.encode(), 0)
         self._fd = fd
 
+    def pin(self) -> None:
+        """Lock the journal file itself (it exists now): a process that came through
+        a hard link, whose `-lock` file is another, is refused here."""
+        fd = os.open(self.journal, os.O_RDONLY)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            raise JournalLocked(self.journal, "another process, through another name "
+                                "of the same file") from None
+        self._pin = fd
+
     def release(self) -> None:
+        pin, self._pin = self._pin, None
+        if pin is not None:
+            os.close(pin)
         fd, self._fd = self._fd, None
         if fd is None:
             return
@@ -78,18 +98,24 @@ class JournalLock:
     @staticmethod
     def holder(journal: str) -> Holder | None:
         """Who holds the journal's lock now, without waiting; None if nobody does."""
-        try:
-            fd = os.open(f"{journal}-lock", os.O_RDONLY)
-        except OSError:
-            return None
-        try:
+        for path in (lock_path(journal), journal):  # the journal: held through a hard link
+            try:
+                fd = os.open(path, os.O_RDONLY)
+            except OSError:
+                continue
             try:
                 fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
             except BlockingIOError:
-                return _read(fd) or Holder(0, "unknown", "unknown")
-            return None
-        finally:
-            os.close(fd)
+                holder = _read(fd) if path != journal else None
+                return holder or Holder(0, "unknown", "unknown")
+            finally:
+                os.close(fd)
+        return None
+
+
+def lock_path(journal: str) -> str:
+    """The lock file of the journal at `journal`, by the journal's real path."""
+    return f"{os.path.realpath(journal)}-lock"
 
 
 def _read(fd: int) -> Holder | None:

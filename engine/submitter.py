@@ -74,6 +74,8 @@ class Submitter:
         # The POST may just have gone: the server is given time to list it.
         if await self._reconcile(rec, posted_at=time.monotonic()):
             return True
+        if rec.state == SUBMITTING:  # another process's intent: this one's comes next
+            self.journal.record(rec, state=UNCERTAIN)
         self._absent.add(rec.seq)
         return False
 
