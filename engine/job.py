@@ -16,13 +16,15 @@ import asyncio
 import contextlib
 import datetime as dt
 import os
+import shutil
+import sqlite3
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 from .clock import SYSTEM_CLOCK, Clock
 from .config import Credentials, JobOptions
 from .dispatch import Dispatch, flatten
-from .errors import ConfigError, HvsmsError, InputError, JournalError
+from .errors import ConfigError, HvsmsError, InputError, JournalError, JournalUnwritable
 from .journal import COMPLETED, SUBMITTED, BatchRecord, Journal
 from .journal_policy import (
     PLAN_OPTIONS,
@@ -215,6 +217,8 @@ class Job:
         try:
             async with contextlib.AsyncExitStack() as stack:
                 await self._run(stack)
+        except sqlite3.Error as exc:
+            raise self._unwritable(exc) from None
         except _USERS_TO_FIX:
             self.files.discard(report)
             raise
@@ -224,6 +228,9 @@ class Job:
             self.files.discard(report)
         except (HvsmsError, BaseExceptionGroup) as exc:
             errors = flatten(exc) if isinstance(exc, BaseExceptionGroup) else [exc]
+            for err in errors:
+                if isinstance(err, sqlite3.Error):
+                    raise self._unwritable(err) from None
             for err in errors:
                 if isinstance(err, _USERS_TO_FIX):
                     self.files.discard(report)
@@ -240,6 +247,15 @@ class Job:
             await self.on_journal(report.journal, report)
         self.files.finish(report)
         return report
+
+    def _unwritable(self, exc: sqlite3.Error) -> JournalUnwritable:
+        """The journal could not be written (kept as it is: `hvsms resume` once there is
+        room finds on the server what was in flight)."""
+        path = self.files.path or "the journal"
+        free = None
+        with contextlib.suppress(OSError):
+            free = shutil.disk_usage(os.path.dirname(os.path.abspath(path))).free
+        return JournalUnwritable(path, str(exc), free)
 
     async def _run(self, stack: contextlib.AsyncExitStack) -> None:
         opts, report = self.options, self.report
