@@ -56,7 +56,7 @@ async def test_a_link_to_a_running_journal_is_refused(
                 stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
             seconds.append((name, second))
         results = [(name, *(await p.communicate()), p.returncode) for name, p in seconds]
-        out, err = await asyncio.wait_for(first.communicate(), 120)
+        _, err = await asyncio.wait_for(first.communicate(), 120)
         ledger = emu.ledger()
         counts = emu.state.lookup(numbers)
     for name, _out, err2, code in results:
