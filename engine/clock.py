@@ -12,7 +12,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-__all__ = ["SYSTEM_CLOCK", "Clock"]
+__all__ = ["SYSTEM_CLOCK", "Clock", "announced"]
 
 # Longest real sleep in one go: a clock that jumps (an emulator's `advance`) is
 # noticed within this long.
@@ -45,3 +45,10 @@ class Clock:
 
 
 SYSTEM_CLOCK = Clock()
+
+
+def announced(now: float, scale: float) -> Clock:
+    """A clock that read `now` a moment ago and runs `scale` times faster than real
+    time (an emulator's, as it announced itself; its later jumps are not seen)."""
+    start = time.monotonic()
+    return Clock(now=lambda: now + (time.monotonic() - start) * scale, scale=scale)

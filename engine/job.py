@@ -167,6 +167,7 @@ class Job:
         self.again = again
         self.report_dir = report_dir  # where the caller writes the report, if it does
         self.clock = clock or SYSTEM_CLOCK
+        self._own_clock = clock is None  # then an emulator's announced clock is followed
         self.confirm = confirm
         self.report = JobReport(source=source, dry_run=dry_run)
         self.tracker = Tracker(progress)
@@ -317,6 +318,11 @@ class Job:
         self.tracker.stats = session.client.stats if session.client else None
         sender = await session.pick(self.sender)
         await session.check_server(journal)
+        if self._own_clock and (clock := await session.emulator_clock()) is not None:
+            self.clock = clock
+            if clock.scale != 1:
+                self.report.notes.append(f"planned on the emulator's clock, {clock.scale:g} "
+                                         "times faster than real time")
         self.report.sender = sender
         return session
 
