@@ -368,7 +368,7 @@ class Job:
         dispatch = self._dispatch = Dispatch(
             a2p=session.a2p, journal=journal, plan=plan, sender=sender, options=self.options,
             tracker=self.tracker, stop=self._stop, clock=self.clock, quiet=self._window.hours,
-            since=_since(journal))
+            since=_since(journal), resumed=not self.files.new)
         known = {b.seq: b for b in journal.batches()}
         try:
             if self.results_only:

@@ -297,6 +297,10 @@ class Journal:
                 self._check_owner()
                 if state == SUBMITTING:
                     self._db.execute("UPDATE batches SET owner=? WHERE seq=?", (self.owner, seq))
+                    # POSTs made (an intent is written before each): a resume compares it
+                    # with what the server lists.
+                    self._db.execute("INSERT INTO meta VALUES ('posts', '1') ON CONFLICT(key) "
+                                     "DO UPDATE SET value = CAST(value AS INTEGER) + 1")
             cols = ", ".join(f"{k}=?" for k in fields)  # names checked against _FIELDS
             self._db.execute(
                 f"UPDATE batches SET {cols}, updated=? WHERE seq=?",

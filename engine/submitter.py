@@ -25,7 +25,7 @@ from collections.abc import Callable, Sequence
 from .api.a2p import A2P, BatchInfo
 from .api.body import StreamBody
 from .errors import ApiError, AuthError, BodySizeMismatch, InputChanged, OutcomeUnknown
-from .journal import FAILED, SUBMITTED, SUBMITTING, UNCERTAIN, BatchRecord, Journal
+from .journal import FAILED, PLANNED, SUBMITTED, SUBMITTING, UNCERTAIN, BatchRecord, Journal
 from .planner import BodyBuilder
 from .report import RejectedRow
 
@@ -65,7 +65,49 @@ class Submitter:
         self.splits = 0
         self.failures: list[str] = []
         self._absent: set[int] = set()  # of unknown outcome, looked for, not on the server
+        self._unrecorded: list[BatchInfo] = []  # on the server, unknown to a resumed journal
+        self._adopted: set[str] = set()  # batch ids adopted in this run
         self.notes: list[str] = []  # for the report: what reconciliation could not settle
+
+    async def unrecorded(self, senders: Sequence[str]) -> int:
+        """A resumed journal may be older than the server (copied without its `-wal`
+        file, restored from a backup): the senders' batches since the job began that
+        it does not know are kept, and each planned batch is looked for among them
+        before it is sent. Returns how many there are."""
+        known = {b.batch_id for b in self.journal.batches() if b.batch_id}
+        listed = 0
+        for sender in senders:
+            async for cand in self.a2p.list_batches(sender=sender, date_from=self.since):
+                listed += 1
+                if cand.id not in known and cand.batch_size > 0:
+                    self._unrecorded.append(cand)
+        if self._unrecorded:
+            posts = self.journal.meta("posts") or "0"
+            log.warning("the journal records %s POST(s); the server lists %d batch(es) of "
+                        "this sender since the job began, %d of them unknown to the journal: "
+                        "each batch is looked for among those before it is sent",
+                        posts, listed, len(self._unrecorded))
+        return len(self._unrecorded)
+
+    async def _sent_before(self, rec: BatchRecord) -> bool:
+        """A planned batch found among the server's batches the journal does not know:
+        recorded as sent (adopted), not sent again."""
+        cands = [c for c in self._unrecorded
+                 if c.id not in self._adopted and c.batch_size <= rec.messages]
+        if not cands:
+            return False
+        samples = await self.builder.sample(rec, self.journal.dropped_lines(rec.seq))
+        for cand in cands:
+            if await self._holds_any(cand.id, samples):
+                self.journal.record(rec, state=SUBMITTING, intent=time.time())
+                self._adopt(rec, cand)
+                self.notes.append(
+                    f"batch {rec.seq} (lines {rec.first_line}-{rec.last_line}) was on the "
+                    f"server ({cand.id}) although the journal did not record it (a journal "
+                    "older than the server: copied without its -wal file, or restored from "
+                    "a backup); adopted, not sent again")
+                return True
+        return False
 
     async def find(self, rec: BatchRecord) -> bool:
         """A batch whose outcome is unknown (found so on resume): True if it is on the
@@ -83,6 +125,8 @@ class Submitter:
         """Submit (or, when its outcome is unknown, reconcile) one batch."""
         if (rec.state in (SUBMITTING, UNCERTAIN) and rec.seq not in self._absent
                 and await self.find(rec)):
+            return
+        if rec.state == PLANNED and self._unrecorded and await self._sent_before(rec):
             return
         for _ in range(MAX_RESENDS + 1):
             skip = self.journal.dropped_lines(rec.seq)
@@ -178,6 +222,7 @@ class Submitter:
 
     def _adopt(self, rec: BatchRecord, cand: BatchInfo) -> None:
         log.warning("batch %d: found on the server as %s; adopted", rec.seq, cand.id)
+        self._adopted.add(cand.id)
         self.reconciled += 1
         self.journal.record(rec, state=SUBMITTED, batch_id=cand.id, accepted=cand.batch_size,
                             rejected=rec.messages - cand.batch_size, status=cand.status,
