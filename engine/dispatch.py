@@ -73,6 +73,12 @@ class Dispatch:
     @property
     def warnings(self) -> list[str]:
         out = list(self.submitter.notes)
+        if found := self.submitter.unrecorded_found:
+            out.append(f"{len(found)} batch(es) ({', '.join(map(str, found[:10]))}"
+                       f"{', ...' if len(found) > 10 else ''}) were on the server although "
+                       "the journal did not record them (a journal older than the server: "
+                       "copied without its -wal file, or restored from a backup); adopted, "
+                       "not sent again")
         if self.submitter.splits:
             out.append(f"{self.submitter.splits} batch(es) were too large for the server "
                        "(HTTP 413) and were sent as two halves each")

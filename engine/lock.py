@@ -25,6 +25,9 @@ from .errors import JournalLocked
 
 __all__ = ["Holder", "JournalLock", "lock_path"]
 
+# A holder known only by its lock on the journal file itself (it came by a hard link).
+LINKED = "another name of the file"
+
 
 @dataclass(frozen=True, slots=True)
 class Holder:
@@ -35,6 +38,8 @@ class Holder:
     since: str  # ISO 8601, UTC
 
     def __str__(self) -> str:
+        if self.pid == 0 and self.host == LINKED:
+            return "it opened the same file under another name: a hard link"
         return f"pid {self.pid} on {self.host}, since {self.since}"
 
 
@@ -80,8 +85,7 @@ class JournalLock:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             os.close(fd)
-            raise JournalLocked(self.journal, "another process, through another name "
-                                "of the same file") from None
+            raise JournalLocked(self.journal, str(Holder(0, LINKED, "unknown"))) from None
         self._pin = fd
 
     def release(self) -> None:
@@ -106,8 +110,9 @@ class JournalLock:
             try:
                 fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
             except BlockingIOError:
-                holder = _read(fd) if path != journal else None
-                return holder or Holder(0, "unknown", "unknown")
+                if path == journal:
+                    return Holder(0, LINKED, "unknown")
+                return _read(fd) or Holder(0, "unknown", "unknown")
             finally:
                 os.close(fd)
         return None

@@ -67,6 +67,7 @@ class Submitter:
         self._absent: set[int] = set()  # of unknown outcome, looked for, not on the server
         self._unrecorded: list[BatchInfo] = []  # on the server, unknown to a resumed journal
         self._adopted: set[str] = set()  # batch ids adopted in this run
+        self.unrecorded_found: list[int] = []  # planned batches found among `_unrecorded`
         self.notes: list[str] = []  # for the report: what reconciliation could not settle
 
     async def unrecorded(self, senders: Sequence[str]) -> int:
@@ -101,11 +102,7 @@ class Submitter:
             if await self._holds_any(cand.id, samples):
                 self.journal.record(rec, state=SUBMITTING, intent=time.time())
                 self._adopt(rec, cand)
-                self.notes.append(
-                    f"batch {rec.seq} (lines {rec.first_line}-{rec.last_line}) was on the "
-                    f"server ({cand.id}) although the journal did not record it (a journal "
-                    "older than the server: copied without its -wal file, or restored from "
-                    "a backup); adopted, not sent again")
+                self.unrecorded_found.append(rec.seq)
                 return True
         return False
 

@@ -77,4 +77,4 @@ async def test_a_stale_journal_sends_nothing_twice(
     assert ledger["duplicates"] == 0
     assert ledger["accepted"] == len(numbers)
     assert sorted({v for per in counts.values() for v in per.values()}) == [1]
-    assert any("although the journal did not record it" in w for w in report.warnings)
+    assert any("although the journal did not record them" in w for w in report.warnings)
