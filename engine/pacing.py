@@ -229,7 +229,8 @@ class PacedLanes:
         self._arrived = asyncio.Event()
         self._probes: set[asyncio.Task[None]] = set()
         self._probed: set[str] = set()
-        self._looked: set[int] = set()  # batches of unknown outcome looked for on the server
+        # Per sender, batches of unknown outcome to look for on the server first.
+        self._to_find: dict[str, list[BatchRecord]] = {}
         self._posts = asyncio.Semaphore(concurrency)  # POSTs at once, over every lane
         self._tg: asyncio.TaskGroup | None = None
 
@@ -250,6 +251,8 @@ class PacedLanes:
                 taken()
                 sender = self.sender_of(rec)
                 self.lanes.setdefault(sender, deque()).append(rec)
+                if _unknown(rec):
+                    self._to_find.setdefault(sender, []).append(rec)
                 if sender not in tasks:
                     tasks[sender] = tg.create_task(self._lane(sender))
                 self._arrived.set()
@@ -270,11 +273,11 @@ class PacedLanes:
                 self._arrived.clear()
                 await self._arrived.wait()
                 continue
-            unknown = next((r for r in lane if _unknown(r) and r.seq not in self._looked), None)
-            if unknown is not None and self.find is not None:
+            looking = self._to_find.get(sender)
+            if looking and self.find is not None:
                 # Its outcome is unknown (a resume): looked for on the server before
                 # anything else; not there, it goes when the same checks as any allow.
-                self._looked.add(unknown.seq)
+                unknown = looking.pop(0)
                 if await self.find(unknown):
                     lane.remove(unknown)
                 continue
