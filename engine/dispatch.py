@@ -46,11 +46,10 @@ class Dispatch:
 
     def __init__(self, *, a2p: A2P, journal: Journal, plan: Plan, sender: str,
                  options: JobOptions, tracker: Tracker, stop: asyncio.Event, clock: Clock,
-                 quiet: QuietHours | None, since: str, resumed: bool = False) -> None:
+                 quiet: QuietHours | None, since: str) -> None:
         self.a2p, self.journal, self.plan, self.sender = a2p, journal, plan, sender
         self.options, self.tracker, self.stop, self.clock = options, tracker, stop, clock
         self.quiet = quiet
-        self.resumed = resumed  # the journal is older than this run: it may be stale
         self.poller = Poller(a2p=a2p, journal=journal, sender=sender, since=since,
                              base=options.poll_interval, cap=options.max_poll_interval,
                              on_update=self._updated)
@@ -91,9 +90,10 @@ class Dispatch:
     async def send(self, known: dict[int, BatchRecord]) -> None:
         """Plan (unless planned), submit and follow every batch; fetch their results."""
         lanes = self._lanes()
-        if self.resumed and (self.journal.meta("planned") != "complete"
-                             or any(r.state in TO_SEND for r in known.values())):
-            await self.submitter.unrecorded(self.sender.split(","))
+        stale = self.journal.meta("stale")
+        if stale and (self.journal.meta("planned") != "complete"
+                      or any(r.state in TO_SEND for r in known.values())):
+            await self.submitter.unrecorded(self.sender.split(","), stale)
         for rec in known.values():
             self.tracker.batches[rec.seq] = rec
             if rec.state == SUBMITTED:
@@ -133,6 +133,8 @@ class Dispatch:
             await cancel(fetching)  # (its error, if it failed, is the job's)
         if self.submitter.failures and not self.stop.is_set():  # stopped: resume sends them
             raise JobFailed("; ".join(self.submitter.failures[:5]))
+        if stale and not self.stop.is_set():  # every batch sent or found: up to date now
+            self.journal.set_meta("stale", "")
 
     async def follow(self, known: dict[int, BatchRecord]) -> None:
         """`hvsms results`: follow open batches to completion, fetch every result."""

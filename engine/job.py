@@ -318,7 +318,7 @@ class Job:
         self.tracker.stats = session.client.stats if session.client else None
         sender = await session.pick(self.sender)
         await session.check_server(journal)
-        if self._own_clock and (clock := await session.emulator_clock()) is not None:
+        if self._own_clock and (clock := session.emulator_clock()) is not None:
             self.clock = clock
             if clock.scale != 1:
                 self.report.notes.append(f"planned on the emulator's clock, {clock.scale:g} "
@@ -368,7 +368,7 @@ class Job:
         dispatch = self._dispatch = Dispatch(
             a2p=session.a2p, journal=journal, plan=plan, sender=sender, options=self.options,
             tracker=self.tracker, stop=self._stop, clock=self.clock, quiet=self._window.hours,
-            since=_since(journal), resumed=not self.files.new)
+            since=_since(journal))
         known = {b.seq: b for b in journal.batches()}
         try:
             if self.results_only:

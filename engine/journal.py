@@ -182,7 +182,7 @@ class Journal:
             journal = cls.open(path) if os.path.exists(path) else cls.create(path, inputs())
             try:
                 lock.pin()
-                journal._take()
+                journal._take(lock)
             except BaseException:
                 journal.close()
                 raise
@@ -192,11 +192,23 @@ class Journal:
         journal._lock = lock
         return journal
 
-    def _take(self) -> None:
+    def _take(self, lock: JournalLock) -> None:
         """Write this process's owner row, under the lock: every later state change
-        checks it, so a process that got past the lock is stopped at its next write."""
+        checks it, so a process that got past the lock is stopped at its next write.
+        A journal that may be older than the server is marked `stale` (until its job
+        has sent everything): copied or moved from where it was made, or recording
+        fewer POSTs than its lock file says were made."""
         self.owner = uuid.uuid4().hex
         self.set_meta("process", self.owner)
+        made, here = self.meta("path"), os.path.realpath(self.path)
+        posts = int(self.meta("posts") or 0)
+        if made is not None and made != here:
+            self.set_meta("stale", f"a copy of {made} (or moved from there)")
+        elif lock.posts_before > posts:
+            self.set_meta("stale", f"it records {posts} POST(s), its lock file "
+                                   f"{lock.posts_before} (restored from a backup?)")
+        self.set_meta("path", here)
+        lock.note_posts(posts)
 
     @classmethod
     def create(cls, path: str, inputs: dict[str, Any]) -> Journal:
@@ -284,6 +296,7 @@ class Journal:
         unknown = set(fields) - _FIELDS - {"state"}
         if unknown:
             raise ValueError(f"not a batch field: {sorted(unknown)}")
+        posts = None
         with self._db:
             if "state" in fields:
                 row = self._db.execute("SELECT state, owner FROM batches WHERE seq=?",
@@ -299,13 +312,17 @@ class Journal:
                     self._db.execute("UPDATE batches SET owner=? WHERE seq=?", (self.owner, seq))
                     # POSTs made (an intent is written before each): a resume compares it
                     # with what the server lists.
-                    self._db.execute("INSERT INTO meta VALUES ('posts', '1') ON CONFLICT(key) "
-                                     "DO UPDATE SET value = CAST(value AS INTEGER) + 1")
+                    posts = self._db.execute(
+                        "INSERT INTO meta VALUES ('posts', '1') ON CONFLICT(key) "
+                        "DO UPDATE SET value = CAST(value AS INTEGER) + 1 RETURNING value"
+                    ).fetchone()[0]
             cols = ", ".join(f"{k}=?" for k in fields)  # names checked against _FIELDS
             self._db.execute(
                 f"UPDATE batches SET {cols}, updated=? WHERE seq=?",
                 (*fields.values(), time.time(), seq),
             )
+        if posts is not None and self._lock is not None:
+            self._lock.note_posts(int(posts))
 
     def _check_owner(self) -> None:
         if self.owner is None:

@@ -65,7 +65,9 @@ def create_db(path: str, inputs: dict[str, Any]) -> sqlite3.Connection:
                 db.executemany(
                     "INSERT INTO meta VALUES (?, ?)",
                     [("schema_version", str(SCHEMA_VERSION)), ("inputs", json.dumps(inputs)),
-                     ("created", str(time.time()))],
+                     ("created", str(time.time())),
+                     # Where it was made: a copy elsewhere may be older than the server.
+                     ("path", os.path.realpath(path))],
                 )
             db.close()
             os.replace(tmp, path)

@@ -51,6 +51,8 @@ class JournalLock:
         self.path = lock_path(journal)
         self._fd: int | None = None
         self._pin: int | None = None  # the journal file's own descriptor, locked
+        self._holder: dict[str, object] = {}
+        self.posts_before = 0
 
     def __repr__(self) -> str:
         return f"<JournalLock {self.path} {'held' if self._fd is not None else 'free'}>"
@@ -71,11 +73,26 @@ class JournalLock:
             holder = _read(fd)
             os.close(fd)
             raise JournalLocked(self.journal, str(holder) if holder else "unknown") from None
+        # POSTs the last process recorded here: a journal restored from an older
+        # backup records fewer.
+        self.posts_before = _posts(fd)
         since = dt.datetime.now(dt.UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
-        data = json.dumps({"pid": os.getpid(), "host": socket.gethostname(), "since": since})
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, data.encode(), 0)
+        self._holder = {"pid": os.getpid(), "host": socket.gethostname(), "since": since,
+                        "posts": self.posts_before}
         self._fd = fd
+        self._write()
+
+    def note_posts(self, posts: int) -> None:
+        """The journal's count of POSTs, kept beside it too (outside any copy of it)."""
+        if self._fd is not None:
+            self._holder["posts"] = posts
+            self._write()
+
+    def _write(self) -> None:
+        assert self._fd is not None
+        data = json.dumps(self._holder).encode()
+        os.pwrite(self._fd, data, 0)
+        os.ftruncate(self._fd, len(data))
 
     def pin(self) -> None:
         """Lock the journal file itself (it exists now): a process that came through
@@ -121,6 +138,13 @@ class JournalLock:
 def lock_path(journal: str) -> str:
     """The lock file of the journal at `journal`, by the journal's real path."""
     return f"{os.path.realpath(journal)}-lock"
+
+
+def _posts(fd: int) -> int:
+    try:
+        return int(json.loads(os.pread(fd, 4096, 0) or b"{}").get("posts", 0))
+    except (OSError, ValueError, TypeError, AttributeError):
+        return 0
 
 
 def _read(fd: int) -> Holder | None:

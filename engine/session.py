@@ -12,9 +12,6 @@ import logging
 from collections.abc import Callable
 from typing import Self
 
-import aiohttp
-import orjson
-
 from .account import open_api, pick_sender
 from .api.a2p import A2P
 from .api.auth import Auth
@@ -32,8 +29,6 @@ __all__ = ["EMULATOR_NOTE", "Session"]
 
 log = logging.getLogger("engine.job")
 
-# The project's emulator tells its clock here (`engine.emulator` serves it).
-_EMULATOR_CLOCK = "/_emulator/clock"
 EMULATOR_NOTE = "no RC_* credentials: running on the built-in emulator; nothing leaves this machine"
 
 
@@ -91,21 +86,13 @@ class Session:
         if self.stop.is_set():
             self.client.stopping.set()
 
-    async def emulator_clock(self) -> Clock | None:
-        """The clock of hvsms's own emulator, as it announces it (`/_emulator/clock`);
-        None for any other server: only a server on loopback is asked at all."""
-        if not on_loopback(self.server):
+    def emulator_clock(self) -> Clock | None:
+        """The clock hvsms's own emulator announces in its answers; None for any other
+        server (only a server on loopback is believed)."""
+        seen = self.client.announced if self.client is not None else None
+        if seen is None or not on_loopback(self.server):
             return None
-        try:
-            async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=5)) as http, \
-                    http.get(self.server + _EMULATOR_CLOCK) as answer:
-                doc = orjson.loads(await answer.read()) if answer.status == 200 else None
-            if not isinstance(doc, dict) or doc.get("emulator") != "hvsms":
-                return None
-            return announced(float(doc["now"]), float(doc["scale"]))
-        except (aiohttp.ClientError, TimeoutError, orjson.JSONDecodeError, KeyError,
-                TypeError, ValueError):
-            return None  # not ours, or not answering: the machine's clock
+        return announced(*seen)
 
     async def pick(self, sender: str | None) -> str:
         """Log in (the first request does) and check the sender(s): see `pick_sender`."""

@@ -70,11 +70,11 @@ class Submitter:
         self.unrecorded_found: list[int] = []  # planned batches found among `_unrecorded`
         self.notes: list[str] = []  # for the report: what reconciliation could not settle
 
-    async def unrecorded(self, senders: Sequence[str]) -> int:
-        """A resumed journal may be older than the server (copied without its `-wal`
-        file, restored from a backup): the senders' batches since the job began that
-        it does not know are kept, and each planned batch is looked for among them
-        before it is sent. Returns how many there are."""
+    async def unrecorded(self, senders: Sequence[str], why: str) -> int:
+        """A journal that may be older than the server (`why`: copied, perhaps without
+        its `-wal` file; restored from a backup): the senders' batches since the job
+        began that it does not know are kept, and each planned batch is looked for
+        among them before it is sent. Returns how many there are."""
         known = {b.batch_id for b in self.journal.batches() if b.batch_id}
         listed = 0
         for sender in senders:
@@ -84,10 +84,11 @@ class Submitter:
                     self._unrecorded.append(cand)
         if self._unrecorded:
             posts = self.journal.meta("posts") or "0"
-            log.warning("the journal records %s POST(s); the server lists %d batch(es) of "
-                        "this sender since the job began, %d of them unknown to the journal: "
-                        "each batch is looked for among those before it is sent",
-                        posts, listed, len(self._unrecorded))
+            log.warning("the journal may be older than the server (%s); it records %s "
+                        "POST(s), and the server lists %d batch(es) of this sender since the "
+                        "job began, %d of them unknown to the journal: each batch is looked "
+                        "for among those before it is sent",
+                        why, posts, listed, len(self._unrecorded))
         return len(self._unrecorded)
 
     async def _sent_before(self, rec: BatchRecord) -> bool:

@@ -382,14 +382,6 @@ async def control_advance(request: web.Request) -> web.Response:
     return json_response({"now": format_time(_runtime(request).clock())})
 
 
-async def control_clock(request: web.Request) -> web.Response:
-    """The emulated clock (epoch seconds) and its scale: hvsms plans by them
-    (`engine.session`), so a day-long campaign rehearses in minutes."""
-    runtime = _runtime(request)
-    return json_response({"emulator": "hvsms", "now": runtime.clock(),
-                          "scale": runtime.config.time_scale})
-
-
 async def control_reset(request: web.Request) -> web.Response:
     _runtime(request).reset()
     return json_response({"reset": True})
@@ -434,5 +426,4 @@ def create_app(config: EmulatorConfig | None = None, *,
     add("POST", CONTROL_PREFIX + "lookup", control_lookup, name="emulator-lookup")
     add("POST", CONTROL_PREFIX + "reset", control_reset, name="emulator-reset")
     add("POST", CONTROL_PREFIX + "advance", control_advance, name="emulator-advance")
-    add("GET", CONTROL_PREFIX + "clock", control_clock, name="emulator-clock")
     return app

@@ -62,10 +62,13 @@ async def test_a_stale_journal_sends_nothing_twice(
         await until(lambda: submitted_batches(journal) >= 5, "five batches")
         child.send_signal(signal.SIGKILL)
         await child.wait()
-        stale = tmp_path / "stale.journal"
-        if how == "backup":
+        if how == "backup":  # restored in its place
+            stale = journal
+            for side in ("-wal", "-shm"):
+                Path(f"{journal}{side}").unlink(missing_ok=True)
             shutil.copy(tmp_path / "backup.journal", stale)
         else:
+            stale = tmp_path / "stale.journal"
             shutil.copy(journal, stale)  # the file alone: what the -wal holds is missing
         assert submitted_batches(stale) < 5
         before = emu.ledger()["accepted"]
