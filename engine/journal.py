@@ -203,10 +203,10 @@ class Journal:
         made, here = self.meta("path"), os.path.realpath(self.path)
         posts = int(self.meta("posts") or 0)
         if made is not None and made != here:
-            self.set_meta("stale", f"a copy of {made} (or moved from there)")
+            self.set_meta("stale", f"copied or moved from {made}")
         elif lock.posts_before > posts:
-            self.set_meta("stale", f"it records {posts} POST(s), its lock file "
-                                   f"{lock.posts_before} (restored from a backup?)")
+            self.set_meta("stale", f"{lock.posts_before} POST(s) made, by its lock file: "
+                                   "restored from a backup?")
         self.set_meta("path", here)
         lock.note_posts(posts)
 
