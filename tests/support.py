@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import sqlite3
 import time
 from collections.abc import Callable
@@ -11,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from engine import JobOptions
+from engine import Credentials, JobOptions
 from engine.emulator import Emulator, EmulatorConfig, RateLimitConfig
 from engine.quiet_hours import QuietHours
 
@@ -74,6 +75,22 @@ def submitted_batches(journal: Path) -> int:
     except sqlite3.Error:
         return 0
     return int(row[0])
+
+
+def rc_env(credentials: Credentials) -> dict[str, str]:
+    """This process's environment with `credentials` as the RC_* variables (for a child)."""
+    c = credentials
+    return {**os.environ, "RC_SERVER_URL": c.server_url, "RC_APP_CLIENT_ID": c.client_id,
+            "RC_APP_CLIENT_SECRET": c.client_secret, "RC_USER_JWT": c.jwt}
+
+
+def batch_states(journal: Path) -> dict[str, int]:
+    """How many batches of `journal` are in each state."""
+    db = sqlite3.connect(f"file:{journal}?mode=ro", uri=True)
+    try:
+        return dict(db.execute("SELECT state, count(*) FROM batches GROUP BY state").fetchall())
+    finally:
+        db.close()
 
 
 def outside_window(emu: Emulator, quiet: QuietHours) -> tuple[int, int, list[float]]:

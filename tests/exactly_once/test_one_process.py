@@ -11,7 +11,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from support import cfg, submitted_batches, until, us_number
+from support import cfg, rc_env, submitted_batches, until, us_number
 
 from engine.emulator import CREATE_BATCH, Emulator, FaultConfig
 from engine.errors import JournalError
@@ -39,9 +39,7 @@ async def test_a_link_to_a_running_journal_is_refused(
     symlink, hard = tmp_path / "sub" / "link.journal", tmp_path / "hard.journal"
     config = cfg(faults=FaultConfig(latency=1.0, paths=(CREATE_BATCH,)))
     async with Emulator(config) as emu:
-        c = emu.credentials
-        env = {**os.environ, "RC_SERVER_URL": c.server_url, "RC_APP_CLIENT_ID": c.client_id,
-               "RC_APP_CLIENT_SECRET": c.client_secret, "RC_USER_JWT": c.jwt}
+        env = rc_env(emu.credentials)
         first = await asyncio.create_subprocess_exec(
             sys.executable, "-c", RUNNER, str(path), str(journal), env=env,
             stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)

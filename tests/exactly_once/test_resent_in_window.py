@@ -7,14 +7,13 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import datetime as dt
-import sqlite3
 from collections.abc import Callable
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from aiohttp import web
 from faults.servers import Forward, Proxy
-from support import opts, outside_window, until
+from support import batch_states, opts, outside_window, until
 
 import engine
 from engine.clock import Clock
@@ -35,13 +34,6 @@ def _to(now: float, hour: int) -> float:
         target += dt.timedelta(days=1)
     return target.timestamp() - now
 
-
-def _states(journal: Path) -> dict[str, int]:
-    db = sqlite3.connect(f"file:{journal}?mode=ro", uri=True)
-    try:
-        return dict(db.execute("SELECT state, count(*) FROM batches GROUP BY state").fetchall())
-    finally:
-        db.close()
 
 
 async def test_a_batch_resent_after_a_hang_waits_for_the_window(
@@ -79,7 +71,7 @@ async def test_a_batch_resent_after_a_hang_waits_for_the_window(
             job.stop()  # as good as a kill -9 here: the intent is journaled, no answer
             first = await run
         assert first.status == "interrupted", first.message
-        assert _states(journal).get("submitting") == 1
+        assert batch_states(journal).get("submitting") == 1
         emu.advance(_to(emu.runtime.clock(), 23))  # resumed at 23:00 in New York
         report = await engine.resume(journal, credentials=emu.credentials, clock=clock)
         outside, total, _ = outside_window(emu, QuietHours())

@@ -6,7 +6,6 @@ finds on the server what the journal does not record, and sends nothing twice
 from __future__ import annotations
 
 import asyncio
-import os
 import shutil
 import signal
 import sqlite3
@@ -15,7 +14,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from support import cfg, submitted_batches, until, us_number
+from support import cfg, rc_env, submitted_batches, until, us_number
 
 import engine
 from engine.emulator import CREATE_BATCH, Emulator, FaultConfig
@@ -50,9 +49,7 @@ async def test_a_stale_journal_sends_nothing_twice(
     journal = tmp_path / "j.journal"
     config = cfg(faults=FaultConfig(latency=0.1, paths=(CREATE_BATCH,)))
     async with Emulator(config) as emu:
-        c = emu.credentials
-        env = {**os.environ, "RC_SERVER_URL": c.server_url, "RC_APP_CLIENT_ID": c.client_id,
-               "RC_APP_CLIENT_SECRET": c.client_secret, "RC_USER_JWT": c.jwt}
+        env = rc_env(emu.credentials)
         child = await asyncio.create_subprocess_exec(
             sys.executable, "-c", RUNNER, str(path), str(journal), env=env,
             stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE)
@@ -72,7 +69,7 @@ async def test_a_stale_journal_sends_nothing_twice(
             shutil.copy(journal, stale)  # the file alone: what the -wal holds is missing
         assert submitted_batches(stale) < 5
         before = emu.ledger()["accepted"]
-        report = await engine.resume(stale, credentials=c)
+        report = await engine.resume(stale, credentials=emu.credentials)
         ledger = emu.ledger()
         counts = emu.state.lookup(numbers)
     assert before > 0
