@@ -8,11 +8,15 @@ times faster than real time: `sleep(60)` then waits 0.1 real seconds.
 from __future__ import annotations
 
 import asyncio
+import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-__all__ = ["SYSTEM_CLOCK", "Clock"]
+__all__ = ["CLOCK_HEADER", "SYSTEM_CLOCK", "Clock", "announced"]
+
+# The answer header in which hvsms's own emulator announces its clock.
+CLOCK_HEADER = "X-Hvsms-Emulator-Clock"
 
 # Longest real sleep in one go: a clock that jumps (an emulator's `advance`) is
 # noticed within this long.
@@ -45,3 +49,17 @@ class Clock:
 
 
 SYSTEM_CLOCK = Clock()
+
+
+
+def announced(value: str, read_at: float) -> Clock | None:
+    """The clock hvsms's own emulator announced (`CLOCK_HEADER`: "<epoch seconds>
+    <scale>"), read at `read_at` (`time.monotonic()`); None if it is not one.
+    Its later jumps (`advance`) are not seen."""
+    try:
+        now, scale = (float(x) for x in value.split())
+    except ValueError:
+        return None
+    if not (math.isfinite(now) and math.isfinite(scale) and scale > 0):
+        return None
+    return Clock(now=lambda: now + (time.monotonic() - read_at) * scale, scale=scale)

@@ -72,6 +72,12 @@ class Dispatch:
     @property
     def warnings(self) -> list[str]:
         out = list(self.submitter.notes)
+        if found := self.submitter.unrecorded_found:
+            out.append(f"{len(found)} batch(es) ({', '.join(map(str, found[:10]))}"
+                       f"{', ...' if len(found) > 10 else ''}) were on the server although "
+                       "the journal did not record them (a journal older than the server: "
+                       "copied without its -wal file, or restored from a backup); adopted, "
+                       "not sent again")
         if self.submitter.splits:
             out.append(f"{self.submitter.splits} batch(es) were too large for the server "
                        "(HTTP 413) and were sent as two halves each")
@@ -84,6 +90,10 @@ class Dispatch:
     async def send(self, known: dict[int, BatchRecord]) -> None:
         """Plan (unless planned), submit and follow every batch; fetch their results."""
         lanes = self._lanes()
+        stale = self.journal.meta("stale")
+        if stale and (self.journal.meta("planned") != "complete"
+                      or any(r.state in TO_SEND for r in known.values())):
+            await self.submitter.unrecorded(self.sender.split(","), stale)
         for rec in known.values():
             self.tracker.batches[rec.seq] = rec
             if rec.state == SUBMITTED:
@@ -123,6 +133,8 @@ class Dispatch:
             await cancel(fetching)  # (its error, if it failed, is the job's)
         if self.submitter.failures and not self.stop.is_set():  # stopped: resume sends them
             raise JobFailed("; ".join(self.submitter.failures[:5]))
+        if stale and not self.stop.is_set():  # every batch sent or found: up to date now
+            self.journal.set_meta("stale", "")
 
     async def follow(self, known: dict[int, BatchRecord]) -> None:
         """`hvsms results`: follow open batches to completion, fetch every result."""
@@ -184,6 +196,7 @@ class Dispatch:
         return PacedLanes(pacer=self.pacer, default_sender=self.sender,
                           submit=self.submitter.submit, split=split, stopped=self.stop.is_set,
                           clock=self.clock, a2p=self.a2p, quiet=self.quiet,
+                          find=self.submitter.find,
                           on_probe=self._updated, concurrency=self.options.concurrency)
 
     async def _pipeline(self, known: dict[int, BatchRecord], lanes: PacedLanes | None) -> None:

@@ -20,6 +20,7 @@ __all__ = [
     "JobFailed",
     "JournalError",
     "JournalLocked",
+    "JournalUnwritable",
     "LoginRefused",
     "NetworkError",
     "OutcomeUnknown",
@@ -101,6 +102,23 @@ class SenderError(ConfigError):
 
 class JournalError(HvsmsError):
     """The journal cannot be used: wrong schema, changed input file, corrupt."""
+
+
+class JournalUnwritable(JournalError):
+    """The journal cannot be written (a full disk, a read-only folder): the job stops
+    before its next request; what was in flight is found on the server on resume."""
+
+    def __init__(self, journal: str, reason: str, free: int | None) -> None:
+        self.journal, self.reason, self.free = journal, reason, free
+        room = "" if free is None else f"; {_size(free)} free there"
+        super().__init__(
+            f"{journal}: cannot write the journal ({reason}{room}); nothing more is sent. "
+            f"Make room, then: hvsms resume {journal}"
+        )
+
+
+def _size(n: int) -> str:
+    return f"{n / (1 << 20):.1f} MiB" if n >= 1 << 20 else f"{n / 1024:.0f} KiB"
 
 
 class InputChanged(JournalError):

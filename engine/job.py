@@ -16,13 +16,15 @@ import asyncio
 import contextlib
 import datetime as dt
 import os
+import shutil
+import sqlite3
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 from .clock import SYSTEM_CLOCK, Clock
 from .config import Credentials, JobOptions
 from .dispatch import Dispatch, flatten
-from .errors import ConfigError, HvsmsError, InputError, JournalError
+from .errors import ConfigError, HvsmsError, InputError, JournalError, JournalUnwritable
 from .journal import COMPLETED, SUBMITTED, BatchRecord, Journal
 from .journal_policy import (
     PLAN_OPTIONS,
@@ -165,6 +167,7 @@ class Job:
         self.again = again
         self.report_dir = report_dir  # where the caller writes the report, if it does
         self.clock = clock or SYSTEM_CLOCK
+        self._own_clock = clock is None  # then an emulator's announced clock is followed
         self.confirm = confirm
         self.report = JobReport(source=source, dry_run=dry_run)
         self.tracker = Tracker(progress)
@@ -215,6 +218,8 @@ class Job:
         try:
             async with contextlib.AsyncExitStack() as stack:
                 await self._run(stack)
+        except sqlite3.Error as exc:
+            raise self._unwritable(exc) from None
         except _USERS_TO_FIX:
             self.files.discard(report)
             raise
@@ -224,6 +229,9 @@ class Job:
             self.files.discard(report)
         except (HvsmsError, BaseExceptionGroup) as exc:
             errors = flatten(exc) if isinstance(exc, BaseExceptionGroup) else [exc]
+            for err in errors:
+                if isinstance(err, sqlite3.Error):
+                    raise self._unwritable(err) from None
             for err in errors:
                 if isinstance(err, _USERS_TO_FIX):
                     self.files.discard(report)
@@ -240,6 +248,15 @@ class Job:
             await self.on_journal(report.journal, report)
         self.files.finish(report)
         return report
+
+    def _unwritable(self, exc: sqlite3.Error) -> JournalUnwritable:
+        """The journal could not be written (kept as it is: `hvsms resume` once there is
+        room finds on the server what was in flight)."""
+        path = self.files.path or "the journal"
+        free = None
+        with contextlib.suppress(OSError):
+            free = shutil.disk_usage(os.path.dirname(os.path.abspath(path))).free
+        return JournalUnwritable(path, str(exc), free)
 
     async def _run(self, stack: contextlib.AsyncExitStack) -> None:
         opts, report = self.options, self.report
@@ -301,6 +318,11 @@ class Job:
         self.tracker.stats = session.client.stats if session.client else None
         sender = await session.pick(self.sender)
         await session.check_server(journal)
+        if self._own_clock and (clock := session.emulator_clock()) is not None:
+            self.clock = clock
+            if clock.scale != 1:
+                self.report.notes.append(f"planned on the emulator's clock, {clock.scale:g} "
+                                         "times faster than real time")
         self.report.sender = sender
         return session
 

@@ -19,6 +19,7 @@ import json
 import os
 import sqlite3
 import time
+import uuid
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from enum import StrEnum
@@ -156,6 +157,7 @@ class Journal:
         self.path = path
         self._db = db
         self._lock: JournalLock | None = None
+        self.owner: str | None = None  # this process's owner row (`own`)
         self.results_store = ResultsStore(db)
 
     def __repr__(self) -> str:
@@ -178,11 +180,35 @@ class Journal:
         lock.acquire()
         try:
             journal = cls.open(path) if os.path.exists(path) else cls.create(path, inputs())
+            try:
+                lock.pin()
+                journal._take(lock)
+            except BaseException:
+                journal.close()
+                raise
         except BaseException:
             lock.release()
             raise
         journal._lock = lock
         return journal
+
+    def _take(self, lock: JournalLock) -> None:
+        """Write this process's owner row, under the lock: every later state change
+        checks it, so a process that got past the lock is stopped at its next write.
+        A journal that may be older than the server is marked `stale` (until its job
+        has sent everything): copied or moved from where it was made, or recording
+        fewer POSTs than its lock file says were made."""
+        self.owner = uuid.uuid4().hex
+        self.set_meta("process", self.owner)
+        made, here = self.meta("path"), os.path.realpath(self.path)
+        posts = int(self.meta("posts") or 0)
+        if made is not None and made != here:
+            self.set_meta("stale", f"copied or moved from {made}")
+        elif lock.posts_before > posts:
+            self.set_meta("stale", f"{lock.posts_before} POST(s) made, by its lock file: "
+                                   "restored from a backup?")
+        self.set_meta("path", here)
+        lock.note_posts(posts)
 
     @classmethod
     def create(cls, path: str, inputs: dict[str, Any]) -> Journal:
@@ -270,17 +296,41 @@ class Journal:
         unknown = set(fields) - _FIELDS - {"state"}
         if unknown:
             raise ValueError(f"not a batch field: {sorted(unknown)}")
+        posts = None
         with self._db:
             if "state" in fields:
-                row = self._db.execute("SELECT state FROM batches WHERE seq=?", (seq,)).fetchone()
-                if row is None or not legal(row[0], fields["state"]):
+                row = self._db.execute("SELECT state, owner FROM batches WHERE seq=?",
+                                       (seq,)).fetchone()
+                state = fields["state"]
+                if row is None or not legal(row[0], state) or (
+                        # The intent of another process stands: only it may renew it.
+                        row[0] == state == SUBMITTING and row[1] != self.owner):
                     raise JournalError(f"batch {seq}: illegal state change "
-                                       f"{row[0] if row else None} -> {fields['state']}")
+                                       f"{row[0] if row else None} -> {state}")
+                self._check_owner()
+                if state == SUBMITTING:
+                    self._db.execute("UPDATE batches SET owner=? WHERE seq=?", (self.owner, seq))
+                    # POSTs made (an intent is written before each): a resume compares it
+                    # with what the server lists.
+                    posts = self._db.execute(
+                        "INSERT INTO meta VALUES ('posts', '1') ON CONFLICT(key) "
+                        "DO UPDATE SET value = CAST(value AS INTEGER) + 1 RETURNING value"
+                    ).fetchone()[0]
             cols = ", ".join(f"{k}=?" for k in fields)  # names checked against _FIELDS
             self._db.execute(
                 f"UPDATE batches SET {cols}, updated=? WHERE seq=?",
                 (*fields.values(), time.time(), seq),
             )
+        if posts is not None and self._lock is not None:
+            self._lock.note_posts(int(posts))
+
+    def _check_owner(self) -> None:
+        if self.owner is None:
+            return
+        row = self._db.execute("SELECT value FROM meta WHERE key='process'").fetchone()
+        if row is not None and row[0] != self.owner:
+            raise JournalError(f"{self.path}: another hvsms process took this journal "
+                               "over; this one stops here")
 
     def record(self, rec: BatchRecord, **fields: Any) -> None:
         """Change a batch in the journal, then the in-memory record to match: one writer."""

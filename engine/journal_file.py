@@ -33,7 +33,8 @@ CREATE TABLE IF NOT EXISTS batches (
     error_codes TEXT, attempts INTEGER NOT NULL DEFAULT 0, updated REAL NOT NULL,
     intent REAL,  -- wall-clock time of the last POST's intent
     sender TEXT,  -- the batch's own sender (a pool's); NULL: the job's sender
-    zone TEXT  -- the hours its recipients may be reached (engine.quiet_hours key)
+    zone TEXT,  -- the hours its recipients may be reached (engine.quiet_hours key)
+    owner TEXT  -- the process (meta 'process') that wrote its last intent
 );
 CREATE TABLE IF NOT EXISTS dropped (
     line INTEGER PRIMARY KEY, value TEXT NOT NULL, reason TEXT NOT NULL, kind TEXT NOT NULL,
@@ -64,7 +65,9 @@ def create_db(path: str, inputs: dict[str, Any]) -> sqlite3.Connection:
                 db.executemany(
                     "INSERT INTO meta VALUES (?, ?)",
                     [("schema_version", str(SCHEMA_VERSION)), ("inputs", json.dumps(inputs)),
-                     ("created", str(time.time()))],
+                     ("created", str(time.time())),
+                     # Where it was made: a copy elsewhere may be older than the server.
+                     ("path", os.path.realpath(path))],
                 )
             db.close()
             os.replace(tmp, path)
@@ -106,7 +109,8 @@ def open_db(path: str) -> sqlite3.Connection:
 def _upgrade(db: sqlite3.Connection) -> None:
     """Columns added since schema 1 (additive: older hvsms still reads the file)."""
     cols = {r[1] for r in db.execute("PRAGMA table_info(batches)")}
-    for column, kind in (("intent", "REAL"), ("sender", "TEXT"), ("zone", "TEXT")):
+    for column, kind in (("intent", "REAL"), ("sender", "TEXT"), ("zone", "TEXT"),
+                         ("owner", "TEXT")):
         if column not in cols:
             with db:
                 db.execute(f"ALTER TABLE batches ADD COLUMN {column} {kind}")  # names above

@@ -196,6 +196,7 @@ class Pacer:
 
 
 Submit = Callable[[BatchRecord], Awaitable[None]]
+Find = Callable[[BatchRecord], Awaitable[bool]]
 Split = Callable[[BatchRecord, int], Awaitable[tuple[BatchRecord, BatchRecord]]]
 
 
@@ -210,7 +211,7 @@ class PacedLanes:
         self, *, pacer: Pacer, default_sender: str, submit: Submit, split: Split,
         stopped: Callable[[], bool], clock: Clock, a2p: A2P | None = None,
         on_probe: Callable[[BatchRecord], None] | None = None, concurrency: int = 1,
-        quiet: QuietHours | None = None,
+        quiet: QuietHours | None = None, find: Find | None = None,
     ) -> None:
         self.pacer = pacer
         self.default_sender = default_sender
@@ -221,12 +222,15 @@ class PacedLanes:
         self.a2p = a2p
         self.on_probe = on_probe
         self.quiet = quiet
+        self.find = find
         self.lanes: dict[str, deque[BatchRecord]] = {}
         self.planned = False  # every batch planned: cuts allowed
         self._ended = False
         self._arrived = asyncio.Event()
         self._probes: set[asyncio.Task[None]] = set()
         self._probed: set[str] = set()
+        # Per sender, batches of unknown outcome to look for on the server first.
+        self._to_find: dict[str, list[BatchRecord]] = {}
         self._posts = asyncio.Semaphore(concurrency)  # POSTs at once, over every lane
         self._tg: asyncio.TaskGroup | None = None
 
@@ -247,6 +251,8 @@ class PacedLanes:
                 taken()
                 sender = self.sender_of(rec)
                 self.lanes.setdefault(sender, deque()).append(rec)
+                if _unknown(rec):
+                    self._to_find.setdefault(sender, []).append(rec)
                 if sender not in tasks:
                     tasks[sender] = tg.create_task(self._lane(sender))
                 self._arrived.set()
@@ -267,17 +273,20 @@ class PacedLanes:
                 self._arrived.clear()
                 await self._arrived.wait()
                 continue
+            looking = self._to_find.get(sender)
+            if looking and self.find is not None:
+                # Its outcome is unknown (a resume): looked for on the server before
+                # anything else; not there, it goes when the same checks as any allow.
+                unknown = looking.pop(0)
+                if await self.find(unknown):
+                    lane.remove(unknown)
+                continue
             pick = self._pick(lane, pace, self.clock.now())
             if isinstance(pick, float):
                 await self._wait(pick)
                 continue
             i, n = pick
             rec = lane[i]
-            if rec.state not in (PLANNED, FAILED):
-                # Its outcome is unknown (a resume): reconcile it before anything else.
-                del lane[i]
-                await self.submit(rec)
-                continue
             if n < rec.messages and not self.planned:
                 await self._wait(math.inf)
                 continue
@@ -327,17 +336,19 @@ class PacedLanes:
             if rec.zone in seen:
                 continue
             seen.add(rec.zone)
-            if rec.state not in (PLANNED, FAILED):
-                return i, rec.messages
+            # One of unknown outcome that is not on the server goes whole, or waits.
+            whole = rec.messages if _unknown(rec) else 1
             n = pace.want(rec.messages)
-            if n == 0:
+            if whole > 1 and n < whole and pace.queued + pace.posting == 0:
+                n = whole  # larger than the horizon (a slower pace than it was sent at)
+            if n < whole:
                 return math.inf  # the sender is full: every batch waits for progress
             backlog = (pace.queued + pace.posting) / pace.rate
             if pace.cap is not None:
                 room, midnight = pace.cap_room(now)
                 today = int(((midnight - now - CLOSING_MARGIN) / SLOWER - backlog) * pace.rate)
                 n = min(n, room, today)
-                if n < min(rec.messages, MIN_BATCH):
+                if n < max(whole, min(rec.messages, MIN_BATCH)):
                     return midnight  # the cap (or the day) is used up: every batch waits
             if self.quiet is None or rec.zone is None:
                 return i, n
@@ -347,7 +358,7 @@ class PacedLanes:
                 again = min(again, opens if opens is not None else math.inf)
                 continue
             fits = int(((span[1] - now - CLOSING_MARGIN) / SLOWER - backlog) * pace.rate)
-            if fits < min(n, MIN_BATCH):
+            if fits < max(whole, min(n, MIN_BATCH)):
                 after = self.quiet.next_open(rec.zone, span[1])
                 again = min(again, after if after is not None else math.inf)
                 continue
@@ -377,3 +388,8 @@ class PacedLanes:
                 self.on_probe(rec)
             if info.completed or self.pacer.senders[self.sender_of(rec)].learned:
                 return
+
+
+def _unknown(rec: BatchRecord) -> bool:
+    """Its POST's outcome is unknown (it may be on the server): never cut."""
+    return rec.state not in (PLANNED, FAILED)

@@ -16,11 +16,13 @@ from .account import open_api, pick_sender
 from .api.a2p import A2P
 from .api.auth import Auth
 from .api.http import ApiClient
+from .clock import Clock, announced
 from .config import Credentials, JobOptions
 from .errors import ApiError, HvsmsError, JournalError
 from .hygiene import Blocklist
 from .journal import FAILED, PLANNED, SPLIT, BatchRecord, Journal
 from .numberset import NumberSet
+from .schedule import on_loopback
 from .stopping import unless_stopped
 
 __all__ = ["EMULATOR_NOTE", "Session"]
@@ -83,6 +85,14 @@ class Session:
             self._stack, creds, self.options, on_retry=self.on_retry)
         if self.stop.is_set():
             self.client.stopping.set()
+
+    def emulator_clock(self) -> Clock | None:
+        """The clock hvsms's own emulator announces in its answers; None for any other
+        server (only a server on loopback is believed)."""
+        seen = self.client.announced if self.client is not None else None
+        if seen is None or not on_loopback(self.server):
+            return None
+        return announced(*seen)
 
     async def pick(self, sender: str | None) -> str:
         """Log in (the first request does) and check the sender(s): see `pick_sender`."""

@@ -25,7 +25,7 @@ from collections.abc import Callable, Sequence
 from .api.a2p import A2P, BatchInfo
 from .api.body import StreamBody
 from .errors import ApiError, AuthError, BodySizeMismatch, InputChanged, OutcomeUnknown
-from .journal import FAILED, SUBMITTED, SUBMITTING, UNCERTAIN, BatchRecord, Journal
+from .journal import FAILED, PLANNED, SUBMITTED, SUBMITTING, UNCERTAIN, BatchRecord, Journal
 from .planner import BodyBuilder
 from .report import RejectedRow
 
@@ -64,13 +64,67 @@ class Submitter:
         self.resent = 0
         self.splits = 0
         self.failures: list[str] = []
+        self._absent: set[int] = set()  # of unknown outcome, looked for, not on the server
+        self._unrecorded: list[BatchInfo] = []  # on the server, unknown to a resumed journal
+        self._adopted: set[str] = set()  # batch ids adopted in this run
+        self.unrecorded_found: list[int] = []  # planned batches found among `_unrecorded`
         self.notes: list[str] = []  # for the report: what reconciliation could not settle
+
+    async def unrecorded(self, senders: Sequence[str], why: str) -> int:
+        """A journal that may be older than the server (`why`: copied, perhaps without
+        its `-wal` file; restored from a backup): the senders' batches since the job
+        began that it does not know are kept, and each planned batch is looked for
+        among them before it is sent. Returns how many there are."""
+        known = {b.batch_id for b in self.journal.batches() if b.batch_id}
+        listed = 0
+        for sender in senders:
+            async for cand in self.a2p.list_batches(sender=sender, date_from=self.since):
+                listed += 1
+                if cand.id not in known and cand.batch_size > 0:
+                    self._unrecorded.append(cand)
+        if self._unrecorded:
+            posts = self.journal.meta("posts") or "0"
+            log.warning("the journal may be older than the server (%s); it records %s "
+                        "POST(s), and the server lists %d batch(es) of this sender since the "
+                        "job began, %d of them unknown to the journal: each batch is looked "
+                        "for among those before it is sent",
+                        why, posts, listed, len(self._unrecorded))
+        return len(self._unrecorded)
+
+    async def _sent_before(self, rec: BatchRecord) -> bool:
+        """A planned batch found among the server's batches the journal does not know:
+        recorded as sent (adopted), not sent again."""
+        cands = [c for c in self._unrecorded
+                 if c.id not in self._adopted and c.batch_size <= rec.messages]
+        if not cands:
+            return False
+        samples = await self.builder.sample(rec, self.journal.dropped_lines(rec.seq))
+        for cand in cands:
+            if await self._holds_any(cand.id, samples):
+                self.journal.record(rec, state=SUBMITTING, intent=time.time())
+                self._adopt(rec, cand)
+                self.unrecorded_found.append(rec.seq)
+                return True
+        return False
+
+    async def find(self, rec: BatchRecord) -> bool:
+        """A batch whose outcome is unknown (found so on resume): True if it is on the
+        server (adopted); else it is remembered as not there, to be sent when its turn
+        comes (through the same checks as a planned batch)."""
+        # The POST may just have gone: the server is given time to list it.
+        if await self._reconcile(rec, posted_at=time.monotonic()):
+            return True
+        if rec.state == SUBMITTING:  # another process's intent: this one's comes next
+            self.journal.record(rec, state=UNCERTAIN)
+        self._absent.add(rec.seq)
+        return False
 
     async def submit(self, rec: BatchRecord) -> None:
         """Submit (or, when its outcome is unknown, reconcile) one batch."""
-        if rec.state in (SUBMITTING, UNCERTAIN) and await self._reconcile(
-            rec, posted_at=time.monotonic()  # found so on resume: the POST may just have gone
-        ):
+        if (rec.state in (SUBMITTING, UNCERTAIN) and rec.seq not in self._absent
+                and await self.find(rec)):
+            return
+        if rec.state == PLANNED and self._unrecorded and await self._sent_before(rec):
             return
         for _ in range(MAX_RESENDS + 1):
             skip = self.journal.dropped_lines(rec.seq)
@@ -161,11 +215,12 @@ class Submitter:
                 f"batch {rec.seq}: the server may hold an earlier copy of it with every "
                 "recipient rejected; it was sent again, and only this copy's rejections count"
             )
-        log.warning("batch %d: not on the server; sending it again", rec.seq)
+        log.warning("batch %d: not on the server; to be sent again", rec.seq)
         return False
 
     def _adopt(self, rec: BatchRecord, cand: BatchInfo) -> None:
         log.warning("batch %d: found on the server as %s; adopted", rec.seq, cand.id)
+        self._adopted.add(cand.id)
         self.reconciled += 1
         self.journal.record(rec, state=SUBMITTED, batch_id=cand.id, accepted=cand.batch_size,
                             rejected=rec.messages - cand.batch_size, status=cand.status,

@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import sqlite3
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from engine import JobOptions
-from engine.emulator import EmulatorConfig, RateLimitConfig
+import numpy as np
+
+from engine import Credentials, JobOptions
+from engine.emulator import Emulator, EmulatorConfig, RateLimitConfig
+from engine.quiet_hours import QuietHours
 
 SENDER = "+16505550100"
 
@@ -71,3 +75,33 @@ def submitted_batches(journal: Path) -> int:
     except sqlite3.Error:
         return 0
     return int(row[0])
+
+
+def rc_env(credentials: Credentials) -> dict[str, str]:
+    """This process's environment with `credentials` as the RC_* variables (for a child)."""
+    c = credentials
+    return {**os.environ, "RC_SERVER_URL": c.server_url, "RC_APP_CLIENT_ID": c.client_id,
+            "RC_APP_CLIENT_SECRET": c.client_secret, "RC_USER_JWT": c.jwt}
+
+
+def batch_states(journal: Path) -> dict[str, int]:
+    """How many batches of `journal` are in each state."""
+    db = sqlite3.connect(f"file:{journal}?mode=ro", uri=True)
+    try:
+        return dict(db.execute("SELECT state, count(*) FROM batches GROUP BY state").fetchall())
+    finally:
+        db.close()
+
+
+def outside_window(emu: Emulator, quiet: QuietHours) -> tuple[int, int, list[float]]:
+    """Messages `emu` processed outside their recipient's window; all processed; their times."""
+    outside = total = 0
+    times: list[float] = []
+    for b in emu.runtime.state.batches:
+        at = b.processed_at_many(np.arange(b.size, dtype=np.int64))
+        for number, t in zip(b.numbers.tolist(), at.tolist(), strict=True):
+            total += 1
+            times.append(t)
+            if quiet.open_span(quiet.key_of(f"+{number}"), t) is None:
+                outside += 1
+    return outside, total, times

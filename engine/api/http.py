@@ -23,6 +23,7 @@ import aiohttp
 import backoff
 import orjson
 
+from ..clock import CLOCK_HEADER
 from ..errors import AuthError, HvsmsError, NetworkError, OutcomeUnknown, RateLimited, ServerError
 from .answers import (
     DEFAULT_RETRY_AFTER,
@@ -95,6 +96,8 @@ class ApiClient:
         # The login whose tokens authorized requests carry; set by whoever signs
         # in (`engine.account.open_api`), since `Auth` itself needs this client.
         self.auth: TokenSource | None = None
+        # The clock hvsms's emulator announced in its last answer, and when (monotonic).
+        self.announced: tuple[str, float] | None = None
 
     async def __aenter__(self) -> Self:
         timeout = aiohttp.ClientTimeout(
@@ -122,6 +125,10 @@ class ApiClient:
         if self._session is None:
             raise RuntimeError("ApiClient used outside `async with`")
         return self._session
+
+    def _announced(self, headers: Mapping[str, str]) -> None:
+        if (clock := headers.get(CLOCK_HEADER)) is not None:
+            self.announced = (clock, time.monotonic())
 
     def _signed_in(self) -> TokenSource:
         if self.auth is None:
@@ -225,6 +232,7 @@ class ApiClient:
                 method, url, params=params, data=payload, headers=hdrs, allow_redirects=False
             ) as resp:
                 governor.observe(resp.headers)
+                self._announced(resp.headers)
                 self.reached = True
                 status = resp.status
                 if token is not None and status != 401:

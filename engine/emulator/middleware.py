@@ -16,6 +16,7 @@ from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
+from ..clock import CLOCK_HEADER
 from .auth import Session, Unauthorized
 from .config import A2P_OPERATIONS
 from .faults import FaultKind
@@ -61,6 +62,9 @@ async def observe(request: web.Request, handler: Handler) -> web.StreamResponse:
         response = await _as_json_errors(request, handler)
         if not request.get(NO_ANSWER):
             ledger.answered(response.status)
+        if not response.prepared:  # its clock, for hvsms to plan by (`engine.clock`)
+            runtime = _runtime(request)
+            response.headers[CLOCK_HEADER] = f"{runtime.clock():.3f} {runtime.config.time_scale!r}"
         return response
     finally:
         ledger.finished(operation)

@@ -12,7 +12,6 @@ import dataclasses
 import os
 import random
 import signal
-import sqlite3
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -20,7 +19,7 @@ from pathlib import Path
 import pytest
 from aiohttp import web
 from faults.servers import Forward, Proxy
-from support import SENDER, cfg, opts, us_number
+from support import SENDER, batch_states, cfg, opts, us_number
 
 import engine
 from engine.emulator import CREATE_BATCH, Emulator, RateLimitConfig
@@ -70,13 +69,6 @@ asyncio.run(main())
 """
 
 
-def _states(journal: Path) -> dict[str, int]:
-    db = sqlite3.connect(f"file:{journal}?mode=ro", uri=True)
-    try:
-        return dict(db.execute("SELECT state, count(*) FROM batches GROUP BY state").fetchall())
-    finally:
-        db.close()
-
 
 @pytest.mark.parametrize("hold", [1, 4])
 async def test_kill_while_the_server_holds_a_stored_batch(
@@ -117,7 +109,7 @@ async def test_kill_while_the_server_holds_a_stored_batch(
             sys.executable, "-c", RUNNER, str(path), str(journal), "send", env=env,
             stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
         await asyncio.wait_for(held.wait(), 60)
-        states = _states(journal)
+        states = batch_states(journal)
         child.send_signal(signal.SIGKILL)
         await child.wait()
         assert states.get("submitting", 0) >= 1, states  # killed with the POST in flight

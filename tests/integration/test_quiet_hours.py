@@ -9,8 +9,7 @@ from collections.abc import Callable
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-import numpy as np
-from support import opts
+from support import opts, outside_window
 
 import engine
 from engine.clock import Clock
@@ -37,20 +36,6 @@ def _to(now: float, zone: ZoneInfo, hour: int, minute: int) -> float:
     return target.timestamp() - now
 
 
-def _outside(emu: Emulator, quiet: QuietHours) -> tuple[int, int, list[float]]:
-    """Messages processed outside their recipient's window; all processed; their times."""
-    outside = total = 0
-    times: list[float] = []
-    for b in emu.runtime.state.batches:
-        at = b.processed_at_many(np.arange(b.size, dtype=np.int64))
-        for number, t in zip(b.numbers.tolist(), at.tolist(), strict=True):
-            total += 1
-            times.append(t)
-            if quiet.open_span(quiet.key_of(f"+{number}"), t) is None:
-                outside += 1
-    return outside, total, times
-
-
 async def test_a_job_that_meets_the_night_waits_and_goes_on_in_the_morning(
     write_csv: Callable[..., Path],
 ) -> None:
@@ -67,7 +52,7 @@ async def test_a_job_that_meets_the_night_waits_and_goes_on_in_the_morning(
             path, text="Hi", sender=LOCAL, credentials=emu.credentials,
             options=opts(window="08:00-21:00", poll_interval=0.01, max_poll_interval=0.02),
             clock=Clock(now=emu.runtime.clock, scale=SCALE))
-        outside, total, times = _outside(emu, QuietHours())
+        outside, total, times = outside_window(emu, QuietHours())
         end = emu.runtime.clock()
     assert report.status == "completed", report.message
     assert total == report.counts.accepted == 4_400
