@@ -13,6 +13,7 @@ from .app import create_app
 from .config import EmulatorConfig, FaultConfig, RateLimitConfig
 from .runtime import Runtime
 from .state import EmulatorState
+from .websocket import GATEWAY, EventGateway
 
 __all__ = ["Emulator"]
 
@@ -72,6 +73,11 @@ class Emulator:
     def credentials(self) -> Credentials:
         return Credentials(server_url=self.url, client_id=self.config.client_id,
                            client_secret=self.config.client_secret, jwt=self.config.jwt)
+
+    @property
+    def events(self) -> EventGateway:
+        """Subscriptions and the WebSocket gateway (`events.configure(...)` for faults)."""
+        return self.app[GATEWAY]
 
     @property
     def state(self) -> EmulatorState:
