@@ -19,11 +19,13 @@ from .clock import Clock
 from .config import JobOptions
 from .delivery import ResultsFetcher
 from .errors import HvsmsError, JobFailed
+from .events import EventFeed, alongside
 from .journal import COMPLETED, SPLIT_BASE, SUBMITTED, BatchRecord, Journal, ResultState
 from .pacing import PacedLanes, Pacer, type_rate
 from .plan import Plan, log_planned, reconcile, record_plan
 from .poller import Poller
 from .progress import Tracker
+from .prune import Pruner
 from .quiet_hours import QuietHours
 from .report import DroppedRow
 from .stopping import cancel, until_stopped
@@ -34,6 +36,8 @@ __all__ = ["Dispatch"]
 
 log = logging.getLogger("engine.job")
 
+# While events flow, the poller's longest wait is this many times longer.
+EVENTS_SLOWDOWN = 10
 # Seconds: "no horizon" for a job that is paced only for its quiet hours.
 _NO_HORIZON = 1e9
 
@@ -58,6 +62,7 @@ class Dispatch:
                                    reconcile_after=options.reconcile_after,
                                    on_submitted=self._submitted)
         self.pacer = self._pacer()
+        self.feed = self._feed() if options.events else None
         self.fetcher: ResultsFetcher | None = None
         self.since = since
         # What planning the whole file learnt (`record_plan`), once it did.
@@ -157,6 +162,25 @@ class Dispatch:
             fetcher.offer(rec, refresh=refresh)
         return fetcher
 
+    def _feed(self) -> EventFeed:
+        """Events for every sender of the job; they wake and slow the poller, prune batches."""
+        poller, cap = self.poller, self.options.max_poll_interval
+
+        def nudge(rec: BatchRecord) -> None:
+            if rec.batch_id in poller.open:
+                poller.track(rec)  # (wakes it: completion is confirmed by a poll)
+
+        def flowing(yes: bool) -> None:
+            poller.cap = cap * EVENTS_SLOWDOWN if yes else cap
+
+        feed = EventFeed(client=self.a2p.client, journal=self.journal,
+                         senders=self.sender.split(","), open_batch=poller.open.get,
+                         nudge=nudge, updated=self._updated, flowing=flowing,
+                         busy=lambda: bool(poller.open), silence=self.options.events_silence)
+        self.submitter.before_post = Pruner(journal=self.journal, builder=self.plan.builder,
+                                            opt_outs=feed.opt_outs, sender=self.sender)
+        return feed
+
     def _pacer(self) -> Pacer | None:
         """Paced submission (`engine.pacing`), unless the options turn it off."""
         opts = self.options
@@ -222,7 +246,7 @@ class Dispatch:
         async with asyncio.TaskGroup() as tg:
             tg.create_task(plan())
             tg.create_task(submit_all())
-            tg.create_task(self.poller.run())
+            tg.create_task(alongside(self.feed, self.poller.run()))
 
     async def _plan(self, known: dict[int, BatchRecord],
                     put: Callable[[BatchRecord], Awaitable[None]]) -> None:

@@ -20,12 +20,12 @@ import asyncio
 import datetime as dt
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 
 from .api.a2p import A2P, BatchInfo
 from .api.body import StreamBody
 from .errors import ApiError, AuthError, BodySizeMismatch, InputChanged, OutcomeUnknown
-from .journal import FAILED, SUBMITTED, SUBMITTING, UNCERTAIN, BatchRecord, Journal
+from .journal import FAILED, PLANNED, SUBMITTED, SUBMITTING, UNCERTAIN, BatchRecord, Journal
 from .planner import BodyBuilder
 from .report import RejectedRow
 
@@ -65,6 +65,8 @@ class Submitter:
         self.splits = 0
         self.failures: list[str] = []
         self.notes: list[str] = []  # for the report: what reconciliation could not settle
+        # Called once before a batch's first POST (`engine.prune`: opt-outs told by events).
+        self.before_post: Callable[[BatchRecord], Awaitable[None]] | None = None
 
     async def submit(self, rec: BatchRecord) -> None:
         """Submit (or, when its outcome is unknown, reconcile) one batch."""
@@ -72,6 +74,8 @@ class Submitter:
             rec, posted_at=time.monotonic()  # found so on resume: the POST may just have gone
         ):
             return
+        if self.before_post is not None and rec.state in (PLANNED, FAILED):
+            await self.before_post(rec)
         for _ in range(MAX_RESENDS + 1):
             skip = self.journal.dropped_lines(rec.seq)
             self.journal.record(rec, state=SUBMITTING, attempts=rec.attempts + 1,
