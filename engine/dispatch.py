@@ -19,7 +19,7 @@ from .clock import Clock
 from .config import JobOptions
 from .delivery import ResultsFetcher
 from .errors import HvsmsError, JobFailed
-from .events import EventFeed, alongside
+from .events import EventFeed, MessageFailure, alongside
 from .journal import COMPLETED, SPLIT_BASE, SUBMITTED, BatchRecord, Journal, ResultState
 from .pacing import PacedLanes, Pacer, type_rate
 from .plan import Plan, log_planned, reconcile, record_plan
@@ -172,6 +172,8 @@ class Dispatch:
 
         def flowing(yes: bool) -> None:
             poller.cap = cap * EVENTS_SLOWDOWN if yes else cap
+            if not yes and poller.open:  # its current wait may be the long one: poll now
+                poller.track(next(iter(poller.open.values())))
 
         feed = EventFeed(client=self.a2p.client, journal=self.journal,
                          senders=self.sender.split(","), open_batch=poller.open.get,
@@ -180,6 +182,12 @@ class Dispatch:
         self.submitter.before_post = Pruner(journal=self.journal, builder=self.plan.builder,
                                             opt_outs=feed.opt_outs, sender=self.sender)
         return feed
+
+    def on_message_failure(self, hook: Callable[[MessageFailure], None]) -> None:
+        """Call `hook` with each message's final failure as events tell it (the first
+        time only): where a stop on number-wide failure codes can listen."""
+        if self.feed is not None:
+            self.feed.on_failure.append(hook)
 
     def _pacer(self) -> Pacer | None:
         """Paced submission (`engine.pacing`), unless the options turn it off."""

@@ -37,7 +37,7 @@ import orjson
 
 from .api.http import ApiClient
 from .codes import PENDING_CODES
-from .errors import HvsmsError
+from .errors import HvsmsError, register_secret
 from .journal import COMPLETED, BatchRecord, Journal
 from .results_store import FAILED_STATUSES
 
@@ -241,6 +241,7 @@ class EventFeed:
         token = await self.client.request("POST", "/restapi/oauth/wstoken", endpoint="wstoken",
                                           group="auth")
         uri, secret = str(token.data["uri"]), str(token.data["ws_access_token"])
+        register_secret(secret)
         session = self.client.session
         async with session.ws_connect(uri, params={"access_token": secret},
                                       heartbeat=None, autoping=True) as ws:

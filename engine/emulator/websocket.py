@@ -112,6 +112,11 @@ class EventGateway:
         self._tokens[token] = (owner, expires)
         return token, self.runtime.scaled.real(WS_TOKEN_LIFETIME)
 
+    @property
+    def issued_tokens(self) -> list[str]:
+        """Every WebSocket token handed out (for tests that look for leaks)."""
+        return list(self._tokens)
+
     def owner_of(self, token: str | None) -> str | None:
         entry = self._tokens.get(token or "")
         if entry is None or self.runtime.clock() >= entry[1]:
