@@ -99,6 +99,11 @@ class Emulator:
         self.runtime.configure(faults=faults, rate_limits=rate_limits,
                                processing_rate=processing_rate)
 
+    def opt_out(self, sender: str, number: str) -> None:
+        """`number` opts out of `sender`'s texts now (as if it texted STOP): later
+        batches get SendingFailed SMS-RC-413 for it, and subscribers an opt-out event."""
+        self.runtime.state.opt_outs.assign(sender, [number], [])
+
     def reset(self) -> None:
         self.runtime.reset()
 

@@ -122,7 +122,7 @@ async def test_an_opt_out_event_keeps_the_number_out_of_later_batches(
     async def opt_out(emu: Emulator) -> None:
         await until(lambda: emu.ledger()["accepted"] > 0, "a first batch")
         # The recipient texts STOP (another channel, as far as the job knows).
-        emu.state.opt_outs.assign(SENDER, [leaver], [])
+        emu.opt_out(SENDER, leaver)
 
     report, emu, _ = await _job(path, tmp_path, "optout", events=True, speed=100,
                                 during=opt_out, horizon=1.0, rate=100.0)
