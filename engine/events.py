@@ -131,18 +131,14 @@ class EventFeed:
         self.on_failure: list[Callable[[MessageFailure], None]] = []
         self.stats = EventStats()
         self._flowing = False
-        self._told: set[str] = set()  # event uuids seen (duplicates change nothing anyway)
+        self._done: dict[str, BatchRecord] | None = None  # batch id -> record, loaded on need
 
     # -- applying events (through the journal's one writer) ------------------------
 
     def apply(self, envelope: dict[str, Any]) -> bool:
-        """Apply one notification; True if it changed anything."""
+        """Apply one notification; True if it changed anything. Not deduplicated by
+        its uuid (that would hold one per message): applying is idempotent."""
         self.stats.events += 1
-        event_id = str(envelope.get("uuid") or "")
-        if event_id and event_id in self._told:
-            return False
-        if event_id:
-            self._told.add(event_id)
         body = envelope.get("body")
         path = str(envelope.get("event") or "")
         if not isinstance(body, dict):
@@ -202,10 +198,9 @@ class EventFeed:
 
     def _any_batch(self, batch_id: str) -> BatchRecord | None:
         # A batch polling already completed: its late failures still count.
-        for rec in self.journal.batches():
-            if rec.batch_id == batch_id:
-                return rec
-        return None
+        if self._done is None or batch_id not in self._done:
+            self._done = {r.batch_id: r for r in self.journal.batches() if r.batch_id}
+        return self._done.get(batch_id)
 
     def _opt_out(self, body: dict[str, Any]) -> bool:
         sender, to = str(body.get("from") or ""), str(body.get("to") or "")
@@ -288,9 +283,13 @@ class EventFeed:
                 continue
             if msg.type != aiohttp.WSMsgType.TEXT:
                 return  # closed or broken: the caller falls back and reconnects
+            last = loop.time()
+            if _delivered(msg.data):
+                self.stats.events += 1  # most events, and nothing to do: not parsed
+                self._set_flowing(True)
+                continue
             meta, body = _split(msg.data)
             if meta.get("type") == "ServerNotification" and isinstance(body, dict):
-                last = loop.time()
                 self._set_flowing(True)
                 self.apply(body)
 
@@ -334,6 +333,11 @@ async def alongside(feed: EventFeed | None, work: Coroutine[Any, Any, None]) -> 
         listening = tg.create_task(feed.run())
         await work
         listening.cancel()
+
+
+def _delivered(text: str) -> bool:
+    """A message event saying Delivered (a quote inside a text would be escaped)."""
+    return '"Delivered"' in text and "/a2p-sms/messages" in text and "ServerNotification" in text
 
 
 def _split(text: str) -> tuple[dict[str, Any], Any]:
