@@ -178,7 +178,8 @@ class Dispatch:
         feed = EventFeed(client=self.a2p.client, journal=self.journal,
                          senders=self.sender.split(","), open_batch=poller.open.get,
                          nudge=nudge, updated=self._updated, flowing=flowing,
-                         busy=lambda: bool(poller.open), silence=self.options.events_silence)
+                         busy=lambda: bool(poller.open), silence=self.options.events_silence,
+                         messages=self.options.fetch_delivery)
         self.submitter.before_post = Pruner(journal=self.journal, builder=self.plan.builder,
                                             opt_outs=feed.opt_outs, sender=self.sender)
         return feed

@@ -51,12 +51,16 @@ RENEW_MARGIN = 0.2  # renew when this share of the subscription's life is left
 MAX_BACKOFF = 30.0
 
 
-def filters_for(sender: str) -> list[str]:
-    """The A2P event filters of one sender (batches, outbound messages, opt-outs)."""
+def filters_for(sender: str, *, messages: bool = True) -> list[str]:
+    """The A2P event filters of one sender (batches, outbound messages, opt-outs).
+
+    Without `messages` (a job that does not fetch delivery results) there is one
+    event a batch's progress, not one a message."""
     base = "/restapi/v1.0/account/~/a2p-sms"
-    return [f"{base}/batches?from={sender}",
-            f"{base}/messages?direction=Outbound&from={sender}",
-            f"{base}/opt-outs?from={sender}"]
+    out = [f"{base}/batches?from={sender}", f"{base}/opt-outs?from={sender}"]
+    if messages:
+        out.insert(1, f"{base}/messages?direction=Outbound&from={sender}")
+    return out
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,10 +127,11 @@ class EventFeed:
                  updated: Callable[[BatchRecord], None],
                  flowing: Callable[[bool], None],
                  busy: Callable[[], bool],
-                 silence: float = 60.0) -> None:
+                 silence: float = 60.0, messages: bool = True) -> None:
         self.client, self.journal, self.senders = client, journal, senders
         self.open_batch, self.nudge, self.updated = open_batch, nudge, updated
         self.flowing, self.busy, self.silence = flowing, busy, silence
+        self.messages = messages
         self.opt_outs = LiveOptOuts()
         self.on_failure: list[Callable[[MessageFailure], None]] = []
         self.stats = EventStats()
@@ -244,7 +249,8 @@ class EventFeed:
             meta, _ = _split(await ws.receive_str())
             if meta.get("type") != "ConnectionDetails":
                 raise ValueError("no ConnectionDetails")
-            filters = [f for sender in self.senders for f in filters_for(sender)]
+            filters = [f for sender in self.senders
+                       for f in filters_for(sender, messages=self.messages)]
             sub = await self._call(ws, "POST", SUBSCRIPTION,
                                    {"eventFilters": filters,
                                     "deliveryMode": {"transportType": "WebSocket"}})

@@ -201,10 +201,11 @@ class EventSource:
     opt_outs: dict[str, dict[str, str]] = field(default_factory=dict)
     _state: EmulatorState | None = None
 
-    def tick(self, state: EmulatorState, now: float, senders: set[str], since: float
-             ) -> list[Event]:
-        """Events of `senders` (those someone is subscribed to); batches created
-        before `since` (the oldest live subscription) start from what they show now."""
+    def tick(self, state: EmulatorState, now: float, senders: set[str], since: float,
+             messages: set[str] | None = None) -> list[Event]:
+        """Events of `senders` (those someone is subscribed to; message events only for
+        `messages`, None: all of them); batches created before `since` (the oldest
+        live subscription) start from what they show now."""
         if state is not self._state:  # a reset: a new state, nothing seen yet
             self._state, self.batches, self.opt_outs = state, {}, {}
         events: list[Event] = []
@@ -218,7 +219,8 @@ class EventSource:
                     continue
             elif seen.done:
                 continue
-            events.extend(self._batch_events(batch, seen, now))
+            told = messages is None or batch.sender in messages
+            events.extend(self._batch_events(batch, seen, now, told))
         for sender in senders:
             events.extend(self._opt_out_events(state, sender))
         return events
@@ -235,9 +237,13 @@ class EventSource:
         seen.done = status == "Completed" and seen.low >= batch.size
         return seen
 
-    def _batch_events(self, batch: Batch, seen: _Seen, now: float) -> Iterator[Event]:
+    def _batch_events(self, batch: Batch, seen: _Seen, now: float, messages: bool
+                      ) -> Iterator[Event]:
         done = batch.processed(now)
-        if done > seen.low:
+        if not messages:  # nobody listens to them: not looked at (a big batch costs)
+            seen.told[seen.low:done] = True
+            seen.low = max(seen.low, done)
+        elif done > seen.low:
             final = _final(batch, seen.low, done, now) & ~seen.told[seen.low:done]
             for i in (np.flatnonzero(final) + seen.low).tolist():
                 seen.told[i] = True

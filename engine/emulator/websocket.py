@@ -142,8 +142,9 @@ class EventGateway:
             if self._source is None:
                 self._source = EventSource(price=runtime.config.price_per_segment)
             senders = _senders(live, runtime)
+            messages = _senders(live, runtime, "messages")
             since = min(s.created for s in live)
-            for event in self._source.tick(runtime.state, now, senders, since):
+            for event in self._source.tick(runtime.state, now, senders, since, messages):
                 self._route(event, live, now)
         due = [d for d in self._due if d.at <= now]
         if due:
@@ -279,10 +280,13 @@ class EventGateway:
                 await conn.ws.close()
 
 
-def _senders(live: list[Subscription], runtime: Runtime) -> set[str]:
+def _senders(live: list[Subscription], runtime: Runtime, kind: str | None = None) -> set[str]:
+    """The senders the live subscriptions' filters (of `kind`, or any) name."""
     senders: set[str] = set()
     for sub in live:
         for f in sub.filters:
+            if kind is not None and f.kind != kind:
+                continue
             if f.sender is None:
                 return {s.phone_number for s in runtime.config.senders}
             senders.add(f.sender)

@@ -196,3 +196,22 @@ async def test_delayed_duplicated_and_dropped_events(
     assert len(got) == 1
     assert raw.ws is not None and raw.ws.closed
     assert emu.events.counts["drops"] == 1
+
+
+async def test_batch_events_only_when_messages_are_not_subscribed(
+        emulator: Callable[..., Awaitable[Emulator]], http: aiohttp.ClientSession) -> None:
+    emu = await emulator(EmulatorConfig.fast())
+    raw = Raw(http, emu)
+    await raw.connect()
+    await raw.request("POST", "/restapi/v1.0/subscription", {
+        "eventFilters": [FILTERS[0], FILTERS[2]], "deliveryMode": {"transportType": "WebSocket"}})
+    batch_id = await _send(http, raw, TO)
+    (event,) = await raw.notifications(1)
+    await emu.events.pump()
+    # One event for the whole batch (Completed at once here), none per message.
+    assert emu.events.counts["notifications"] == 1
+    assert event["body"]["id"] == batch_id and event["body"]["status"] == "Completed"
+    emu.opt_out(SENDER, TO[0])
+    (event,) = await raw.notifications(1)
+    assert event["body"] == {"from": SENDER, "to": TO[0], "active": True}
+    assert event["event"] == FILTERS[2].replace("~", emu.config.account_id, 1)

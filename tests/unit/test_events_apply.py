@@ -100,3 +100,7 @@ def test_filters_of_a_sender() -> None:
         f"/restapi/v1.0/account/~/a2p-sms/messages?direction=Outbound&from={SENDER}",
         f"/restapi/v1.0/account/~/a2p-sms/opt-outs?from={SENDER}",
     ]
+    assert filters_for(SENDER, messages=False) == [
+        f"/restapi/v1.0/account/~/a2p-sms/batches?from={SENDER}",
+        f"/restapi/v1.0/account/~/a2p-sms/opt-outs?from={SENDER}",
+    ]
