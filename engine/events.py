@@ -31,12 +31,14 @@ import uuid
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlsplit
 
 import aiohttp
 import orjson
 
 from .api.http import ApiClient
 from .codes import PENDING_CODES
+from .config import is_loopback
 from .errors import HvsmsError, register_secret
 from .journal import COMPLETED, BatchRecord, Journal
 from .results_store import FAILED_STATUSES
@@ -242,6 +244,11 @@ class EventFeed:
                                           group="auth")
         uri, secret = str(token.data["uri"]), str(token.data["ws_access_token"])
         register_secret(secret)
+        parts = urlsplit(uri)
+        if parts.scheme != "wss" and not (parts.scheme == "ws"
+                                          and is_loopback(parts.hostname or "")):
+            # The token goes in the URL: never in clear text off this machine.
+            raise ValueError("the WebSocket gateway is not wss://")
         session = self.client.session
         async with session.ws_connect(uri, params={"access_token": secret},
                                       heartbeat=None, autoping=True) as ws:
