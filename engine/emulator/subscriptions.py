@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import re
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import unquote
@@ -101,8 +101,11 @@ class Subscription:
     expires: float
     connection: str | None  # the WebSocket session it delivers to
 
-    def info(self, now: float, base_url: str) -> dict[str, Any]:
-        """`SubscriptionInfo` as RingCentral answers it."""
+    def info(self, now: float, base_url: str, real: Callable[[float], float] = float
+             ) -> dict[str, Any]:
+        """`SubscriptionInfo` as RingCentral answers it; `expiresIn` in real seconds
+        (`real`: the emulated clock's conversion; fractions when compressed)."""
+        left = real(max(0.0, self.expires - now))
         return {
             "uri": f"{base_url}/restapi/v1.0/subscription/{self.id}",
             "id": self.id,
@@ -110,7 +113,7 @@ class Subscription:
             "status": "Active" if now < self.expires else "Expired",
             "eventFilters": [f.text for f in self.filters],
             "expirationTime": format_time(self.expires),
-            "expiresIn": max(0, int(self.expires - now)),
+            "expiresIn": int(left) if left >= 60 else round(left, 3),
             "deliveryMode": {"transportType": "WebSocket", "encryption": False},
         }
 

@@ -84,7 +84,8 @@ class EventGateway:
     subscriptions: Subscriptions = field(default_factory=Subscriptions)
     connections: dict[str, _Connection] = field(default_factory=dict)
     counts: dict[str, int] = field(default_factory=lambda: dict.fromkeys(
-        ("connections", "subscriptions", "notifications", "duplicates", "drops"), 0))
+        ("connections", "subscriptions", "renewals", "notifications", "duplicates", "drops"),
+        0))
     _tokens: dict[str, tuple[str, float]] = field(default_factory=dict)
     _due: list[_Due] = field(default_factory=list)
     _wake: asyncio.Event = field(default_factory=asyncio.Event)
@@ -265,6 +266,7 @@ class EventGateway:
             sub = subs.update(parts[0], body, now, conn.id)
         elif len(parts) == 2 and parts[1] == "renew" and method == "POST":
             sub = subs.update(parts[0], None, now, conn.id)
+            self.counts["renewals"] += 1
         elif len(parts) == 1 and method == "GET":
             sub = subs.get(parts[0], now)
         elif len(parts) == 1 and method == "DELETE":
@@ -272,7 +274,7 @@ class EventGateway:
             return 204, None, {}
         else:
             raise ApiError(404, "CMN-102", "Resource for parameter [path] is not found.")
-        return 200, sub.info(now, ""), {"WSG-SubscriptionId": sub.id}
+        return 200, sub.info(now, "", runtime.scaled.real), {"WSG-SubscriptionId": sub.id}
 
     async def close_all(self) -> None:
         for conn in list(self.connections.values()):

@@ -133,3 +133,21 @@ async def test_an_opt_out_event_keeps_the_number_out_of_later_batches(
     assert report.counts.opted_out == 1 and report.counts.accepted == 499
     dropped = [(row.line, row.value, row.reason) for row in report.dropped]
     assert dropped == [(numbers.index(leaver) + 2, leaver, OPTED_OUT_LIVE)]
+
+
+@pytest.mark.slow
+async def test_the_subscription_is_renewed_before_it_expires(
+        write_csv: Callable[..., Path], tmp_path: Path) -> None:
+    path = write_csv([[us_number(i)] for i in range(2000)])
+    journal = tmp_path / "renew.journal"
+    # A thousand emulated seconds a second: the subscription's 900 s last 0.9 s.
+    async with Emulator(cfg(time_scale=1000.0, processing_rate=0.8)) as emu:
+        report = await engine.send_bulk(path, text="Hello", credentials=emu.credentials,
+                                        journal=str(journal),
+                                        options=opts(max_batch_messages=100, concurrency=1))
+    assert report.status == "completed", report.message
+    assert report.counts.delivered + report.counts.failed == 2000
+    counts = emu.events.counts
+    assert counts["renewals"] >= 1
+    assert counts["subscriptions"] == 1 and counts["drops"] == 0
+    assert live_failures(journal) == {(f.to, f.status, f.error_code) for f in report.failed}
