@@ -168,12 +168,12 @@ class Dispatch:
 
         def nudge(rec: BatchRecord) -> None:
             if rec.batch_id in poller.open:
-                poller.track(rec)  # (wakes it: completion is confirmed by a poll)
+                poller.confirm()  # completion is confirmed by a poll
 
         def flowing(yes: bool) -> None:
             poller.cap = cap * EVENTS_SLOWDOWN if yes else cap
             if not yes and poller.open:  # its current wait may be the long one: poll now
-                poller.track(next(iter(poller.open.values())))
+                poller.confirm()
 
         feed = EventFeed(client=self.a2p.client, journal=self.journal,
                          senders=self.sender.split(","), open_batch=poller.open.get,
