@@ -171,13 +171,14 @@ class Dispatch:
                 poller.confirm()  # completion is confirmed by a poll
 
         def flowing(yes: bool) -> None:
-            poller.cap = cap * EVENTS_SLOWDOWN if yes else cap
+            # Not when paced: there the polls are the pacer's eyes (timed by our clock).
+            poller.cap = cap * EVENTS_SLOWDOWN if yes and self.pacer is None else cap
             if not yes and poller.open:  # its current wait may be the long one: poll now
                 poller.confirm()
 
         feed = EventFeed(client=self.a2p.client, journal=self.journal,
                          senders=self.sender.split(","), open_batch=poller.open.get,
-                         nudge=nudge, updated=self._updated, flowing=flowing,
+                         nudge=nudge, updated=self._event_progress, flowing=flowing,
                          busy=lambda: bool(poller.open), silence=self.options.events_silence,
                          messages=self.options.fetch_delivery)
         self.submitter.before_post = Pruner(journal=self.journal, builder=self.plan.builder,
@@ -307,6 +308,11 @@ class Dispatch:
                 "delivered": rec.delivered, "failed": rec.failed})
             if self.fetcher is not None:
                 self.fetcher.offer(rec)
+        self.tracker.processed(self.poller.processed_total())
+
+    def _event_progress(self, rec: BatchRecord) -> None:
+        # Progress only: pacing learns a sender's pace from polls, timed by our clock
+        # (an event is older than its arrival: on a compressed clock, by minutes).
         self.tracker.processed(self.poller.processed_total())
 
     def _page(self, rec: BatchRecord, st: ResultState) -> None:
