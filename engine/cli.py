@@ -673,6 +673,8 @@ def cli() -> None:
 @click.option("--no-results", is_flag=True,
               help="Do not fetch every message's delivery result (failed.csv then stays "
                    "empty; `hvsms results` can fetch them later).")
+@click.option("--no-events", is_flag=True,
+              help="Do not subscribe to RingCentral's A2P events (WebSocket): poll only.")
 @_common
 def send(file: str, text: str | None, sender: str | None, journal: str | None,
          to_column: str, text_column: str, max_batch_bytes: int, max_batch_messages: int | None,
@@ -682,7 +684,7 @@ def send(file: str, text: str | None, sender: str | None, journal: str | None,
          verbose: bool, debug: bool, outcomes: bool, log_json: str | None,
          match_area_code: bool = False, horizon_minutes: float = 10.0,
          rate: float | None = None, window: str | None = None, quiet_hours: str = "federal",
-         daily_cap: int | None = None) -> NoReturn:
+         daily_cap: int | None = None, no_events: bool = False) -> NoReturn:
     """Send one SMS to every row of FILE (a CSV with a header row)."""
     ui = Ui(quiet=quiet, debug=debug)
     _setup(ui, verbose=verbose, debug=debug, log_json=log_json)
@@ -696,7 +698,7 @@ def send(file: str, text: str | None, sender: str | None, journal: str | None,
             smart_encoding=smart_encoding, match_area_code=match_area_code,
             horizon=horizon_minutes * 60 if horizon_minutes > 0 else None, rate=rate,
             window=window, quiet_hours="states" if quiet_hours == "states" else "federal",
-            daily_cap=daily_cap,
+            daily_cap=daily_cap, events=not no_events,
         )
         code = _send(ui, file, text=text, sender=sender, journal=journal, options=options,
                      dry_run=dry_run, report_dir=report_dir, yes=yes, again=again,

@@ -199,6 +199,10 @@ class JobOptions:
     poll_interval: float = 2.0
     max_poll_interval: float = 60.0
     fetch_delivery: bool = True
+    # A2P events over RingCentral's WebSocket transport (`engine.events`); polling
+    # takes over when none came for `events_silence` seconds while batches are open.
+    events: bool = True
+    events_silence: float = 60.0
     drain_timeout: float = 30.0
     # Encoded messages kept from planning for the first send of their batch.
     hot_bytes: int = 32 << 20
@@ -237,7 +241,8 @@ class JobOptions:
         if self.empty_variables not in ("send", "drop"):
             raise ConfigError("empty_variables must be 'send' or 'drop'")
         self._check_campaign()
-        for name in ("request_timeout", "connect_timeout", "poll_interval", "max_poll_interval"):
+        for name in ("request_timeout", "connect_timeout", "poll_interval", "max_poll_interval",
+                     "events_silence"):
             if getattr(self, name) <= 0:
                 raise ConfigError(f"{name} must be positive")
 

@@ -19,11 +19,13 @@ from .clock import Clock
 from .config import JobOptions
 from .delivery import ResultsFetcher
 from .errors import HvsmsError, JobFailed
+from .events import EventFeed, MessageFailure, alongside
 from .journal import COMPLETED, SPLIT_BASE, SUBMITTED, BatchRecord, Journal, ResultState
 from .pacing import PacedLanes, Pacer, type_rate
 from .plan import Plan, log_planned, reconcile, record_plan
 from .poller import Poller
 from .progress import Tracker
+from .prune import Pruner
 from .quiet_hours import QuietHours
 from .report import DroppedRow
 from .stopping import cancel, until_stopped
@@ -34,6 +36,8 @@ __all__ = ["Dispatch"]
 
 log = logging.getLogger("engine.job")
 
+# While events flow, the poller's longest wait is this many times longer.
+EVENTS_SLOWDOWN = 10
 # Seconds: "no horizon" for a job that is paced only for its quiet hours.
 _NO_HORIZON = 1e9
 
@@ -58,6 +62,7 @@ class Dispatch:
                                    reconcile_after=options.reconcile_after,
                                    on_submitted=self._submitted)
         self.pacer = self._pacer()
+        self.feed = self._feed() if options.events else None
         self.fetcher: ResultsFetcher | None = None
         self.since = since
         # What planning the whole file learnt (`record_plan`), once it did.
@@ -169,6 +174,35 @@ class Dispatch:
             fetcher.offer(rec, refresh=refresh)
         return fetcher
 
+    def _feed(self) -> EventFeed:
+        """Events for every sender of the job; they wake and slow the poller, prune batches."""
+        poller, cap = self.poller, self.options.max_poll_interval
+
+        def nudge(rec: BatchRecord) -> None:
+            if rec.batch_id in poller.open:
+                poller.confirm()  # completion is confirmed by a poll
+
+        def flowing(yes: bool) -> None:
+            # Not when paced: there the polls are the pacer's eyes (timed by our clock).
+            poller.cap = cap * EVENTS_SLOWDOWN if yes and self.pacer is None else cap
+            if not yes and poller.open:  # its current wait may be the long one: poll now
+                poller.confirm()
+
+        feed = EventFeed(client=self.a2p.client, journal=self.journal,
+                         senders=self.sender.split(","), open_batch=poller.open.get,
+                         nudge=nudge, updated=self._event_progress, flowing=flowing,
+                         busy=lambda: bool(poller.open), silence=self.options.events_silence,
+                         messages=self.options.fetch_delivery)
+        self.submitter.before_post = Pruner(journal=self.journal, builder=self.plan.builder,
+                                            opt_outs=feed.opt_outs, sender=self.sender)
+        return feed
+
+    def on_message_failure(self, hook: Callable[[MessageFailure], None]) -> None:
+        """Call `hook` with each message's final failure as events tell it (the first
+        time only): where a stop on number-wide failure codes can listen."""
+        if self.feed is not None:
+            self.feed.on_failure.append(hook)
+
     def _pacer(self) -> Pacer | None:
         """Paced submission (`engine.pacing`), unless the options turn it off."""
         opts = self.options
@@ -235,7 +269,7 @@ class Dispatch:
         async with asyncio.TaskGroup() as tg:
             tg.create_task(plan())
             tg.create_task(submit_all())
-            tg.create_task(self.poller.run())
+            tg.create_task(alongside(self.feed, self.poller.run()))
 
     async def _plan(self, known: dict[int, BatchRecord],
                     put: Callable[[BatchRecord], Awaitable[None]]) -> None:
@@ -287,6 +321,11 @@ class Dispatch:
                 "delivered": rec.delivered, "failed": rec.failed})
             if self.fetcher is not None:
                 self.fetcher.offer(rec)
+        self.tracker.processed(self.poller.processed_total())
+
+    def _event_progress(self, rec: BatchRecord) -> None:
+        # Progress only: pacing learns a sender's pace from polls, timed by our clock
+        # (an event is older than its arrival: on a compressed clock, by minutes).
         self.tracker.processed(self.poller.processed_total())
 
     def _page(self, rec: BatchRecord, st: ResultState) -> None:

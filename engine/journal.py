@@ -27,6 +27,7 @@ from typing import Any, Self
 
 from .errors import JournalError
 from .journal_file import SCHEMA_VERSION, create_db, open_db
+from .live_results import LiveResults
 from .lock import JournalLock
 from .report import DroppedRow, RejectedRow
 from .results_store import FAILED_STATUSES, ResultsStore, ResultState
@@ -73,7 +74,9 @@ def legal(old: str, new: str) -> bool:
 
 # The columns a state change may write, beside `state` itself.
 _FIELDS = frozenset({"batch_id", "accepted", "rejected", "processed", "status", "cost",
-                     "delivered", "failed", "error_codes", "attempts", "intent"})
+                     "delivered", "failed", "error_codes", "attempts", "intent",
+                     # A batch an opt-out event shrank before it was posted:
+                     "messages", "bytes", "first_to", "last_to"})
 
 _INSERT_BATCH = (
     "INSERT INTO batches (seq, start, stop, start_line, first_line, last_line, messages, bytes, "
@@ -159,6 +162,7 @@ class Journal:
         self._lock: JournalLock | None = None
         self.owner: str | None = None  # this process's owner row (`own`)
         self.results_store = ResultsStore(db)
+        self.live = LiveResults(db)  # final statuses told by events (`engine.events`)
 
     def __repr__(self) -> str:
         return f"<Journal {self.path}>"

@@ -451,6 +451,27 @@ class BodyBuilder:
         return first, second
 
 
+    async def without(self, rec: BatchRecord, skip: set[int], numbers: set[str]
+                      ) -> tuple[list[tuple[int, str]], BatchRecord] | None:
+        """The batch's rows whose number is in `numbers` (line, number), and the batch
+        without them (messages, exact body size, ends); None if it has none of them
+        or they are all it has. What planning kept is given back: the body is rebuilt."""
+        found: list[tuple[int, str]] = []
+        async for clean in self._cleaned(rec, skip):
+            found += [(line, n) for line, n in zip(clean.lines, clean.numbers, strict=True)
+                      if n in numbers]
+        if not found or len(found) >= rec.messages:
+            return None
+        part = _Half()
+        async for clean in self._cleaned(rec, skip | {line for line, _ in found}):
+            part.add(clean, 0, len(clean.numbers))
+        if rec.hot is not None and self.budget is not None:
+            self.budget.release(sum(map(len, rec.hot)))
+        rec.hot, rec.cold_start = None, None
+        head = self.heads.get(rec.sender, self.head) if rec.sender is not None else self.head
+        return found, part.record(rec, len(head) + len(FOOTER))
+
+
 # Between two encoded messages: a text's quotes are escaped, so this is unambiguous.
 _BETWEEN = b'},{"to":["'
 

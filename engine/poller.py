@@ -97,12 +97,18 @@ class Poller:
         self.open: dict[str, BatchRecord] = {}
         self._wake = asyncio.Event()
         self._closing = False
+        self._confirm = asyncio.Event()  # an event says a batch completed: read now
         self.polls = 0
         self._done_processed = 0  # messages of the batches already completed
 
     def track(self, rec: BatchRecord) -> None:
         assert rec.batch_id is not None
         self.open[rec.batch_id] = rec
+        self._wake.set()
+
+    def confirm(self) -> None:
+        """Poll now (`engine.events`: a batch is said to be complete; polling confirms)."""
+        self._confirm.set()
         self._wake.set()
 
     def close(self) -> None:
@@ -128,8 +134,12 @@ class Poller:
                     await self._wake.wait()
             if self._wake.is_set():
                 self._wake.clear()
-                # A new batch: its processing just began, look again soon.
-                await asyncio.sleep(self.base)
+                # A new batch: its processing just began, look again soon (at
+                # once if an event says a batch completed meanwhile).
+                with contextlib.suppress(TimeoutError):
+                    async with asyncio.timeout(self.base):
+                        await self._confirm.wait()
+                self._confirm.clear()
                 interval = self.base
             infos = await self._fetch()
             self.polls += 1

@@ -20,7 +20,7 @@ import asyncio
 import datetime as dt
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 
 from .api.a2p import A2P, BatchInfo
 from .api.body import StreamBody
@@ -69,6 +69,8 @@ class Submitter:
         self._adopted: set[str] = set()  # batch ids adopted in this run
         self.unrecorded_found: list[int] = []  # planned batches found among `_unrecorded`
         self.notes: list[str] = []  # for the report: what reconciliation could not settle
+        # Called once before a batch's first POST (`engine.prune`: opt-outs told by events).
+        self.before_post: Callable[[BatchRecord], Awaitable[None]] | None = None
 
     async def unrecorded(self, senders: Sequence[str], why: str) -> int:
         """A journal that may be older than the server (`why`: copied, perhaps without
@@ -126,6 +128,8 @@ class Submitter:
             return
         if rec.state == PLANNED and self._unrecorded and await self._sent_before(rec):
             return
+        if self.before_post is not None and rec.state in (PLANNED, FAILED):
+            await self.before_post(rec)
         for _ in range(MAX_RESENDS + 1):
             skip = self.journal.dropped_lines(rec.seq)
             self.journal.record(rec, state=SUBMITTING, attempts=rec.attempts + 1,

@@ -83,6 +83,7 @@ from .query import (
 from .responses import ApiError, asg_body, format_time, json_response
 from .runtime import RUNTIME, Runtime
 from .state import MessageQuery
+from .websocket import add_event_routes
 
 __all__ = ["RUNTIME", "create_app"]
 
@@ -426,4 +427,5 @@ def create_app(config: EmulatorConfig | None = None, *,
     add("POST", CONTROL_PREFIX + "lookup", control_lookup, name="emulator-lookup")
     add("POST", CONTROL_PREFIX + "reset", control_reset, name="emulator-reset")
     add("POST", CONTROL_PREFIX + "advance", control_advance, name="emulator-advance")
+    add_event_routes(app, runtime)
     return app

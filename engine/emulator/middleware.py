@@ -32,6 +32,8 @@ BATCH_ID = web.RequestKey("batch_id", str)  # the batch a POST stored, for the l
 
 CONTROL_PREFIX = "/_emulator/"
 AUTH_OPERATIONS = frozenset({"token", "revoke"})
+# The WebSocket gateway checks its own token (in the URL), not a Bearer header.
+GATEWAY_OPERATIONS = frozenset({"websocket"})
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -148,10 +150,10 @@ def _close_without_answer(request: web.Request) -> web.Response:
 
 @web.middleware
 async def guard(request: web.Request, handler: Handler) -> web.StreamResponse:
-    if not _is_api(request):
+    operation = _operation(request)
+    if not _is_api(request) or operation in GATEWAY_OPERATIONS:
         return await handler(request)
     runtime = _runtime(request)
-    operation = _operation(request)
     if operation in AUTH_OPERATIONS:
         group, key = AUTH, "client:" + _basic_client_id(request.headers.get("Authorization"))
     else:
@@ -165,7 +167,8 @@ async def guard(request: web.Request, handler: Handler) -> web.StreamResponse:
                             "needs to have [A2PSMS] permission").response()
         # "API rate limit is per user, per application": every login of the
         # same user and app shares one budget.
-        group, key = LIGHT, f"user:{runtime.config.extension_id}:app:{session.client_id}"
+        group = AUTH if operation == "wstoken" else LIGHT  # the token is in the Auth group
+        key = f"user:{runtime.config.extension_id}:app:{session.client_id}"
     decision = runtime.limiter.hit(key, group)
     if decision is None:
         return await handler(request)

@@ -18,10 +18,12 @@ from dataclasses import dataclass
 
 from .config import RateLimitConfig
 
-__all__ = ["AUTH", "LIGHT", "Decision", "RateLimiter"]
+__all__ = ["AUTH", "LIGHT", "MEDIUM", "Decision", "RateLimiter"]
 
 LIGHT = "light"
 AUTH = "auth"
+MEDIUM = "medium"  # subscriptions: 40 a minute, RingCentral's default
+MEDIUM_LIMIT = 40
 
 
 @dataclass(slots=True)
@@ -51,6 +53,8 @@ class RateLimiter:
         self._buckets.clear()
 
     def limit(self, group: str) -> int:
+        if group == MEDIUM:
+            return MEDIUM_LIMIT
         return self.config.auth if group == AUTH else self.config.light
 
     def hit(self, key: str, group: str) -> Decision | None:

@@ -35,6 +35,8 @@ class Runtime:
         self.ledger = Ledger()
         # Set when the server shuts down, to release hanging handlers.
         self.closing = asyncio.Event()
+        # Called after `advance` (the event pump looks again at once).
+        self.on_advance: list[Callable[[], None]] = []
 
     def configure(
         self,
@@ -61,6 +63,8 @@ class Runtime:
     def advance(self, seconds: float) -> None:
         """Move the emulated clock forward at once (receipts, caps, tokens follow)."""
         self.scaled.advance(seconds)
+        for wake in self.on_advance:
+            wake()
 
     def reset(self) -> None:
         """Forget batches, opt-out changes and counts; sessions stay valid."""

@@ -13,6 +13,7 @@ from .app import create_app
 from .config import EmulatorConfig, FaultConfig, RateLimitConfig
 from .runtime import Runtime
 from .state import EmulatorState
+from .websocket import GATEWAY, EventGateway
 
 __all__ = ["Emulator"]
 
@@ -74,6 +75,11 @@ class Emulator:
                            client_secret=self.config.client_secret, jwt=self.config.jwt)
 
     @property
+    def events(self) -> EventGateway:
+        """Subscriptions and the WebSocket gateway (`events.configure(...)` for faults)."""
+        return self.app[GATEWAY]
+
+    @property
     def state(self) -> EmulatorState:
         return self.runtime.state
 
@@ -92,6 +98,11 @@ class Emulator:
     ) -> None:
         self.runtime.configure(faults=faults, rate_limits=rate_limits,
                                processing_rate=processing_rate)
+
+    def opt_out(self, sender: str, number: str) -> None:
+        """`number` opts out of `sender`'s texts now (as if it texted STOP): later
+        batches get SendingFailed SMS-RC-413 for it, and subscribers an opt-out event."""
+        self.runtime.state.opt_outs.assign(sender, [number], [])
 
     def reset(self) -> None:
         self.runtime.reset()

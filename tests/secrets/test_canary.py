@@ -151,12 +151,16 @@ async def test_no_canary_or_token_in_any_output_or_file(tmp_path: Path) -> None:
         assert emu.ledger()["accepted"] == 60  # the first send and the resume: 30 each
         # 6. What the journal shows.
         assert await run("status", "status", "ok.journal") == 0
+        # The WebSocket tokens of the event subscriptions (they travel in a URL).
+        ws_tokens = emu.events.issued_tokens
+    assert len(ws_tokens) >= 2  # sends 1 and 5 subscribed to events
     assert len(spy.tokens) >= 4  # sends 1, 3 and 5 logged in (with refresh tokens)
     assert b"retry" in blobs["503 stderr"]  # --debug logged the retries, with their URLs
     blobs.update(_files(cwd, temp))
     assert any(name.endswith("ok.journal") for name in blobs)
     assert any(name.endswith("report.json") for name in blobs)
-    leaks = _leaks(blobs, [CANARY_ID, CANARY_SECRET, CANARY_JWT, WRONG_SECRET, *spy.tokens])
+    leaks = _leaks(blobs, [CANARY_ID, CANARY_SECRET, CANARY_JWT, WRONG_SECRET, *spy.tokens,
+                           *ws_tokens])
     assert leaks == [], leaks
 
 
