@@ -61,6 +61,8 @@ CLOSING_MARGIN = 60.0
 SLOWER = 1.1
 # ... and is not cut smaller than this near the close (all that is left may be).
 MIN_BATCH = 10
+# Clock seconds a POST's round trip is taken to last at least (a clock's resolution).
+MIN_ELAPSED = 1e-3
 # Real seconds after a first batch when its sender is looked at, to learn a fast pace.
 PROBES = (0.01, 0.05, 0.25)
 
@@ -126,6 +128,16 @@ class SenderPace:
         self.queued += accepted
         self.max_queued = max(self.max_queued, self.queued)
 
+    def answered(self, elapsed: float, done: int) -> None:
+        """A POST's answer already showed `done` of its messages processed, `elapsed`
+        after the POST began (a server that processes at once): the sender is at
+        least that fast. Learnt from the first batch, so the next ones are full."""
+        if not self.learn or done <= 0:
+            return
+        pace = done / max(elapsed, MIN_ELAPSED)
+        if pace > FASTER * self.rate:
+            self.rate, self.learned = pace, True
+
     def progressed(self, now: float, done: int) -> None:
         """`done` more messages processed, seen at `now`."""
         if done <= 0:
@@ -183,6 +195,12 @@ class Pacer:
         self.submitted(sender, rec, now)
         pace = self.senders[sender]
         pace._mark, pace.catching_up = None, True
+
+    def answered(self, sender: str, rec: BatchRecord, started: float, now: float) -> None:
+        """The POST of `rec`, begun at `started`, was answered by `now`."""
+        if rec.batch_id is not None and rec.processed:
+            self.senders[sender].answered(now - started, rec.processed)
+            self.changed.set()
 
     def seen(self, sender: str, rec: BatchRecord, now: float) -> None:
         """The poller's (or a probe's) latest `processedCount` of a batch."""
@@ -297,6 +315,7 @@ class PacedLanes:
             self._tg.create_task(self._post(rec, pace))
 
     async def _post(self, rec: BatchRecord, pace: SenderPace) -> None:
+        started = self.clock.now()
         try:
             await self.submit(rec)
         finally:
@@ -304,6 +323,7 @@ class PacedLanes:
             self._posts.release()
             self.pacer.changed.set()
         sender = pace.number
+        self.pacer.answered(sender, rec, started, self.clock.now())
         if (pace.learn and not pace.learned and sender not in self._probed
                     and rec.batch_id is not None and self.a2p is not None):
             self._probed.add(sender)
