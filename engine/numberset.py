@@ -370,9 +370,9 @@ class NumberSet:
         return i < len(self._keys) and int(self._keys[i]) == k
 
     def _member(self, numbers: Sequence[str]) -> np.ndarray:
+        if len(self._keys) == 0:  # no opt-outs: not worth parsing every number
+            return np.zeros(len(numbers), dtype=bool)
         q = keys(numbers)
-        if len(self._keys) == 0 or len(q) == 0:
-            return np.zeros(len(q), dtype=bool)
         pos = np.searchsorted(self._keys, q)
         np.minimum(pos, len(self._keys) - 1, out=pos)
         hit: np.ndarray = (self._keys[pos] == q) & (q >= 0)

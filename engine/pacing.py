@@ -268,6 +268,7 @@ class PacedLanes:
                 if sender not in tasks:
                     tasks[sender] = tg.create_task(self._lane(sender))
                 self._arrived.set()
+                self.pacer.changed.set()  # a lane waiting on other hours may take it
             self.planned = planned()
             self._ended = True
             self._arrived.set()
@@ -375,12 +376,12 @@ class PacedLanes:
         return again
 
     async def _wait(self, until: float = math.inf) -> None:
-        """Until the server made progress, the clock reads `until`, or a second
-        passes (a stop is noticed)."""
+        """Until something that can change a pick happens (`pacer.changed`: progress
+        seen, a POST answered, a batch arrived, planning ended, a stop) or the clock
+        reads `until`. Nothing else wakes a lane: a waiting job costs no CPU."""
         self.pacer.changed.clear()
-        real = min(1.0, self.clock.real(until - self.clock.now()))
         with contextlib.suppress(TimeoutError):
-            async with asyncio.timeout(max(real, 0.0)):
+            async with asyncio.timeout(self.clock.timeout(until)):
                 await self.pacer.changed.wait()
 
     async def _probe(self, rec: BatchRecord) -> None:
