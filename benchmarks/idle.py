@@ -31,7 +31,7 @@ from typing import Any
 
 from . import data
 from .measure import run_measured
-from .runner import _last_json
+from .runner import ROOT, _last_json, snapshot
 
 ROWS = 100_000  # 3.5 emulated hours at 8/s
 SCALE = 600.0  # emulated seconds per real second
@@ -101,14 +101,15 @@ def scenario(rows: int, scale: float, seed: int) -> dict[str, Any]:
     # not what this measures (and would spend the Auth budget in real seconds).
     config = EmulatorConfig(time_scale=scale, access_token_ttl=30 * 86_400,
                             refresh_token_ttl=60 * 86_400, daily_cap=None)
-    with EmulatorProcess(config) as emu, tempfile.TemporaryDirectory(prefix="hvsms-idle-") as d:
+    with (snapshot(ROOT) as code, EmulatorProcess(config) as emu,
+          tempfile.TemporaryDirectory(prefix="hvsms-idle-") as d):
         env = {**os.environ, "RC_SERVER_URL": emu.url, "RC_APP_CLIENT_ID": config.client_id,
                "RC_APP_CLIENT_SECRET": config.client_secret, "RC_USER_JWT": config.jwt,
-               "HVSMS_IDLE_DIR": d}
+               "HVSMS_IDLE_DIR": d, "PYTHONPATH": str(code)}
         env.pop("PYTHONSTARTUP", None)
         cmd = [sys.executable, "-m", "benchmarks.idle", "--child", str(f.path), "--text",
                f.meta.text, "--scale", str(scale)]
-        ex = run_measured(cmd, env=env, timeout=3600)
+        ex = run_measured(cmd, env=env, timeout=3600, cwd=str(code))
         ledger = emu.ledger()
     child = _last_json(ex.stdout)
     if ex.code != 0 or child is None or child["status"] != "completed":
