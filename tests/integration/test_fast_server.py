@@ -39,3 +39,9 @@ async def test_a_server_that_answers_processed_is_learnt_from_the_first_batch(
     # at once, so the rest goes in one batch (not three more of the first's size).
     assert ledger["requests"]["createA2PSMS"] == 2, sizes
     assert sizes == [rows - first, first]
+    # Their answers said processed: nothing to poll (a poll would spend the API budget
+    # the POSTs need); each one's delivery counts are read once.
+    polls = {op: ledger["requests"].get(op, 0) for op in ("readA2PBatch", "listA2PBatches")}
+    assert polls == {"readA2PBatch": 0, "listA2PBatches": 0}
+    assert ledger["requests"]["aggregateA2PSMSStatuses"] == 2
+    assert report.counts.processed == rows
