@@ -12,8 +12,13 @@ The throughput starts from the number's type (or `JobOptions.rate`) and is
 then learned from the `processedCount`s the poller sees: over a stretch where
 the sender never ran dry, processed / elapsed is its pace; a sender that
 drained everything it was given is at least that fast. A fast sender (the
-emulator's) is learned from its first, small batch, after which batches are
-the fewest and fullest again.
+emulator's) is learned from its first, small batch (from the POST's answer when
+that already shows it processed, else from a probe soon after), after which
+batches are the fewest and fullest again.
+
+A lane that may not send waits for an event that can change that (progress,
+an answer, a new batch, a stop) or for the clock time it named (a window
+opening, midnight for a cap); nothing wakes it in between.
 
 `SenderPace` and `Pacer` are pure (time is passed in); `PacedLanes` does the
 waiting and submitting, one lane (task) per sender.
