@@ -269,7 +269,9 @@ class Seen:
         if n == 0:
             return {}
         q = keys(numbers)
-        line = np.asarray(lines, dtype=np.int64)
+        # Consecutive lines come as a range: np.arange, not a million Python ints.
+        line = (np.arange(lines.start, lines.stop, lines.step, dtype=np.int64)
+                if isinstance(lines, range) else np.asarray(lines, dtype=np.int64))
         order = np.argsort(q)  # unstable is fine: first occurrences come from a min below
         sq = q[order]
         del q  # per-block scratch is the fixed part of the peak: free it early
