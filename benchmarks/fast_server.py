@@ -77,7 +77,9 @@ def scenario(rows: int, runs: int, seed: int) -> dict[str, Any]:
     return {"rows": rows, "runs": runs, "server": SERVER,
             "poll_interval_s": {"hvsms": HVSMS_POLL, "sdk_sample": SDK_POLL},
             "samples": samples, "median_cpu_s": cpu, "cpu_ratio_per_run": per_run,
-            "cpu_ratio": round(ratio, 3), "target": TARGET, "pass": ratio <= TARGET}
+            "cpu_ratio": round(ratio, 3), "target": TARGET,
+            # Start-up (about 0.4 CPU-s of imports) dominates a small file: judged at 1M only.
+            "pass": ratio <= TARGET if rows == ROWS else None}
 
 
 def _sample(name: str, ex: Exit, ledger: dict[str, Any], rows: int) -> dict[str, Any]:
@@ -107,7 +109,8 @@ def main(argv: Sequence[str] | None = None, *, out: Path | None = None,
                   f"{s['peak_rss_mb']} MB, {s['posts']} POSTs, {s['requests']} requests")
     print(f"hvsms / SDK sample CPU: {doc['cpu_ratio']:.3f} (per run: "
           f"{', '.join(f'{r:.3f}' for r in doc['cpu_ratio_per_run'])}; "
-          f"{'PASS' if doc['pass'] else 'MISS'}: target <= {TARGET:g})")
+          + ("target for 1,000,000 rows only)" if doc["pass"] is None else
+             f"{'PASS' if doc['pass'] else 'MISS'}: target <= {TARGET:g})"))
     if out is not None:
         out.mkdir(parents=True, exist_ok=True)
         (out / f"{stem}.json").write_text(json.dumps(doc, indent=2) + "\n")
