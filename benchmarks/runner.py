@@ -6,6 +6,9 @@
     python -m benchmarks --results-cost   # only: what complete delivery results cost
     python -m benchmarks --campaign       # the campaign scenario only (benchmarks/campaign.py)
     python -m benchmarks --cli-cost       # only: CPU of `hvsms send FILE --yes` vs send_bulk
+    python -m benchmarks --fast-server    # only: 1M on a fast server without rate-limit
+                                          #   headers, hvsms / the SDK sample (fast_server.py)
+    python -m benchmarks --idle           # only: CPU per real hour of a paced campaign (idle.py)
 
 The code under test is copied first (`engine/` and `benchmarks/`, as they
 are in the working tree, into a temporary directory) and every process of the
@@ -28,6 +31,7 @@ contender crashed, timed out or failed in another way (figures incomplete),
 from __future__ import annotations
 
 import argparse
+import compileall
 import contextlib
 import datetime as dt
 import hashlib
@@ -115,6 +119,13 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
                         "send_bulk on the same file (benchmarks/cli_cost.py; --cli-rows rows)")
     p.add_argument("--cli-rows", type=int, default=1_000_000,
                    help="rows of the command-line cost scenario (default 1,000,000)")
+    p.add_argument("--fast-server", action="store_true",
+                   help="only: 1M to-only rows on a server that processes at once and sends no "
+                        "rate-limit headers, hvsms with default options against the SDK "
+                        "sample (benchmarks/fast_server.py; --runs runs; fast-server.json)")
+    p.add_argument("--idle", action="store_true",
+                   help="only: CPU seconds per real hour of a paced campaign on the realistic "
+                        "emulator in compressed time (benchmarks/idle.py; idle.json)")
     p.add_argument("--results-rows", type=int, default=200_000,
                    help="rows of the results scenario (default 200,000)")
     p.add_argument("--max-rss-gib", type=float, default=10.0,
@@ -169,9 +180,20 @@ def main(argv: Sequence[str] | None = None) -> int:
                                   "--seed", str(args.seed)], out=args.out)
         if args.campaign:
             return _campaign(args, console, CAMPAIGN_ROWS)
+        if args.fast_server:
+            from . import fast_server
+
+            return fast_server.main(["--runs", str(args.runs), "--seed", str(args.seed)],
+                                    out=args.out)
+        if args.idle:
+            from . import idle
+
+            return idle.main(["--seed", str(args.seed)], out=args.out)
         code = Runner(args, console).run()
         if args.quick and code == 0:
             code = _campaign(args, console, QUICK_CAMPAIGN_ROWS)
+        if args.quick and code == 0:
+            code = _quick_waiting(args)
         return code
     except KeyboardInterrupt:
         console.print("[red]interrupted[/]")
@@ -183,6 +205,18 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 CAMPAIGN_ROWS, QUICK_CAMPAIGN_ROWS = 200_000, 20_000
+QUICK_FAST_SERVER_ROWS, QUICK_IDLE_ROWS = 100_000, 20_000
+
+
+def _quick_waiting(args: argparse.Namespace) -> int:
+    """--quick: the fast-server comparison and the idle scenario, small (quick-*.json)."""
+    from . import fast_server, idle
+
+    seed = ["--seed", str(args.seed)]
+    code = fast_server.main(["--rows", str(QUICK_FAST_SERVER_ROWS), "--runs", "1", *seed],
+                            out=args.out, stem="quick-fast-server")
+    return code or idle.main(["--rows", str(QUICK_IDLE_ROWS), *seed], out=args.out,
+                             stem="quick-idle")
 
 
 def _campaign(args: argparse.Namespace, console: Console, rows: int) -> int:
@@ -522,6 +556,9 @@ def snapshot(root: Path) -> Iterator[Path]:
         shutil.copytree(root / "engine", target / "engine", ignore=skip)
         shutil.copytree(root / "benchmarks", target / "benchmarks",
                         ignore=shutil.ignore_patterns("__pycache__", "*.pyc", "data", "results"))
+        # Compiled as `pip install` compiles a package: with PYTHONDONTWRITEBYTECODE set
+        # (CI, containers) every contender process would compile engine/ again (~0.1 s).
+        compileall.compile_dir(target, quiet=1)
         yield target
     finally:
         shutil.rmtree(target, ignore_errors=True)

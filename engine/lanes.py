@@ -30,14 +30,12 @@ class Lanes:
     def assign(self, numbers: Sequence[str]) -> list[int]:
         """The lane of each recipient (new lanes are numbered as they appear)."""
         pairs = self.pairs(numbers)
-        out = []
-        for pair in pairs:
-            lane = self._index.get(pair)
-            if lane is None:
-                lane = self._index[pair] = len(self.keys)
+        index = self._index
+        for pair in dict.fromkeys(pairs):  # the block's pairs in order of first appearance
+            if pair not in index:
+                index[pair] = len(self.keys)
                 self.keys.append(pair)
-            out.append(lane)
-        return out
+        return [index[pair] for pair in pairs]
 
     def pairs(self, numbers: Sequence[str]) -> list[tuple[str, str | None]]:
         """(sender, hours key) of each recipient."""

@@ -12,8 +12,13 @@ The throughput starts from the number's type (or `JobOptions.rate`) and is
 then learned from the `processedCount`s the poller sees: over a stretch where
 the sender never ran dry, processed / elapsed is its pace; a sender that
 drained everything it was given is at least that fast. A fast sender (the
-emulator's) is learned from its first, small batch, after which batches are
-the fewest and fullest again.
+emulator's) is learned from its first, small batch (from the POST's answer when
+that already shows it processed, else from a probe soon after), after which
+batches are the fewest and fullest again.
+
+A lane that may not send waits for an event that can change that (progress,
+an answer, a new batch, a stop) or for the clock time it named (a window
+opening, midnight for a cap); nothing wakes it in between.
 
 `SenderPace` and `Pacer` are pure (time is passed in); `PacedLanes` does the
 waiting and submitting, one lane (task) per sender.
@@ -61,6 +66,8 @@ CLOSING_MARGIN = 60.0
 SLOWER = 1.1
 # ... and is not cut smaller than this near the close (all that is left may be).
 MIN_BATCH = 10
+# Clock seconds a POST's round trip is taken to last at least (a clock's resolution).
+MIN_ELAPSED = 1e-3
 # Real seconds after a first batch when its sender is looked at, to learn a fast pace.
 PROBES = (0.01, 0.05, 0.25)
 
@@ -126,6 +133,16 @@ class SenderPace:
         self.queued += accepted
         self.max_queued = max(self.max_queued, self.queued)
 
+    def answered(self, elapsed: float, done: int) -> None:
+        """A POST's answer already showed `done` of its messages processed, `elapsed`
+        after the POST began (a server that processes at once): the sender is at
+        least that fast. Learnt from the first batch, so the next ones are full."""
+        if not self.learn or done <= 0:
+            return
+        pace = done / max(elapsed, MIN_ELAPSED)
+        if pace > FASTER * self.rate:
+            self.rate, self.learned = pace, True
+
     def progressed(self, now: float, done: int) -> None:
         """`done` more messages processed, seen at `now`."""
         if done <= 0:
@@ -183,6 +200,12 @@ class Pacer:
         self.submitted(sender, rec, now)
         pace = self.senders[sender]
         pace._mark, pace.catching_up = None, True
+
+    def answered(self, sender: str, rec: BatchRecord, started: float, now: float) -> None:
+        """The POST of `rec`, begun at `started`, was answered by `now`."""
+        if rec.batch_id is not None and rec.processed:
+            self.senders[sender].answered(now - started, rec.processed)
+            self.changed.set()
 
     def seen(self, sender: str, rec: BatchRecord, now: float) -> None:
         """The poller's (or a probe's) latest `processedCount` of a batch."""
@@ -256,6 +279,7 @@ class PacedLanes:
                 if sender not in tasks:
                     tasks[sender] = tg.create_task(self._lane(sender))
                 self._arrived.set()
+                self.pacer.changed.set()  # a lane waiting on other hours may take it
             self.planned = planned()
             self._ended = True
             self._arrived.set()
@@ -306,6 +330,7 @@ class PacedLanes:
             self._tg.create_task(self._post(rec, pace))
 
     async def _post(self, rec: BatchRecord, pace: SenderPace) -> None:
+        started = self.clock.now()
         try:
             await self.submit(rec)
         finally:
@@ -313,6 +338,7 @@ class PacedLanes:
             self._posts.release()
             self.pacer.changed.set()
         sender = pace.number
+        self.pacer.answered(sender, rec, started, self.clock.now())
         if (pace.learn and not pace.learned and sender not in self._probed
                     and rec.batch_id is not None and self.a2p is not None):
             self._probed.add(sender)
@@ -366,12 +392,12 @@ class PacedLanes:
         return again
 
     async def _wait(self, until: float = math.inf) -> None:
-        """Until the server made progress, the clock reads `until`, or a second
-        passes (a stop is noticed)."""
+        """Until something that can change a pick happens (`pacer.changed`: progress
+        seen, a POST answered, a batch arrived, planning ended, a stop) or the clock
+        reads `until`. Nothing else wakes a lane: a waiting job costs no CPU."""
         self.pacer.changed.clear()
-        real = min(1.0, self.clock.real(until - self.clock.now()))
         with contextlib.suppress(TimeoutError):
-            async with asyncio.timeout(max(real, 0.0)):
+            async with asyncio.timeout(self.clock.timeout(until)):
                 await self.pacer.changed.wait()
 
     async def _probe(self, rec: BatchRecord) -> None:

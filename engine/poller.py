@@ -32,6 +32,7 @@ log = logging.getLogger("engine.poller")
 
 # Error codes RingCentral documents as "expected": the final outcome may come later.
 PENDING_CODES = frozenset({"SMS-CAR-104", "SMS-CAR-199"})
+DONE = "Completed"  # a batch's status once every message is processed
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,6 +96,9 @@ class Poller:
         self.cap = cap
         self.on_update = on_update
         self.open: dict[str, BatchRecord] = {}
+        # Batches their POST's answer already showed processed: completed without a poll.
+        self._settled: list[BatchRecord] = []
+        self._fresh = False  # a batch to poll was tracked since the last poll
         self._wake = asyncio.Event()
         self._closing = False
         self._confirm = asyncio.Event()  # an event says a batch completed: read now
@@ -104,6 +108,10 @@ class Poller:
     def track(self, rec: BatchRecord) -> None:
         assert rec.batch_id is not None
         self.open[rec.batch_id] = rec
+        if rec.status == DONE and (rec.processed or 0) >= (rec.accepted or 0):
+            self._settled.append(rec)  # a server that processes at once said so
+        else:
+            self._fresh = True
         self._wake.set()
 
     def confirm(self) -> None:
@@ -119,7 +127,10 @@ class Poller:
     async def run(self) -> None:
         interval = self.base
         last_total, last_time = self.processed_total(), time.monotonic()
+        loop = asyncio.get_running_loop()
+        due = loop.time() + interval  # the next poll
         while True:
+            await self._settle()
             if not self.open:
                 if self._closing:
                     return
@@ -130,10 +141,14 @@ class Poller:
             # Not cleared before waiting: a batch tracked during the last fetch
             # (a paced job submits while it polls) must not wait a whole interval.
             with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(interval):
+                async with asyncio.timeout_at(due):
                     await self._wake.wait()
+            if self._settled and not self._fresh and loop.time() < due:
+                self._wake.clear()  # only batches already done: the next poll stays due
+                continue
             if self._wake.is_set():
                 self._wake.clear()
+                self._fresh = False
                 # A new batch: its processing just began, look again soon (at
                 # once if an event says a batch completed meanwhile).
                 with contextlib.suppress(TimeoutError):
@@ -161,6 +176,18 @@ class Poller:
                 base=self.base, cap=self.cap,
             )
             last_total, last_time = total, now
+            due = loop.time() + interval
+
+    async def _settle(self) -> None:
+        """Complete the batches whose POST's answer showed them processed (one
+        `/statuses` request each, as for a polled one; no poll)."""
+        while self._settled:
+            rec = self._settled.pop()
+            if rec.batch_id is not None and rec.batch_id in self.open:
+                await self._complete(rec, BatchInfo(
+                    id=rec.batch_id, sender=rec.sender or self.sender,
+                    batch_size=rec.accepted or 0, processed=rec.processed or 0,
+                    status=DONE, creation_time="", cost=rec.cost))
 
     def _processed(self) -> int:
         return sum(r.processed or 0 for r in self.open.values())

@@ -147,8 +147,10 @@ class QuietHours:
         return self._key(area_code(number))
 
     def keys_of(self, numbers: Sequence[str]) -> list[str]:
-        key = self._key
-        return [key(n[2:5] if n.startswith("+1") and len(n) == 12 else None) for n in numbers]
+        npas = [n[2:5] if n.startswith("+1") and len(n) == 12 else None for n in numbers]
+        # One `_key` call per area code, not per number (each call hashes `self`).
+        keys = {npa: self._key(npa) for npa in set(npas)}
+        return [keys[npa] for npa in npas]
 
     @functools.cache  # noqa: B019  # a few hundred area codes; the instance lives with a job
     def _key(self, npa: str | None) -> str:

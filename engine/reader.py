@@ -265,8 +265,11 @@ class CsvSource:
         start: int | None = None,
         end: int | None = None,
         first_line: int | None = None,
+        block_size: int | None = None,
     ) -> AsyncIterator[RowBlock]:
-        """Yield blocks of rows in `[start, end)` (default: all data rows)."""
+        """Yield blocks of rows in `[start, end)` (default: all data rows), of about
+        `block_size` bytes (default: the source's)."""
+        size = block_size or self.block_size
         pos = header.data_start if start is None else start
         line = header.first_line if first_line is None else first_line
         ncols = len(header.columns)
@@ -278,7 +281,7 @@ class CsvSource:
             await f.seek(pos)
             carry = b""
             while True:
-                want = self.block_size if end is None else min(self.block_size, end - pos - len(carry))
+                want = size if end is None else min(size, end - pos - len(carry))
                 chunk = await f.read(want) if want > 0 else b""
                 if header.cr_only:
                     chunk = chunk.replace(b"\r", b"\n")

@@ -182,6 +182,7 @@ class Submitter:
         self.journal.record(
             rec, state=SUBMITTED, batch_id=info.id, accepted=info.batch_size,
             rejected=len(info.rejected), status=info.status, processed=info.processed,
+            cost=info.cost,  # a batch processed at once may say its cost already
         )
         if info.rejected:
             lines = await self.builder.lines(rec, skip)

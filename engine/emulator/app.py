@@ -205,8 +205,8 @@ async def create_batch(request: web.Request) -> web.Response:
             release_memory()
     request[BATCH_ID] = batch.id
     view = batch.view(runtime.clock(), runtime.config.price_per_segment, rejected)
-    # The POST always answers as accepted; progress shows on later reads.
-    if batch.size:
+    # Unless configured otherwise, the POST answers as accepted; progress shows on later reads.
+    if batch.size and not runtime.config.post_shows_progress:
         view.update(processedCount=0, status="Processing")
         view.pop("cost", None)
     return json_response(view, 201)

@@ -207,6 +207,10 @@ class EmulatorConfig:
     faults: FaultConfig = field(default_factory=FaultConfig)
     keep_texts: bool = True
     price_per_segment: float = 0.007
+    # True: the POST's answer shows the batch as it stands (with instant processing:
+    # Completed, every message processed), as a server that processes at once may.
+    # False: always `Processing` with nothing processed; progress shows on later reads.
+    post_shows_progress: bool = False
 
     def __post_init__(self) -> None:
         if self.processing_rate is not None and not self.processing_rate > 0:

@@ -219,7 +219,9 @@ async def test_hangs_on_every_endpoint_are_retried_or_reconciled(
     journal = tmp_path / "job.journal"
     gets = ("listA2PBatches", "readA2PBatch", "aggregateA2PSMSStatuses", "listA2PSMS")
     script = {CREATE_BATCH: ("hang_after_headers",)} | {op: ("hang",) for op in gets}
-    async with Emulator(cfg(faults=FaultConfig(script=script))) as emu:
+    # 10 a second: still processing when the list finds it, so it is polled (a batch
+    # found already processed is completed without a poll).
+    async with Emulator(cfg(faults=FaultConfig(script=script), processing_rate=10.0)) as emu:
         report = await engine.send_bulk(
             path, text="Hi", credentials=emu.credentials, journal=journal,
             options=opts(request_timeout=0.25, reconcile_after=0.3, concurrency=2),

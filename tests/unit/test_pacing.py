@@ -99,3 +99,20 @@ def test_a_resumed_batch_teaches_no_pace_from_what_happened_while_nobody_looked(
     rec.processed = 600  # done long ago, seen at the first poll
     pacer.seen(LOCAL, rec, 1030.0)
     assert (pacer.senders[LOCAL].rate, pacer.senders[LOCAL].queued) == (1.0, 0)
+
+
+def test_an_answer_that_shows_the_batch_processed_is_a_pace() -> None:
+    """The POST's answer already counts processed messages: a server that processes
+    at once is at least done / round trip fast (a lower bound, as for a drained one)."""
+    pace = SenderPace(TOLL_FREE, rate=8.0, horizon=600.0)
+    pace.answered(0.5, 4)  # 8/s: no faster than believed, nothing learnt
+    assert (pace.rate, pace.learned) == (8.0, False)
+    pace.answered(0.05, 4800)
+    assert pace.learned and pace.rate == pytest.approx(96_000.0)
+    assert pace.want(1_000_000) == 1_000_000  # the rest goes in one batch
+    fixed = SenderPace(TOLL_FREE, rate=8.0, horizon=600.0, learn=False)
+    fixed.answered(0.05, 4800)  # JobOptions.rate: never learnt
+    assert (fixed.rate, fixed.learned) == (8.0, False)
+    instant = SenderPace(TOLL_FREE, rate=8.0, horizon=600.0)
+    instant.answered(0.0, 10)  # no measurable round trip: taken as a millisecond
+    assert instant.rate == pytest.approx(10_000.0)
