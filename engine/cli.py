@@ -91,6 +91,7 @@ EMULATOR_ENDED = ("The batches lived in the built-in emulator, which ended with 
                   "nothing reached a phone, and there is nothing to resume.")
 # The library says the same in its report and a log warning; the CLI says it once, above.
 _LIBRARY_EMULATOR_NOTE = EMULATOR_NOTE
+_NOT_WRITTEN = "failed.csv and outcomes.csv not written"
 _RATE_WINDOW = 10.0  # seconds of history behind the rates shown
 # Seconds between plain progress lines when stdout is not a terminal.
 PLAIN_PROGRESS_INTERVAL = float(os.environ.get("HVSMS_PROGRESS_INTERVAL", "5"))
@@ -338,7 +339,7 @@ def _join_outputs(job: Job, directory: Path, *, outcomes: bool) -> list[Path]:
         try:
             joined.extend(await write_joined(journal, directory, outcomes=outcomes))
         except HvsmsError as exc:
-            report.warnings.append(f"failed.csv and outcomes.csv not written: {exc}")
+            report.warnings.append(f"{_NOT_WRITTEN}: {exc}")
 
     job.on_journal = write
     return joined
@@ -419,7 +420,8 @@ def _finish(outcome: Outcome, ui: Ui, directory: Path) -> int:
     for w in report.warnings:
         if w != _LIBRARY_EMULATOR_NOTE:
             kind = "note" if w.startswith("dry run") else "warning"
-            ui.say(f"{kind}: {w}", style="yellow")
+            # A report file missing is said even with --quiet: it is not on disk.
+            ui.say(f"{kind}: {w}", style="yellow", always=w.startswith(_NOT_WRITTEN))
     res = report.results
     if res.get("batches") and not res.get("complete") and not report.dry_run and report.journal:
         ui.say(f"note: delivery results of {res.get('batches_done', 0)} of "
@@ -999,13 +1001,24 @@ def _refresh(ui: Ui, journal: str, directory: Path) -> int:
         raise JournalError(f"{journal}: no such journal")
     creds = _credentials(ui)
     report = asyncio.run(refresh_job(journal, credentials=creds))
-    written = write_reports(report, directory)
+    if report.status == "failed":
+        # The job did not fail: the refresh did. Its reports stay as they were.
+        ui.error(f"refresh failed: {report.message or 'no detail'}; the reports in "
+                 f"{directory}/ were left as they were")
+        return EXIT_FAILED
+    joined: list[Path] = []
+    try:
+        joined = asyncio.run(write_joined(journal, directory,
+                                          outcomes=(directory / "outcomes.csv").exists()))
+    except HvsmsError as exc:
+        report.warnings.append(f"{_NOT_WRITTEN}: {exc}")
+    written = write_reports(report, directory, joined=joined)
     ui.table(summary_table(report, ascii_only=not ui.tty))
+    for w in report.warnings:
+        if w != _LIBRARY_EMULATOR_NOTE:
+            ui.say(f"warning: {w}", style="yellow", always=True)
     ui.say(f"reports: {directory}/ ({', '.join(p.name for p in written)})")
     c = report.counts
-    if report.status == "failed":
-        ui.error(f"refresh failed: {report.message or 'no detail'}")
-        return EXIT_FAILED
     ui.say(f"{c.delivered:,} delivered, {c.failed:,} failed, {c.pending:,} pending"
            + (f"; {report.message}" if report.message else ""), always=True)
     return EXIT_OK

@@ -436,6 +436,12 @@ async def _refresh(job: Job) -> JobReport:
                 _opened(session, report)
                 await session.pick(journal.meta("sender") or job.sender)
                 report.sender = session.sender
+                try:
+                    await session.verify_server(journal)
+                except JournalError as exc:
+                    # Another server would answer 404 for every batch: not a failure
+                    # of the job, and nothing in its journal or reports may change.
+                    raise JournalError(f"{exc}; nothing was changed") from None
                 since = _since(journal)
                 for rec in journal.batches():
                     if rec.batch_id is None or rec.state not in (SUBMITTED, COMPLETED):
@@ -446,6 +452,8 @@ async def _refresh(job: Job) -> JobReport:
                     else:
                         journal.record(rec, processed=info.processed, status=info.status)
                 job._summarise(journal)  # per-message results: `results`
+        except _USERS_TO_FIX:
+            raise
         except HvsmsError as exc:
             job._summarise(journal)
             report.status, report.message = "failed", str(exc)

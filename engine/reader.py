@@ -34,7 +34,7 @@ import aiofiles
 from .errors import InputError
 
 __all__ = ["BLOCK_SIZE", "DELIMITERS", "RECIPIENT_NAMES", "CsvSource", "Header", "RowBlock",
-           "detect_delimiter", "loose_name"]
+           "detect_delimiter", "lone_cr_as_newline", "loose_name"]
 
 BLOCK_SIZE = 1 << 20
 MAX_ROW_BYTES = 32 << 20
@@ -65,6 +65,21 @@ _NOT_NAME = re.compile(r"[\W_]+")
 def loose_name(name: str) -> str:
     """A column name compared loosely: case, spaces and punctuation ignored ('Phone_Number')."""
     return " ".join(_NOT_NAME.sub(" ", name.casefold()).split())
+
+
+_LONE_CR = re.compile(rb"\r(?!\n)")
+
+
+def lone_cr_as_newline(data: bytes, *, eof: bool) -> bytes:
+    """`data` with each CR not followed by LF read as a line break, as spreadsheets read
+    mixed line endings (same length: offsets stay the file's). A CR at the very end of
+    `data` is left alone unless `eof`: its LF may be in the next block."""
+    lone = data.count(b"\r") - data.count(b"\r\n")
+    if lone == 0 or (lone == 1 and not eof and data.endswith(b"\r")):
+        return data  # the usual case (LF or CRLF only): two counts, no copy
+    last = data[-1:] if not eof and data.endswith(b"\r") else b""
+    body = data[:len(data) - len(last)]
+    return _LONE_CR.sub(b"\n", body) + last
 
 
 def detect_delimiter(lines: Sequence[str]) -> str:
@@ -222,6 +237,8 @@ class CsvSource:
             b"\n", start) < cr
         if cr_only:
             head = head.replace(b"\r", b"\n")  # same length: offsets stay the file's
+        else:
+            head = lone_cr_as_newline(head, eof=len(head) < (1 << 20))
         end = head.find(b"\n", start)
         if end < 0:
             if len(head) >= (1 << 20):
@@ -284,6 +301,8 @@ class CsvSource:
                     chunk = chunk.replace(b"\r", b"\n")
                 eof = not chunk
                 data = carry + chunk if carry else chunk
+                if not header.cr_only:
+                    data = lone_cr_as_newline(data, eof=eof)
                 if not data:
                     return
                 cut = len(data) if eof else data.rfind(b"\n") + 1

@@ -1,0 +1,91 @@
+"""What an operator sees during a real campaign (issue 26): reports that survive an
+auto-detected phone column, a status that cannot damage a job, a file with mixed
+line endings, a summary that adds up, hints that fit."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from engine.emulator import EmulatorProcess
+
+from .conftest import Run, emulator_env, read_csv
+
+FIRST_NAMES = ("Ada", "Grace", "Alan", "Edsger", "Barbara", "Donald", "John", "Frances")
+
+
+def _people(path: Path, header: str, n: int) -> None:
+    """`n` rows of a number and a name under `header` (a number column named otherwise)."""
+    path.write_text(header + "\n" + "".join(
+        f"+1415555{i:04d},{FIRST_NAMES[i % len(FIRST_NAMES)]}\n" for i in range(n)))
+
+
+def test_reports_use_the_auto_detected_phone_column(
+        run: Run, workdir: Path, external_emulator: EmulatorProcess) -> None:
+    # A Google-Sheets export: the numbers are under 'Mobile Phone', found by name.
+    _people(workdir / "sheet.csv", "Mobile Phone,name", 100)
+    env = emulator_env(external_emulator)
+    sent = run("send", "sheet.csv", "--text", "Hi {name}", "--journal", "job.journal",
+               "--outcomes", "--yes", env=env)
+    assert sent.returncode == 0, sent.stderr
+    assert "not written" not in sent.stdout + sent.stderr
+    report_dir = workdir / "job-report"
+    outcomes = read_csv(report_dir / "outcomes.csv")
+    assert [int(r["line"]) for r in outcomes] == list(range(2, 102))
+    assert all(r["state"] in ("delivered", "failed") for r in outcomes)
+    failed = read_csv(report_dir / "failed.csv")
+    report = json.loads((report_dir / "report.json").read_text())
+    assert len(failed) == report["counts"]["failed"] > 0  # the emulator fails 2%
+    for row in failed:  # the customer's own columns are kept, and matched to the line
+        i = int(row["line"]) - 2
+        assert row["Mobile Phone"] == f"+1415555{i:04d}" == row["to"]
+        assert row["name"] == FIRST_NAMES[i % len(FIRST_NAMES)]
+    # `hvsms results` on the kept journal writes them the same way.
+    again = run("results", "job.journal", "--outcomes", "--report", "again", env=env)
+    assert again.returncode == 0, again.stderr
+    assert "not written" not in again.stdout + again.stderr
+    assert len(read_csv(workdir / "again" / "outcomes.csv")) == 100
+
+
+def test_status_refresh_on_another_server_refuses_and_keeps_the_reports(
+        run: Run, workdir: Path, external_emulator: EmulatorProcess) -> None:
+    _people(workdir / "list.csv", "to,name", 200)
+    env = emulator_env(external_emulator)
+    sent = run("send", "list.csv", "--text", "Hi {name}", "--journal", "job.journal", "--yes",
+               env=env)
+    assert sent.returncode == 0, sent.stderr
+    report_dir = workdir / "job-report"
+    before = {p.name: p.read_bytes() for p in report_dir.iterdir()}
+    assert "failed.csv" in before
+    # No RC_* set: this would reach a fresh built-in emulator, not the job's server.
+    refreshed = run("status", "--refresh", "job.journal")
+    assert refreshed.returncode == 2, refreshed.stdout + refreshed.stderr
+    assert "hvsms: error:" in refreshed.stderr and "nothing was changed" in refreshed.stderr
+    assert "another server" in refreshed.stderr
+    assert "Traceback" not in refreshed.stderr
+    after = {p.name: p.read_bytes() for p in report_dir.iterdir()}
+    assert after == before
+    # Its own server is fine.
+    ok = run("status", "--refresh", "job.journal", env=env)
+    assert ok.returncode == 0, ok.stderr
+    assert json.loads((report_dir / "report.json").read_text())["status"] == "completed"
+
+
+def test_a_stray_carriage_return_is_read_as_a_line_break(run: Run, workdir: Path) -> None:
+    # Mixed line endings (rows pasted from an old Mac file): CRLF, LF and a lone CR,
+    # one of them near the top (where the delimiter is detected), one far below.
+    rows = [f"+1415555{i:04d},{FIRST_NAMES[i % len(FIRST_NAMES)]}" for i in range(40)]
+    ends = ["\r\n"] * 40
+    ends[2] = "\r"
+    ends[30] = "\r"
+    ends[31] = "\n"
+    (workdir / "mixed.csv").write_bytes(
+        ("to,name\r\n" + "".join(r + e for r, e in zip(rows, ends, strict=True))).encode())
+    sent = run("send", "mixed.csv", "--text", "Hi {name}", "--journal", "job.journal",
+               "--outcomes")
+    assert sent.returncode == 0, sent.stdout + sent.stderr
+    report = json.loads((workdir / "job-report" / "report.json").read_text())
+    assert report["counts"]["read"] == 40
+    assert report["counts"]["accepted"] == 40
+    outcomes = read_csv(workdir / "job-report" / "outcomes.csv")
+    assert [r["to"] for r in outcomes] == [r.split(",")[0] for r in rows]
