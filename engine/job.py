@@ -269,7 +269,7 @@ class Job:
                 self.report.sender or DRY_RUN_SENDER
             await unless_stopped(check(pre, journal), self._stop)
             self.stage = "plan"
-            plan = await self._plan(pre, session, sender)
+            plan = await self._plan(pre, session, sender, _day_begun(journal))
             if session is None:
                 await self._plan_whole(plan, journal, {b.seq: b for b in journal.batches()})
             else:
@@ -304,7 +304,8 @@ class Job:
         self.report.sender = sender
         return session
 
-    async def _plan(self, pre: Prepared, session: Session | None, sender: str) -> Plan:
+    async def _plan(self, pre: Prepared, session: Session | None, sender: str,
+                    day_begun: float) -> Plan:
         """The plan stage: opt-outs, suppression lists and quiet hours, then the planner."""
         opts, report = self.options, self.report
         # Only fetching results: nothing is planned or sent, so no lists are needed.
@@ -314,7 +315,7 @@ class Job:
         opted = await session.opt_outs() if session and opts.fetch_opt_outs and lists else None
         win = self._window = window(opts, report.server)
         plan = make_plan(pre, sender=sender, options=opts, opted=opted, suppress=lists,
-                         quiet=win.hours, keep_bodies=not self.dry_run)
+                         quiet=win.hours, keep_bodies=not self.dry_run, day_begun=day_begun)
         report.warnings.extend([*plan.warnings, *win.warnings])
         self.tracker.default_sender = sender.split(",")[0]
         return plan
@@ -336,7 +337,8 @@ class Job:
         assert self._window is not None
         self.schedule = plan_schedule(journal, sender=self.report.sender or DRY_RUN_SENDER,
                                       options=self.options, paces=rates,
-                                      now=self.clock.now(), win=self._window)
+                                      now=self.clock.now(), win=self._window,
+                                      asked=journal.inputs.get("sender"))
         self.tracker.planning_done()
 
     async def _dispatch_plan(self, session: Session, journal: Journal, plan: Plan,
@@ -462,6 +464,16 @@ async def _refresh(job: Job) -> JobReport:
     if report.status == "running":
         report.message = "batches still processing: refresh again later"
     return report
+
+
+def _day_begun(journal: Journal) -> float:
+    """How much of its UTC day was over when the job began (0-1): the sender pool's
+    split counts the caps from there, the same on every resume."""
+    try:
+        t = dt.datetime.fromisoformat(str(journal.inputs.get("started") or ""))
+    except ValueError:
+        return 0.0
+    return (t.hour * 3600 + t.minute * 60 + t.second) / 86400
 
 
 def _since(journal: Journal) -> str:

@@ -4,7 +4,9 @@ line endings, a summary that adds up, hints that fit."""
 
 from __future__ import annotations
 
+import datetime as dt
 import json
+import re
 from pathlib import Path
 
 from engine.emulator import EmulatorProcess
@@ -89,3 +91,34 @@ def test_a_stray_carriage_return_is_read_as_a_line_break(run: Run, workdir: Path
     assert report["counts"]["accepted"] == 40
     outcomes = read_csv(workdir / "job-report" / "outcomes.csv")
     assert [r["to"] for r in outcomes] == [r.split(",")[0] for r in rows]
+
+
+def _schedule(stdout: str) -> dict[str, tuple[int, dt.datetime]]:
+    """The plan's schedule: each sender's recipients and finish."""
+    out = {}
+    for m in re.finditer(r"^  (\+\d+)\s+([\d,]+) recipients .* finish (\S+ \S+) UTC$", stdout,
+                         re.MULTILINE):
+        out[m[1]] = (int(m[2].replace(",", "")),
+                     dt.datetime.strptime(m[3], "%Y-%m-%d %H:%M"))
+    return out
+
+
+def test_the_pool_split_weighs_caps_and_windows_so_all_finish_together(
+        run: Run, workdir: Path) -> None:
+    # One toll-free (8/s) and two local numbers (1/s), 5,000 a day each, 08:00-21:00:
+    # shared by pace alone the toll-free number would get 80% and take four days.
+    (workdir / "list.csv").write_text("to\n" + "".join(
+        f"+1{(212, 312, 415, 617)[i % 4]}{200 + i // 10_000:03d}{i % 10_000:04d}\n"
+        for i in range(20_000)))
+    numbers = ("+18885550100", "+16505550100", "+16505550101")
+    plan = run("send", "list.csv", "--text", "Hi. Reply STOP to opt out", "--dry-run",
+               *(a for n in numbers for a in ("--from", n)), "--daily-cap", "5000",
+               "--window", "08:00-21:00")
+    assert plan.returncode == 0, plan.stderr
+    got = _schedule(plan.stdout)
+    assert set(got) == set(numbers)
+    assert sum(n for n, _ in got.values()) == 20_000
+    assert all(n <= 2 * 5000 for n, _ in got.values())  # two days' cap each, at most
+    finishes = [f for _, f in got.values()]
+    assert max(finishes) - min(finishes) < dt.timedelta(hours=6)
+    assert "alone takes" not in plan.stdout or "--from all" in plan.stdout
