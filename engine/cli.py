@@ -1070,7 +1070,7 @@ def read_status(path: str) -> dict[str, Any]:
         "started": snap.inputs.get("started"),
         "sender": snap.meta["sender"] or snap.inputs.get("sender"),
         "planned_all": snap.planned_all,
-        "rows": int(snap.meta["rows"]) if snap.meta["rows"] else None,
+        "rows": c.read,
         "batches": len(snap.batches),
         "states": dict(states),
         "recipients": sum(b.messages for b in snap.batches if b.state != SPLIT),
@@ -1081,6 +1081,8 @@ def read_status(path: str) -> dict[str, Any]:
         "failed": c.failed,
         "pending": c.pending,
         "dropped": c.dropped,
+        "submitted": c.submitted,
+        "not_sent": c.not_sent,
         "dropped_kinds": c.dropped_kinds(),
         "to_send": to_send(snap),  # as resume sends
         "done": snap.planned_all and all_completed(snap),
@@ -1130,21 +1132,22 @@ def status_view(state: dict[str, Any], *, ascii_only: bool = False) -> Table:
     t.add_column("value", overflow="fold")
     kinds = ", ".join(f"{n:,} {k.replace('_', ' ')}" for k, n in sorted(
         state["dropped_kinds"].items()))
-    rows = f"{state['rows']:,}" if state["rows"] is not None else "-"
+    rows = f"{state['rows']:,}"
     t.add_row("journal", state["journal"])
     t.add_row("started", str(state["started"] or "-"))
     t.add_row("sender", str(state["sender"] or "-"))
     t.add_row("rows read", rows + ("" if state["planned_all"] else " (reading not finished)"))
+    t.add_row("dropped", f"{state['dropped']:,}" + (f" ({kinds})" if kinds else ""))
+    t.add_row("sent", f"{state['submitted']:,}: accepted {state['accepted']:,}, "
+                      f"rejected {state['rejected']:,}")
+    t.add_row("not yet sent", f"{state['not_sent']:,}")
     t.add_row("batches", f"{state['batches']:,}: {_states_text(state['states'])}")
-    t.add_row("recipients", f"{state['recipients']:,} planned, {state['to_send']:,} to send")
-    t.add_row("accepted", f"{state['accepted']:,} (rejected {state['rejected']:,})")
     t.add_row("processed", f"{state['processed']:,}")
     t.add_row("delivered", f"{state['delivered']:,}")
     t.add_row("failed", f"{state['failed']:,}")
     t.add_row("pending", f"{state['pending']:,}" + (
         " (no final receipt yet: hvsms status --refresh)" if state["pending"] and state["done"]
         else ""))
-    t.add_row("dropped", f"{state['dropped']:,}" + (f" ({kinds})" if kinds else ""))
     if state["following"] is not None:
         t.add_row("followed by", f"hvsms, {state['following']}")
     t.add_row("status", _verdict(state))
@@ -1154,9 +1157,10 @@ def status_view(state: dict[str, Any], *, ascii_only: bool = False) -> Table:
 def status_line(state: dict[str, Any]) -> str:
     return (
         f"batches {state['batches']}: {_states_text(state['states'])}; "
+        f"rows read {state['rows']:,}, dropped {state['dropped']:,}, "
+        f"sent {state['submitted']:,}, not yet sent {state['not_sent']:,}; "
         f"accepted {state['accepted']:,}, processed {state['processed']:,}, "
-        f"delivered {state['delivered']:,}, failed {state['failed']:,}, "
-        f"dropped {state['dropped']:,}; {_verdict(state)}"
+        f"delivered {state['delivered']:,}, failed {state['failed']:,}; {_verdict(state)}"
     )
 
 

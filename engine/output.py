@@ -253,6 +253,15 @@ def _drop_detail(report: JobReport) -> str:
     return ", ".join(f"{_n(n)} {what}" for n, what in parts if n)
 
 
+def _pending_detail(report: JobReport) -> str:
+    if not report.counts.pending:
+        return ""
+    if report.emulator and report.status != "completed":
+        # The built-in emulator ended with the run: these receipts can never come.
+        return "no receipt: the built-in emulator ended with this run"
+    return "no final receipt yet: refresh later"
+
+
 def summary_table(report: JobReport, *, ascii_only: bool = False) -> Table:
     """The end-of-job table: where every row went, and what it took."""
     c = report.counts
@@ -266,15 +275,19 @@ def summary_table(report: JobReport, *, ascii_only: bool = False) -> Table:
         t.add_row("submitted", _n(c.submitted), "")
         t.add_row("accepted", _n(c.accepted), "")
         t.add_row("rejected", _n(c.rejected), "by the API; see rejected.csv" if c.rejected else "")
+        t.add_row("not yet sent", _n(c.not_sent),
+                  f"hvsms resume {report.journal} sends them" if c.not_sent and report.journal
+                  and not report.emulator else "")
         t.add_row("processed", _n(c.processed), "")
         t.add_row("delivered", _n(c.delivered), "")
         t.add_row("failed", _n(c.failed), "delivery failed" if c.failed else "")
-        t.add_row("pending", _n(c.pending),
-                  "no final receipt yet: refresh later" if c.pending else "")
+        t.add_row("pending", _n(c.pending), _pending_detail(report))
     done = sum(1 for b in report.batches if b.status in ("completed", "Completed"))
+    sent = sum(1 for b in report.batches if b.id)
     t.add_row("batches", _n(len(report.batches)),
-              "" if report.dry_run else f"{_n(done)} completed")
-    t.add_row("segments", _n(c.segments), "")
+              "" if report.dry_run else f"{_n(sent)} sent, {_n(done)} completed")
+    t.add_row("segments", _n(c.segments), "planned" if c.not_sent and not report.dry_run
+              else "")
     t.add_row("cost", _money(report.cost if report.cost is not None else None),
               f"estimated {_money(report.estimated_cost)}")
     res = report.results

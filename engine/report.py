@@ -57,6 +57,9 @@ class Counts:
     # again later"). delivered + failed + pending == accepted.
     pending: int = 0
     segments: int = 0
+    # Rows read that are in a batch not sent yet (planned, or its POST not confirmed):
+    # read == dropped + submitted + not_sent at every moment.
+    not_sent: int = 0
 
     @property
     def dropped(self) -> int:
@@ -164,7 +167,7 @@ class JobReport:
                 "outside_us_canada": c.outside_us_canada,
                 "submitted": c.submitted, "accepted": c.accepted, "rejected": c.rejected,
                 "processed": c.processed, "delivered": c.delivered, "failed": c.failed,
-                "pending": c.pending, "segments": c.segments,
+                "pending": c.pending, "segments": c.segments, "not_sent": c.not_sent,
             },
             "estimated_cost": round(self.estimated_cost, 6),
             "cost": None if self.cost is None else round(self.cost, 6),
