@@ -131,8 +131,15 @@ class Ui:
             click.echo(text)
 
     def table(self, table: Table) -> None:
-        if not self.quiet:
+        if self.quiet:
+            return
+        if self.tty:
             self.console.print(table)
+            return
+        # Piped: plain lines, no borders and no padding at their ends.
+        with self.console.capture() as captured:
+            self.console.print(table)
+        click.echo("\n".join(line.rstrip() for line in captured.get().splitlines()))
 
     def error(self, text: str) -> None:
         if self.redactor is not None:
@@ -564,15 +571,19 @@ def _check_delimiter(ctx: click.Context, param: click.Parameter,
     return value
 
 
-def _common(f: Callable[..., Any]) -> Callable[..., Any]:
-    """Output and confirmation flags shared by `send` and `resume`."""
+_SEND_YES = "Send without asking (needed with credentials when stdin is not a terminal)."
+
+
+def _common(f: Callable[..., Any] | None = None, *,
+            yes_help: str = _SEND_YES) -> Callable[..., Any]:
+    """Output and confirmation flags shared by `send`, `resume`, `retry` and `results`."""
+    if f is None:
+        return lambda g: _common(g, yes_help=yes_help)
     for decorator in reversed((
         click.option("--report", "report_dir", type=click.Path(file_okay=False, path_type=Path),
                      help="Directory for report.json and the CSV files [default: next to the "
                           "journal, else ./hvsms-report-<timestamp>]."),
-        click.option("--yes", "-y", is_flag=True,
-                     help="Send without asking (needed with credentials when stdin is not "
-                          "a terminal)."),
+        click.option("--yes", "-y", is_flag=True, help=yes_help),
         click.option("--quiet", "-q", is_flag=True,
                      help="No progress or summary: errors and the final line only."),
         click.option("--verbose", "-v", is_flag=True, help="Log retries and reconciliation."),
@@ -768,6 +779,8 @@ def _send(ui: Ui, file: str, *, text: str | None, sender: str | None, journal: s
     joined = _join_outputs(job, directory, outcomes=outcomes)
     outcome = asyncio.run(_run_job(job, view, ui))
     if asked is not None and asked.answer in ("no", "abort") and not outcome.signals:
+        if outcome.report is not None:
+            job.files.discard(outcome.report, declined=True)  # a plan nobody sent
         return asked.declined()
     report = outcome.report
     if report is not None and job.stage == "session" and report.status == "failed":
@@ -863,7 +876,8 @@ def resume(journal: str, report_dir: Path | None, yes: bool, quiet: bool, verbos
 
 @cli.command()
 @click.argument("journal", type=click.Path(dir_okay=False))
-@_common
+@_common(yes_help="Accepted for symmetry with send and resume; results sends nothing, so "
+                  "it never asks.")
 def results(journal: str, report_dir: Path | None, yes: bool, quiet: bool, verbose: bool,
             debug: bool, outcomes: bool, log_json: str | None) -> NoReturn:
     """Fetch (or finish fetching) every message's delivery result for the job in JOURNAL.
@@ -964,7 +978,7 @@ def status(journal: str, watch: bool, interval: float, refresh: bool,
             raise SystemExit(_refresh(ui, journal, report_dir or default_report_dir(journal)))
         if not watch:
             state = read_status(journal)
-            ui.console.print(status_view(state, ascii_only=not ui.tty))
+            ui.table(status_view(state, ascii_only=not ui.tty))
             if not state["done"]:
                 with Journal.open(journal) as j:
                     for line in journal_schedule(j, time.time()):
@@ -1127,7 +1141,7 @@ def status_view(state: dict[str, Any], *, ascii_only: bool = False) -> Table:
     from rich import box
 
     t = Table(title=f"Job {state['source']}", title_justify="left", show_header=False,
-              box=box.ASCII if ascii_only else box.SIMPLE_HEAD)
+              box=None if ascii_only else box.SIMPLE_HEAD)
     t.add_column("what", style="bold", no_wrap=True)
     t.add_column("value", overflow="fold")
     kinds = ", ".join(f"{n:,} {k.replace('_', ' ')}" for k, n in sorted(

@@ -177,7 +177,7 @@ def _money(value: float | None) -> str:
 
 
 def _table(ascii_only: bool, title: str | None = None) -> Table:
-    t = Table(title=title, box=box.ASCII if ascii_only else box.SIMPLE_HEAD,
+    t = Table(title=title, box=None if ascii_only else box.SIMPLE_HEAD,
               show_header=False, title_justify="left")
     t.add_column("what", style="bold", no_wrap=True)
     t.add_column("count", justify="right", no_wrap=True)
@@ -249,7 +249,7 @@ def _drop_detail(report: JobReport) -> str:
     c = report.counts
     parts = [(c.invalid, "invalid"), (c.duplicates, "duplicates"), (c.opted_out, "opted out"),
              (c.suppressed, "suppressed"), (c.too_long, "too long"),
-             (c.outside_us_canada, "outside US/Canada")]
+             (c.outside_us_canada, "outside US/Canada"), (c.empty_text, "empty text")]
     return ", ".join(f"{_n(n)} {what}" for n, what in parts if n)
 
 

@@ -77,7 +77,7 @@ async def prepare(path: str, text: str | None, opts: JobOptions) -> Prepared:
     default_text, bound, text_idx = _bind(text, header, opts.text_column)
     select = [to_idx] + ([text_idx] if text_idx is not None else [])
     if bound is not None:
-        select += [header.columns.index(f) for f in bound.fields]
+        select += list(bound.indexes)
     saved = 0
     if default_text is not None and opts.smart_encoding:
         smart = smarten(default_text)

@@ -47,6 +47,7 @@ class Counts:
     suppressed: int = 0
     too_long: int = 0
     outside_us_canada: int = 0
+    empty_text: int = 0  # no text to send: an empty template value or text cell
     submitted: int = 0
     accepted: int = 0
     rejected: int = 0
@@ -69,7 +70,8 @@ class Counts:
         """Rows dropped, by why (only the reasons that dropped any)."""
         kinds = {"invalid": self.invalid, "duplicates": self.duplicates,
                  "opted_out": self.opted_out, "suppressed": self.suppressed,
-                 "too_long": self.too_long, "outside_us_canada": self.outside_us_canada}
+                 "too_long": self.too_long, "outside_us_canada": self.outside_us_canada,
+                 "empty_text": self.empty_text}
         return {k: n for k, n in kinds.items() if n}
 
 
@@ -164,7 +166,7 @@ class JobReport:
             "counts": {
                 "read": c.read, "invalid": c.invalid, "duplicates": c.duplicates,
                 "opted_out": c.opted_out, "suppressed": c.suppressed, "too_long": c.too_long,
-                "outside_us_canada": c.outside_us_canada,
+                "outside_us_canada": c.outside_us_canada, "empty_text": c.empty_text,
                 "submitted": c.submitted, "accepted": c.accepted, "rejected": c.rejected,
                 "processed": c.processed, "delivered": c.delivered, "failed": c.failed,
                 "pending": c.pending, "segments": c.segments, "not_sent": c.not_sent,

@@ -93,6 +93,7 @@ def summarise(snap: Snapshot, *, price_per_segment: float = 0.0,
     c.invalid, c.duplicates = kinds["invalid"], kinds["duplicates"]
     c.opted_out, c.suppressed = kinds["opted_out"], kinds["suppressed"]
     c.too_long, c.outside_us_canada = kinds["too_long"], kinds["outside_us_canada"]
+    c.empty_text = kinds["empty_text"]
     c.segments = int(snap.meta["segments"] or 0)
     if snap.meta["shortener"]:
         report.warnings.append(

@@ -192,3 +192,40 @@ def test_a_stopped_campaign_adds_up_at_every_moment(run: Run, workdir: Path) -> 
         assert _adds_up(resumed.stdout, sent_label="submitted")[2:] == (19_985, 0)
         ledger = emu.ledger()
     assert (ledger["accepted"], ledger["duplicates"]) == (19_985, 0)
+
+
+def test_labels_and_hints(run: Run, workdir: Path) -> None:
+    # Empty template values are their own reason, not `invalid`; a template names
+    # columns as loosely as the recipient column is found ({Name} is 'name').
+    (workdir / "names.csv").write_text(
+        "to,name\n+14155550100,Ada\n+14155550101,\n+14155550102,  \n+14155550103,Alan\n")
+    sent = run("send", "names.csv", "--text", "Hi {Name}. Reply STOP to opt out",
+               "--report", "out")
+    assert sent.returncode == 0, sent.stderr
+    counts = json.loads((workdir / "out" / "report.json").read_text())["counts"]
+    assert (counts["invalid"], counts["empty_text"], counts["accepted"]) == (0, 2, 2)
+    assert re.search(r"^ *dropped +2 +2 empty text$", sent.stdout, re.MULTILINE), sent.stdout
+    dropped = read_csv(workdir / "out" / "dropped.csv")
+    assert [(r["line"], r["reason"]) for r in dropped] == [
+        ("3", "empty value for {Name}"), ("4", "empty value for {Name}")]
+    # Piped output: plain lines, no table borders, no trailing padding.
+    assert not re.search(r"[|+]-{3}|^\|", sent.stdout, re.MULTILINE)
+    assert all(line == line.rstrip() for line in sent.stdout.splitlines())
+
+    # A binary file is not advised another text encoding.
+    (workdir / "photo.csv").write_bytes(bytes(range(256)) * 40)
+    binary = run("send", "photo.csv", "--text", "Hi")
+    assert binary.returncode == 2
+    assert "not a CSV text file" in binary.stderr and "--encoding" not in binary.stderr
+    # No phone column: the hint names none that holds no numbers.
+    (workdir / "nophone.csv").write_text("name,city\nAda,London\nAlan,Wilmslow\n")
+    nophone = run("send", "nophone.csv", "--text", "Hi")
+    assert nophone.returncode == 2
+    assert "--to-column 'name'" not in nophone.stderr
+    assert "no column of the first rows holds phone numbers" in nophone.stderr
+    (workdir / "other.csv").write_text("name,cell no\nAda,+14155550100\n")
+    other = run("send", "other.csv", "--text", "Hi")
+    assert other.returncode == 2 and "e.g. --to-column 'cell no'" in other.stderr
+    # `results` sends nothing: its --yes does not say it sends.
+    helped = run("results", "--help")
+    assert "Send without asking" not in helped.stdout and "--yes" in helped.stdout
