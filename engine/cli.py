@@ -25,7 +25,7 @@ import signal
 import sys
 import time
 import traceback
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -64,6 +64,7 @@ from .logs import JsonLinesHandler, RedactingFilter, add_json_log, setup_logging
 from .output import (
     default_report_dir,
     fmt_duration,
+    fmt_wait,
     open_private,
     plan_table,
     preview_lines,
@@ -168,12 +169,12 @@ class ProgressView:
         self._live: Live | None = None
         self._ticker: asyncio.Task[None] | None = None
         self._last_line = ""
-        self._started = time.monotonic()
+        self._started = self._updated = time.monotonic()
 
     # the library's callback: keep a copy, no I/O here
     def update(self, p: Progress) -> None:
         self.p = dataclasses.replace(p)
-        now = time.monotonic()
+        now = self._updated = time.monotonic()
         self._samples.append((now, p.rows_read, p.accepted, p.processed, p.batches_submitted,
                               p.batches_completed))
         while len(self._samples) > 2 and now - self._samples[1][0] > _RATE_WINDOW:
@@ -213,11 +214,20 @@ class ProgressView:
         return self.p.batches_planned if self.p.planning_done else None
 
     def _eta(self) -> str:
-        """Time left: the slowest of submitting, completing and processing what remains."""
+        """Time left: the slowest of submitting, completing and processing what remains,
+        and of each paced sender's schedule (through its windows and cap)."""
+        age = time.monotonic() - self._updated  # a waiting job ticks rarely
+        ahead = [sp.eta - age for sp in self.p.senders if sp.eta is not None]
+        rest = self._rest()
+        if ahead and (rest is None or max(ahead) > rest):
+            return fmt_duration(max(ahead))
+        return "-" if rest is None else fmt_duration(rest)
+
+    def _rest(self) -> float | None:
         p = self.p
         batches = self._batches()
         if batches is None:
-            return "-"
+            return None
         _, _, processed_rate, submit_rate, complete_rate = self._rates()
         todo = [(batches - p.batches_submitted, submit_rate)]
         expected = self._expected()
@@ -232,9 +242,9 @@ class ProgressView:
             if left <= 0:
                 continue
             if rate <= 0:
-                return "-"
+                return None
             eta = max(eta, left / rate)
-        return fmt_duration(eta)
+        return eta
 
     def line(self) -> str:
         p = self.p
@@ -247,9 +257,16 @@ class ProgressView:
         if p.results_pages:
             processed += (f"; results {p.results_pages:,} pages, "
                           f"{p.results_batches} batches done")
-        senders = "".join(f"; {_sender_text(sp)}" for sp in p.senders if sp.rate)
+        age = time.monotonic() - self._updated  # a waiting job ticks rarely
+        senders = "".join(f"; {_sender_text(sp, age=age)}" for sp in p.senders if sp.rate)
+        busy = [sp for sp in p.senders if sp.rate and (sp.waiting or sp.processed < sp.planned)]
+        waiting = ""
+        if busy and all(sp.waiting for sp in busy):
+            first = min(busy, key=lambda sp: sp.wait or 0.0)
+            waiting = (f"waiting: nothing may be sent now; {first.number} "
+                       f"{first.waiting}, {fmt_wait((first.wait or 0.0) - age)}; ")
         return (
-            f"{self.verb}: {p.rows_read:,} rows read ({rows_rate:,.0f}/s); "
+            f"{self.verb}: {waiting}{p.rows_read:,} rows read ({rows_rate:,.0f}/s); "
             f"batches {p.batches_submitted}/{planned} submitted, {p.batches_completed} completed; "
             f"{p.accepted:,} recipients accepted ({accepted_rate:,.0f}/s){processed}; "
             f"ETA {self._eta()}{senders}; retries {p.retries}, 429s {p.rate_limited}; "
@@ -281,7 +298,8 @@ class ProgressView:
         t.add_row("ETA", self._eta(), f"elapsed {fmt_duration(self.elapsed())}")
         for sp in p.senders:
             if sp.rate:
-                t.add_row(sp.number, f"{sp.processed:,}/{sp.planned:,}", _sender_text(sp, False))
+                t.add_row(sp.number, f"{sp.processed:,}/{sp.planned:,}",
+                          _sender_text(sp, False, age=time.monotonic() - self._updated))
         t.add_row("retries", f"{p.retries:,}", f"429s {p.rate_limited:,}")
         return Group(Text(f"hvsms {self.verb}", style="bold cyan"), t)
 
@@ -352,11 +370,13 @@ def _join_outputs(job: Job, directory: Path, *, outcomes: bool) -> list[Path]:
     return joined
 
 
-def _sender_text(sp: SenderProgress, counts: bool = True) -> str:
-    """A sender's progress: processed of planned, its pace and the time it still needs."""
-    eta = fmt_duration(sp.eta) if sp.eta is not None else "-"
+def _sender_text(sp: SenderProgress, counts: bool = True, *, age: float = 0.0) -> str:
+    """A sender's progress: processed of planned, its pace, the time it still needs
+    and what it waits for (`age`: seconds since the snapshot)."""
+    eta = fmt_duration(sp.eta - age) if sp.eta is not None else "-"
     done = f"{sp.number} {sp.processed:,}/{sp.planned:,} processed, " if counts else "processed, "
-    return f"{done}{sp.rate or 0:,.1f}/s, ETA {eta}"
+    waits = f", {sp.waiting} ({fmt_wait((sp.wait or 0.0) - age)})" if sp.waiting else ""
+    return f"{done}{sp.rate or 0:,.1f}/s, ETA {eta}{waits}"
 
 
 async def _run_job(job: Job, view: ProgressView, ui: Ui) -> Outcome:
@@ -410,8 +430,10 @@ def _abort_now(ui: Ui, report: JobReport) -> NoReturn:
     os._exit(EXIT_INTERRUPTED)
 
 
-def _finish(outcome: Outcome, ui: Ui, directory: Path) -> int:
-    """Write the report files, print the summary and the next step; the exit code."""
+def _finish(outcome: Outcome, ui: Ui, directory: Path, *, schedule: Sequence[str] = ()
+            ) -> int:
+    """Write the report files, print the summary and the next step; the exit code.
+    A dry run prints its plan as a send shows it before asking (`schedule` too)."""
     report = outcome.report
     assert report is not None
     written = write_reports(report, directory, joined=outcome.joined)
@@ -419,21 +441,7 @@ def _finish(outcome: Outcome, ui: Ui, directory: Path) -> int:
         ui.json.event("summary", status=report.status, counts=report.to_dict()["counts"],
                       results=report.results, requests=report.requests.get("total_requests"),
                       elapsed=round(report.elapsed, 3), journal=report.journal)
-    ui.table(summary_table(report, ascii_only=not ui.tty))
-    if report.dry_run:
-        _show_plan_extras(ui, report)
-    for note in report.notes:
-        ui.say(f"note: {note}")
-    for w in report.warnings:
-        if w != _LIBRARY_EMULATOR_NOTE:
-            kind = "note" if w.startswith("dry run") else "warning"
-            # A report file missing is said even with --quiet: it is not on disk.
-            ui.say(f"{kind}: {w}", style="yellow", always=w.startswith(_NOT_WRITTEN))
-    res = report.results
-    if res.get("batches") and not res.get("complete") and not report.dry_run and report.journal:
-        ui.say(f"note: delivery results of {res.get('batches_done', 0)} of "
-               f"{res.get('batches', 0)} batches fetched; the rest with: "
-               f"hvsms results {report.journal}", style="yellow")
+    _show_outcome(ui, report, schedule)
     ui.say(f"reports: {directory}/ ({', '.join(p.name for p in written)})")
     if outcome.signals or report.status == "interrupted":
         if report.emulator:
@@ -467,6 +475,32 @@ def _finish(outcome: Outcome, ui: Ui, directory: Path) -> int:
     if report.journal and not report.emulator:
         click.echo(f"Resume with: hvsms resume {report.journal}", err=True)
     return EXIT_FAILED
+
+
+def _show_outcome(ui: Ui, report: JobReport, schedule: Sequence[str]) -> None:
+    """The summary (a dry run: its plan, as a send shows it before asking), notes,
+    schedule and warnings."""
+    if report.dry_run:
+        if report.sender:
+            ui.say(f"sender: {report.sender}")
+        ui.table(plan_table(report, ascii_only=not ui.tty))
+        _show_plan_extras(ui, report)
+    else:
+        ui.table(summary_table(report, ascii_only=not ui.tty))
+    for note in report.notes:
+        ui.say(f"note: {note}")
+    for line in schedule:
+        ui.say(line)
+    for w in report.warnings:
+        if w != _LIBRARY_EMULATOR_NOTE:
+            kind = "note" if w.startswith("dry run") else "warning"
+            # A report file missing is said even with --quiet: it is not on disk.
+            ui.say(f"{kind}: {w}", style="yellow", always=w.startswith(_NOT_WRITTEN))
+    res = report.results
+    if res.get("batches") and not res.get("complete") and not report.dry_run and report.journal:
+        ui.say(f"note: delivery results of {res.get('batches_done', 0)} of "
+               f"{res.get('batches', 0)} batches fetched; the rest with: "
+               f"hvsms results {report.journal}", style="yellow")
 
 
 def _show_plan_extras(ui: Ui, report: JobReport) -> None:
@@ -742,17 +776,21 @@ def _send(ui: Ui, file: str, *, text: str | None, sender: str | None, journal: s
           options: JobOptions, dry_run: bool, report_dir: Path | None, yes: bool,
           again: bool = False, outcomes: bool = False) -> int:
     if dry_run:
-        ui.say("Dry run: nothing is sent, no credentials are used.")
-        # Never the user's journal: a dry run's plan (placeholder sender) must not
-        # become the real job's. The report still goes next to it.
+        creds = _credentials(ui)
+        if creds is None:
+            ui.say("Dry run: nothing is sent; no credentials, so planned as a send on the "
+                   "built-in emulator would be.")
+        else:
+            ui.say(f"Dry run: nothing is sent; planned with the senders and opt-outs of "
+                   f"{creds.server_url}.")
+        # Never the user's journal: a dry run's plan must not become the real job's
+        # (it is not confirmed). The report still goes next to it.
         view = ProgressView(ui, "planning")
-        job = Job(file, text=text, sender=sender, credentials=None, journal=None,
+        job = Job(file, text=text, sender=sender, credentials=creds, journal=None,
                   options=options, progress=view.update, dry_run=True)
         outcome = asyncio.run(_run_job(job, view, ui))
-        code = _finish(outcome, ui, report_dir or default_report_dir(journal))
-        for line in job.schedule:
-            ui.say(line)
-        return code
+        return _finish(outcome, ui, report_dir or default_report_dir(journal),
+                       schedule=job.schedule)
 
     if _existing_job_done(journal, text=text, sender=sender, options=options):
         assert journal is not None

@@ -137,6 +137,9 @@ async def results(
     return await job.run()
 
 
+# Where a send without credentials goes: the built-in emulator, on loopback.
+_BUILT_IN = "http://127.0.0.1"
+
 # Raised out of `Job.run`: the user must fix the input, the options or the journal.
 _USERS_TO_FIX = (InputError, ConfigError, JournalError)
 
@@ -270,7 +273,7 @@ class Job:
             await unless_stopped(check(pre, journal), self._stop)
             self.stage = "plan"
             plan = await self._plan(pre, session, sender, _day_begun(journal))
-            if session is None:
+            if session is None or self.dry_run:
                 await self._plan_whole(plan, journal, {b.seq: b for b in journal.batches()})
             else:
                 await self._dispatch_plan(session, journal, plan, sender)
@@ -288,8 +291,10 @@ class Job:
 
     async def _connect(self, stack: contextlib.AsyncExitStack, journal: Journal,
                        pre: Prepared) -> Session | None:
-        """The session stage: None for a dry run or a file with no rows."""
-        if self.dry_run:
+        """The session stage: None for a file with no rows, or a dry run without
+        credentials (with them, a dry run logs in to plan with the real senders and
+        opt-outs, and sends nothing)."""
+        if self.dry_run and (self.credentials or Credentials.from_env()) is None:
             return None
         if pre.no_rows():
             self.report.message = "the file has no rows: nothing to send"
@@ -300,7 +305,8 @@ class Job:
         _opened(session, self.report)
         self.tracker.stats = session.client.stats if session.client else None
         sender = await session.pick(self.sender)
-        await session.check_server(journal)
+        if not self.dry_run:  # a dry run's journal is a temporary one: nothing to check
+            await session.check_server(journal)
         self.report.sender = sender
         return session
 
@@ -310,10 +316,13 @@ class Job:
         opts, report = self.options, self.report
         # Only fetching results: nothing is planned or sent, so no lists are needed.
         lists = not self.results_only
-        if self.dry_run and opts.fetch_opt_outs:
+        if session is None and self.dry_run and opts.fetch_opt_outs:
             report.warnings.append("dry run: the sender's opt-out list was not fetched")
         opted = await session.opt_outs() if session and opts.fetch_opt_outs and lists else None
-        win = self._window = window(opts, report.server)
+        # Without credentials a send runs on the built-in emulator (on loopback): a dry
+        # run plans with the window rules that send would have.
+        server = report.server or (_BUILT_IN if session is None else "")
+        win = self._window = window(opts, server)
         plan = make_plan(pre, sender=sender, options=opts, opted=opted, suppress=lists,
                          quiet=win.hours, keep_bodies=not self.dry_run, day_begun=day_begun)
         report.warnings.extend([*plan.warnings, *win.warnings])

@@ -37,6 +37,7 @@ __all__ = [
     "default_report_dir",
     "fmt_bytes",
     "fmt_duration",
+    "fmt_wait",
     "open_private",
     "plan_table",
     "preview_lines",
@@ -158,6 +159,19 @@ def fmt_duration(seconds: float) -> str:
     m, s = divmod(int(seconds + 0.5), 60)
     h, m = divmod(m, 60)
     return f"{h}:{m:02d}:{s:02d}" if h else f"{m}:{s:02d}"
+
+
+def fmt_wait(seconds: float) -> str:
+    """A wait as people say it: '2 h 14 min', '3 d 4 h', '45 s'."""
+    s = int(max(0.0, seconds) + 0.5)
+    d, s = divmod(s, 86_400)
+    h, s = divmod(s, 3600)
+    m, s = divmod(s, 60)
+    if d:
+        return f"{d} d {h} h"
+    if h:
+        return f"{h} h {m} min"
+    return f"{m} min" if m else f"{s} s"
 
 
 def fmt_bytes(n: int) -> str:

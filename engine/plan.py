@@ -74,7 +74,11 @@ def window(options: JobOptions, server: str) -> Window:
 def unsent_sender(sender: str | None, *, dry_run: bool) -> tuple[str | None, list[str]]:
     """The sender of a job that sends nothing (a dry run, or a file with no rows),
     and a warning when a dry run has none (it is sized with `DRY_RUN_SENDER`)."""
-    if dry_run and (sender is None or sender == ALL):
+    if dry_run and sender == ALL:
+        return None, [("dry run without credentials: --from all cannot be resolved to the "
+                       "account's numbers; planned as one sender, sized with a 12-character "
+                       "number (set the RC_* variables to plan with the real senders)")]
+    if dry_run and sender is None:
         return None, ["dry run without a sender: sized with a 12-character number"]
     if dry_run:
         parse_senders(sender)  # raises SenderError for anything but E.164 numbers

@@ -9,6 +9,7 @@ import json
 import re
 import subprocess
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 from support import us_number, wait_until
@@ -229,3 +230,105 @@ def test_labels_and_hints(run: Run, workdir: Path) -> None:
     # `results` sends nothing: its --yes does not say it sends.
     helped = run("results", "--help")
     assert "Send without asking" not in helped.stdout and "--yes" in helped.stdout
+
+
+def _seconds(text: str) -> float:
+    """'2:14:05', '14:05' or '3.2s' (fmt_duration) as seconds."""
+    if text.endswith("s"):
+        return float(text[:-1])
+    parts = [int(p) for p in text.split(":")]
+    return float(sum(p * 60 ** i for i, p in enumerate(reversed(parts))))
+
+
+def _wait_seconds(text: str) -> float:
+    """'2 h 14 min', '3 d 4 h', '14 min', '45 s' (fmt_wait) as seconds."""
+    units = {"d": 86_400, "h": 3600, "min": 60, "s": 1}
+    return float(sum(int(n) * units[u] for n, u in re.findall(r"(\d+) (d|h|min|s)\b", text)))
+
+
+def _window_closed_now(zone: str) -> str:
+    """A window that is closed now in `zone` and opens later today (or just after
+    midnight): what a job started at night meets."""
+    now = dt.datetime.now(ZoneInfo(zone))
+    minutes = now.hour * 60 + now.minute
+    if minutes + 60 < 23 * 60:
+        start = minutes + 60
+        return f"{start // 60:02d}:{start % 60:02d}-23:30"
+    return "00:00-00:30" if minutes > 60 else "02:00-03:00"
+
+
+def _waiting_line(workdir: Path, env: dict[str, str], args: tuple[str, ...], want: str,
+                  run: Run) -> str:
+    """The first progress line of `hvsms send ARGS` that shows `want`; then it is stopped."""
+    job = subprocess.Popen(
+        cli_command("send", *args, "--journal", "j.journal", "--yes"), cwd=workdir,
+        env=base_env({**env, "HVSMS_PROGRESS_INTERVAL": "0.2"}), stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    follow = Follow(job)
+    try:
+        follow.wait_for(want)
+        line = next(x for x in list(follow.out) if want in x)
+        stopped = run("stop", "j.journal", env=env)
+        assert stopped.returncode == 0, stopped.stderr
+        out, err = follow.finish()
+    finally:
+        if job.poll() is None:
+            job.kill()
+    assert job.returncode == 130, (out, err)
+    _adds_up(out, sent_label="submitted")
+    return line
+
+
+def test_progress_says_what_the_job_waits_for_and_until_when(
+        run: Run, workdir: Path, external_emulator: EmulatorProcess) -> None:
+    env = emulator_env(external_emulator)
+    (workdir / "list.csv").write_text("to\n" + "".join(
+        f"+1415555{i:04d}\n" for i in range(300)))
+    # A number at its daily cap: it waits for the next UTC day, and the ETA says so.
+    line = _waiting_line(workdir, env, ("list.csv", "--text", "Hi. Reply STOP to opt out",
+                                        "--from", "+16505550100", "--daily-cap", "100"),
+                         "at its daily cap until 00:00 UTC", run)
+    assert "waiting: nothing may be sent now; +16505550100 at its daily cap" in line, line
+    m = re.search(r"at its daily cap until 00:00 UTC, ([^;]+);", line)
+    eta = re.search(r"; ETA (\S+);", line)
+    assert m and eta, line
+    assert _seconds(eta[1]) >= _wait_seconds(m[1]) - 60, line  # not 'ETA 3.6s'
+    (workdir / "j.journal").unlink()
+    for extra in workdir.glob("j.journal-*"):
+        extra.unlink()
+    # Quiet hours: 415 numbers wait for their window to open in Pacific time.
+    window = _window_closed_now("America/Los_Angeles")
+    opens = window.split("-")[0]
+    line = _waiting_line(workdir, env, ("list.csv", "--text", "Hi. Reply STOP to opt out",
+                                        "--from", "+16505550100", "--window", window),
+                         f"waiting for {opens} in America/Los_Angeles", run)
+    assert "waiting: nothing may be sent now" in line, line
+
+
+def test_the_dry_run_is_the_real_plan(
+        run: Run, workdir: Path, external_emulator: EmulatorProcess) -> None:
+    # Four area codes (three time zones).
+    (workdir / "list.csv").write_text("to\n" + "".join(
+        f"+1{(212, 312, 415, 617)[i % 4]}555{i:04d}\n" for i in range(40)))
+    text = ("--text", "Hi. Reply STOP to opt out")
+    # With credentials: the account's real senders and their opt-outs.
+    env = emulator_env(external_emulator)
+    dry = run("send", "list.csv", *text, "--from", "all", "--dry-run", env=env)
+    assert dry.returncode == 0, dry.stderr
+    assert "+10000000000" not in dry.stdout
+    assert "sender: +16505550100,+16505550101,+18885550100" in dry.stdout, dry.stdout
+    assert "--from all" not in dry.stdout  # no advice to give what was given
+    assert "opt-out list was not fetched" not in dry.stdout
+    assert external_emulator.ledger()["accepted"] == 0
+    # In the order of a send: the plan, its schedule, then the last line.
+    out = dry.stdout
+    assert out.index("Plan") < out.index("schedule (") < out.index("reports:") < out.index(
+        "dry run complete")
+    # Without credentials: what a send on the built-in emulator would do, batch for batch.
+    plan = run("send", "list.csv", *text, "--dry-run", "--report", "plan")
+    sent = run("send", "list.csv", *text, "--report", "sent")
+    assert plan.returncode == sent.returncode == 0, plan.stderr + sent.stderr
+    planned = json.loads((workdir / "plan" / "report.json").read_text())["batches"]
+    done = json.loads((workdir / "sent" / "report.json").read_text())["batches"]
+    assert len(planned) == len(done)
+    assert "schedule (quiet hours: any" in plan.stdout
