@@ -61,6 +61,7 @@ from .journal import (
 )
 from .lock import JournalLock
 from .logs import JsonLinesHandler, RedactingFilter, add_json_log, setup_logging
+from .outcomes import set_formula_guard
 from .output import (
     default_report_dir,
     fmt_duration,
@@ -524,7 +525,9 @@ def _credentials(ui: Ui) -> Credentials | None:
     return creds
 
 
-def _setup(ui: Ui, *, verbose: bool, debug: bool, log_json: str | None = None) -> None:
+def _setup(ui: Ui, *, verbose: bool, debug: bool, log_json: str | None = None,
+           plain_cells: bool = False) -> None:
+    set_formula_guard(not plain_cells)
     ui.redactor = setup_logging(verbose=verbose, debug=debug, drop=(_LIBRARY_EMULATOR_NOTE,))
     if log_json:
         try:
@@ -625,6 +628,10 @@ def _common(f: Callable[..., Any] | None = None, *,
         click.option("--outcomes", is_flag=True,
                      help="Also write outcomes.csv: one line per data row with its final "
                           "state (dropped, rejected, delivered, failed, pending, not_sent)."),
+        click.option("--plain-cells", is_flag=True,
+                     help="Write the report files' cells as they are: no leading ' before a "
+                          "cell starting with = + - @ (which keeps spreadsheets from running "
+                          "it as a formula); for files read by programs."),
         click.option("--log-json", type=click.Path(dir_okay=False), metavar="FILE",
                      help="Append one JSON object per event (batch planned/submitted/"
                           "completed, retry, 429, results page, summary) to FILE."),
@@ -727,12 +734,12 @@ def send(file: str, text: str | None, sender: str | None, journal: str | None,
          encoding: str, delimiter: str | None, smart_encoding: bool, dry_run: bool,
          again: bool, no_results: bool, report_dir: Path | None, yes: bool, quiet: bool,
          verbose: bool, debug: bool, outcomes: bool, log_json: str | None,
-         match_area_code: bool = False, horizon_minutes: float = 10.0,
+         plain_cells: bool = False, match_area_code: bool = False, horizon_minutes: float = 10.0,
          rate: float | None = None, window: str | None = None, quiet_hours: str = "federal",
          daily_cap: int | None = None) -> NoReturn:
     """Send one SMS to every row of FILE (a CSV with a header row)."""
     ui = Ui(quiet=quiet, debug=debug)
-    _setup(ui, verbose=verbose, debug=debug, log_json=log_json)
+    _setup(ui, verbose=verbose, debug=debug, log_json=log_json, plain_cells=plain_cells)
     with _guard(ui):
         options = JobOptions(
             to_column=to_column, text_column=text_column, encoding=encoding,
@@ -879,10 +886,11 @@ class _Question:
 @click.argument("journal", type=click.Path(dir_okay=False))
 @_common
 def resume(journal: str, report_dir: Path | None, yes: bool, quiet: bool, verbose: bool,
-           debug: bool, outcomes: bool, log_json: str | None) -> NoReturn:
+           debug: bool, outcomes: bool, log_json: str | None,
+           plain_cells: bool = False) -> NoReturn:
     """Continue the job recorded in JOURNAL (after an interruption or a failure)."""
     ui = Ui(quiet=quiet, debug=debug)
-    _setup(ui, verbose=verbose, debug=debug, log_json=log_json)
+    _setup(ui, verbose=verbose, debug=debug, log_json=log_json, plain_cells=plain_cells)
     with _guard(ui):
         if _existing_job_done(journal):
             raise SystemExit(_nothing_left(ui, journal))
@@ -917,7 +925,8 @@ def resume(journal: str, report_dir: Path | None, yes: bool, quiet: bool, verbos
 @_common(yes_help="Accepted for symmetry with send and resume; results sends nothing, so "
                   "it never asks.")
 def results(journal: str, report_dir: Path | None, yes: bool, quiet: bool, verbose: bool,
-            debug: bool, outcomes: bool, log_json: str | None) -> NoReturn:
+            debug: bool, outcomes: bool, log_json: str | None,
+            plain_cells: bool = False) -> NoReturn:
     """Fetch (or finish fetching) every message's delivery result for the job in JOURNAL.
 
     Sends no message: follows batches still processing, lists the messages of
@@ -925,7 +934,7 @@ def results(journal: str, report_dir: Path | None, yes: bool, quiet: bool, verbo
     then writes failed.csv (and outcomes.csv) joined to the CSV's lines.
     """
     ui = Ui(quiet=quiet, debug=debug)
-    _setup(ui, verbose=verbose, debug=debug, log_json=log_json)
+    _setup(ui, verbose=verbose, debug=debug, log_json=log_json, plain_cells=plain_cells)
     with _guard(ui):
         inputs = _journal_inputs(journal)
         creds = _credentials(ui)
@@ -952,7 +961,7 @@ def results(journal: str, report_dir: Path | None, yes: bool, quiet: bool, verbo
 @_common
 def retry(journal: str, new_journal: str | None, dry_run: bool, report_dir: Path | None,
           yes: bool, quiet: bool, verbose: bool, debug: bool, outcomes: bool,
-          log_json: str | None) -> NoReturn:
+          log_json: str | None, plain_cells: bool = False) -> NoReturn:
     """Send again, as a new job, the rows of JOURNAL's job that failed for a temporary reason.
 
     Same text and sender; the rows (with their original columns) go to
@@ -960,7 +969,7 @@ def retry(journal: str, new_journal: str | None, dry_run: bool, report_dir: Path
     messages with no final status (SMS-CAR-104/199), which may have arrived.
     """
     ui = Ui(quiet=quiet, debug=debug)
-    _setup(ui, verbose=verbose, debug=debug, log_json=log_json)
+    _setup(ui, verbose=verbose, debug=debug, log_json=log_json, plain_cells=plain_cells)
     with _guard(ui):
         inputs = _journal_inputs(journal)
         with Journal.open(journal) as j:

@@ -16,6 +16,7 @@ import bisect
 import csv
 from collections import Counter
 from collections.abc import Iterator, Sequence
+from contextvars import ContextVar
 from typing import Any, TextIO
 
 from .codes import PENDING_CODES, describe
@@ -29,6 +30,7 @@ __all__ = [
     "STATES",
     "outcome_of",
     "safe_cell",
+    "set_formula_guard",
     "write_failed",
     "write_outcomes",
 ]
@@ -40,9 +42,19 @@ STATES = ("dropped", "rejected", "delivered", "failed", "pending", "not_sent")
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
+# Off for files read by programs, not spreadsheets (`hvsms ... --plain-cells`).
+_FORMULA_GUARD: ContextVar[bool] = ContextVar("formula_guard", default=True)
+
+
+def set_formula_guard(on: bool) -> None:
+    """Whether `safe_cell` quotes formula starts (on by default) in this context."""
+    _FORMULA_GUARD.set(on)
+
+
 def safe_cell(value: str, *, number: bool = False) -> str:
     """`value` as a spreadsheet shows it as text (a leading quote before a formula start)."""
-    if value.startswith(_FORMULA_START) and not (number and is_e164(value)):
+    if (value.startswith(_FORMULA_START) and not (number and is_e164(value))
+            and _FORMULA_GUARD.get()):
         return "'" + value
     return value
 
