@@ -93,7 +93,9 @@ class Dispatch:
                  for b in list(lane)]
         plans = {p.sender: p for p in schedule(
             work, {n: p.rate for n, p in paces.items()}, start=now, quiet=self.quiet,
-            cap=self.options.daily_cap, used_today={n: p.used for n, p in paces.items()})}
+            cap=self.options.daily_cap,
+            # Processed today: what is queued is in `work` already.
+            used_today={n: max(0, p.used - p.queued - p.posting) for n, p in paces.items()})}
         out: dict[str, tuple[str | None, float | None, float | None]] = {}
         for n, pace in paces.items():
             w = pace.waiting

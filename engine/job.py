@@ -299,6 +299,22 @@ class Job:
         if pre.no_rows():
             self.report.message = "the file has no rows: nothing to send"
             return None
+        if self.dry_run:
+            try:
+                return await self._connect_session(stack, journal)
+            except _USERS_TO_FIX:
+                raise
+            except HvsmsError as exc:
+                # Plan anyway, as without credentials, and say why.
+                self._session = None
+                self.report.requests = {}
+                self.report.warnings.append(
+                    f"dry run: could not log in ({exc}); planned without the real senders")
+                return None
+        return await self._connect_session(stack, journal)
+
+    async def _connect_session(self, stack: contextlib.AsyncExitStack,
+                               journal: Journal) -> Session:
         session = self._session = await stack.enter_async_context(
             Session(self.credentials, self.options, stop=self._stop,
                     on_retry=lambda _: self.tracker.tick()))
