@@ -140,7 +140,8 @@ class Tracker:
                 who = rec.sender or self.default_sender
                 planned[who] += rec.accepted if rec.accepted is not None else rec.messages
                 processed[who] += rec.processed or 0
-        rates, waits = self.rates(), self.waits()
+        # The waits run the schedule: only for someone who shows them.
+        rates, waits = self.rates(), self.waits() if self.callback is not None else {}
         return tuple(SenderProgress(n, planned[n], processed[n], rates.get(n),
                                     *waits.get(n, (None, None, None)))
                      for n in sorted(planned))
