@@ -25,7 +25,7 @@ import signal
 import sys
 import time
 import traceback
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -61,9 +61,11 @@ from .journal import (
 )
 from .lock import JournalLock
 from .logs import JsonLinesHandler, RedactingFilter, add_json_log, setup_logging
+from .outcomes import set_formula_guard
 from .output import (
     default_report_dir,
     fmt_duration,
+    fmt_wait,
     open_private,
     plan_table,
     preview_lines,
@@ -91,6 +93,7 @@ EMULATOR_ENDED = ("The batches lived in the built-in emulator, which ended with 
                   "nothing reached a phone, and there is nothing to resume.")
 # The library says the same in its report and a log warning; the CLI says it once, above.
 _LIBRARY_EMULATOR_NOTE = EMULATOR_NOTE
+_NOT_WRITTEN = "failed.csv and outcomes.csv not written"
 _RATE_WINDOW = 10.0  # seconds of history behind the rates shown
 # Seconds between plain progress lines when stdout is not a terminal.
 PLAIN_PROGRESS_INTERVAL = float(os.environ.get("HVSMS_PROGRESS_INTERVAL", "5"))
@@ -130,8 +133,15 @@ class Ui:
             click.echo(text)
 
     def table(self, table: Table) -> None:
-        if not self.quiet:
+        if self.quiet:
+            return
+        if self.tty:
             self.console.print(table)
+            return
+        # Piped: plain lines, no borders and no padding at their ends.
+        with self.console.capture() as captured:
+            self.console.print(table)
+        click.echo("\n".join(line.rstrip() for line in captured.get().splitlines()))
 
     def error(self, text: str) -> None:
         if self.redactor is not None:
@@ -160,12 +170,12 @@ class ProgressView:
         self._live: Live | None = None
         self._ticker: asyncio.Task[None] | None = None
         self._last_line = ""
-        self._started = time.monotonic()
+        self._started = self._updated = time.monotonic()
 
     # the library's callback: keep a copy, no I/O here
     def update(self, p: Progress) -> None:
         self.p = dataclasses.replace(p)
-        now = time.monotonic()
+        now = self._updated = time.monotonic()
         self._samples.append((now, p.rows_read, p.accepted, p.processed, p.batches_submitted,
                               p.batches_completed))
         while len(self._samples) > 2 and now - self._samples[1][0] > _RATE_WINDOW:
@@ -205,11 +215,20 @@ class ProgressView:
         return self.p.batches_planned if self.p.planning_done else None
 
     def _eta(self) -> str:
-        """Time left: the slowest of submitting, completing and processing what remains."""
+        """Time left: the slowest of submitting, completing and processing what remains,
+        and of each paced sender's schedule (through its windows and cap)."""
+        age = time.monotonic() - self._updated  # a waiting job ticks rarely
+        ahead = [sp.eta - age for sp in self.p.senders if sp.eta is not None]
+        rest = self._rest()
+        if ahead and (rest is None or max(ahead) > rest):
+            return fmt_duration(max(ahead))
+        return "-" if rest is None else fmt_duration(rest)
+
+    def _rest(self) -> float | None:
         p = self.p
         batches = self._batches()
         if batches is None:
-            return "-"
+            return None
         _, _, processed_rate, submit_rate, complete_rate = self._rates()
         todo = [(batches - p.batches_submitted, submit_rate)]
         expected = self._expected()
@@ -224,9 +243,9 @@ class ProgressView:
             if left <= 0:
                 continue
             if rate <= 0:
-                return "-"
+                return None
             eta = max(eta, left / rate)
-        return fmt_duration(eta)
+        return eta
 
     def line(self) -> str:
         p = self.p
@@ -239,9 +258,16 @@ class ProgressView:
         if p.results_pages:
             processed += (f"; results {p.results_pages:,} pages, "
                           f"{p.results_batches} batches done")
-        senders = "".join(f"; {_sender_text(sp)}" for sp in p.senders if sp.rate)
+        age = time.monotonic() - self._updated  # a waiting job ticks rarely
+        senders = "".join(f"; {_sender_text(sp, age=age)}" for sp in p.senders if sp.rate)
+        busy = [sp for sp in p.senders if sp.rate and (sp.waiting or sp.processed < sp.planned)]
+        waiting = ""
+        if busy and all(sp.waiting for sp in busy):
+            first = min(busy, key=lambda sp: sp.wait or 0.0)
+            waiting = (f"waiting: nothing may be sent now; {first.number} "
+                       f"{first.waiting}, {fmt_wait((first.wait or 0.0) - age)}; ")
         return (
-            f"{self.verb}: {p.rows_read:,} rows read ({rows_rate:,.0f}/s); "
+            f"{self.verb}: {waiting}{p.rows_read:,} rows read ({rows_rate:,.0f}/s); "
             f"batches {p.batches_submitted}/{planned} submitted, {p.batches_completed} completed; "
             f"{p.accepted:,} recipients accepted ({accepted_rate:,.0f}/s){processed}; "
             f"ETA {self._eta()}{senders}; retries {p.retries}, 429s {p.rate_limited}; "
@@ -273,7 +299,8 @@ class ProgressView:
         t.add_row("ETA", self._eta(), f"elapsed {fmt_duration(self.elapsed())}")
         for sp in p.senders:
             if sp.rate:
-                t.add_row(sp.number, f"{sp.processed:,}/{sp.planned:,}", _sender_text(sp, False))
+                t.add_row(sp.number, f"{sp.processed:,}/{sp.planned:,}",
+                          _sender_text(sp, False, age=time.monotonic() - self._updated))
         t.add_row("retries", f"{p.retries:,}", f"429s {p.rate_limited:,}")
         return Group(Text(f"hvsms {self.verb}", style="bold cyan"), t)
 
@@ -338,17 +365,19 @@ def _join_outputs(job: Job, directory: Path, *, outcomes: bool) -> list[Path]:
         try:
             joined.extend(await write_joined(journal, directory, outcomes=outcomes))
         except HvsmsError as exc:
-            report.warnings.append(f"failed.csv and outcomes.csv not written: {exc}")
+            report.warnings.append(f"{_NOT_WRITTEN}: {exc}")
 
     job.on_journal = write
     return joined
 
 
-def _sender_text(sp: SenderProgress, counts: bool = True) -> str:
-    """A sender's progress: processed of planned, its pace and the time it still needs."""
-    eta = fmt_duration(sp.eta) if sp.eta is not None else "-"
+def _sender_text(sp: SenderProgress, counts: bool = True, *, age: float = 0.0) -> str:
+    """A sender's progress: processed of planned, its pace, the time it still needs
+    and what it waits for (`age`: seconds since the snapshot)."""
+    eta = fmt_duration(sp.eta - age) if sp.eta is not None else "-"
     done = f"{sp.number} {sp.processed:,}/{sp.planned:,} processed, " if counts else "processed, "
-    return f"{done}{sp.rate or 0:,.1f}/s, ETA {eta}"
+    waits = f", {sp.waiting} ({fmt_wait((sp.wait or 0.0) - age)})" if sp.waiting else ""
+    return f"{done}{sp.rate or 0:,.1f}/s, ETA {eta}{waits}"
 
 
 async def _run_job(job: Job, view: ProgressView, ui: Ui) -> Outcome:
@@ -402,8 +431,10 @@ def _abort_now(ui: Ui, report: JobReport) -> NoReturn:
     os._exit(EXIT_INTERRUPTED)
 
 
-def _finish(outcome: Outcome, ui: Ui, directory: Path) -> int:
-    """Write the report files, print the summary and the next step; the exit code."""
+def _finish(outcome: Outcome, ui: Ui, directory: Path, *, schedule: Sequence[str] = ()
+            ) -> int:
+    """Write the report files, print the summary and the next step; the exit code.
+    A dry run prints its plan as a send shows it before asking (`schedule` too)."""
     report = outcome.report
     assert report is not None
     written = write_reports(report, directory, joined=outcome.joined)
@@ -411,20 +442,7 @@ def _finish(outcome: Outcome, ui: Ui, directory: Path) -> int:
         ui.json.event("summary", status=report.status, counts=report.to_dict()["counts"],
                       results=report.results, requests=report.requests.get("total_requests"),
                       elapsed=round(report.elapsed, 3), journal=report.journal)
-    ui.table(summary_table(report, ascii_only=not ui.tty))
-    if report.dry_run:
-        _show_plan_extras(ui, report)
-    for note in report.notes:
-        ui.say(f"note: {note}")
-    for w in report.warnings:
-        if w != _LIBRARY_EMULATOR_NOTE:
-            kind = "note" if w.startswith("dry run") else "warning"
-            ui.say(f"{kind}: {w}", style="yellow")
-    res = report.results
-    if res.get("batches") and not res.get("complete") and not report.dry_run and report.journal:
-        ui.say(f"note: delivery results of {res.get('batches_done', 0)} of "
-               f"{res.get('batches', 0)} batches fetched; the rest with: "
-               f"hvsms results {report.journal}", style="yellow")
+    _show_outcome(ui, report, schedule)
     ui.say(f"reports: {directory}/ ({', '.join(p.name for p in written)})")
     if outcome.signals or report.status == "interrupted":
         if report.emulator:
@@ -460,6 +478,32 @@ def _finish(outcome: Outcome, ui: Ui, directory: Path) -> int:
     return EXIT_FAILED
 
 
+def _show_outcome(ui: Ui, report: JobReport, schedule: Sequence[str]) -> None:
+    """The summary (a dry run: its plan, as a send shows it before asking), notes,
+    schedule and warnings."""
+    if report.dry_run:
+        if report.sender:
+            ui.say(f"sender: {report.sender}")
+        ui.table(plan_table(report, ascii_only=not ui.tty))
+        _show_plan_extras(ui, report)
+    else:
+        ui.table(summary_table(report, ascii_only=not ui.tty))
+    for note in report.notes:
+        ui.say(f"note: {note}")
+    for line in schedule:
+        ui.say(line)
+    for w in report.warnings:
+        if w != _LIBRARY_EMULATOR_NOTE:
+            kind = "note" if w.startswith("dry run") else "warning"
+            # A report file missing is said even with --quiet: it is not on disk.
+            ui.say(f"{kind}: {w}", style="yellow", always=w.startswith(_NOT_WRITTEN))
+    res = report.results
+    if res.get("batches") and not res.get("complete") and not report.dry_run and report.journal:
+        ui.say(f"note: delivery results of {res.get('batches_done', 0)} of "
+               f"{res.get('batches', 0)} batches fetched; the rest with: "
+               f"hvsms results {report.journal}", style="yellow")
+
+
 def _show_plan_extras(ui: Ui, report: JobReport) -> None:
     """What the plan adds to the counts: the preview and what smart encoding saved."""
     for line in preview_lines(report):
@@ -481,7 +525,9 @@ def _credentials(ui: Ui) -> Credentials | None:
     return creds
 
 
-def _setup(ui: Ui, *, verbose: bool, debug: bool, log_json: str | None = None) -> None:
+def _setup(ui: Ui, *, verbose: bool, debug: bool, log_json: str | None = None,
+           plain_cells: bool = False) -> None:
+    set_formula_guard(not plain_cells)
     ui.redactor = setup_logging(verbose=verbose, debug=debug, drop=(_LIBRARY_EMULATOR_NOTE,))
     if log_json:
         try:
@@ -562,15 +608,19 @@ def _check_delimiter(ctx: click.Context, param: click.Parameter,
     return value
 
 
-def _common(f: Callable[..., Any]) -> Callable[..., Any]:
-    """Output and confirmation flags shared by `send` and `resume`."""
+_SEND_YES = "Send without asking (needed with credentials when stdin is not a terminal)."
+
+
+def _common(f: Callable[..., Any] | None = None, *,
+            yes_help: str = _SEND_YES) -> Callable[..., Any]:
+    """Output and confirmation flags shared by `send`, `resume`, `retry` and `results`."""
+    if f is None:
+        return lambda g: _common(g, yes_help=yes_help)
     for decorator in reversed((
         click.option("--report", "report_dir", type=click.Path(file_okay=False, path_type=Path),
                      help="Directory for report.json and the CSV files [default: next to the "
                           "journal, else ./hvsms-report-<timestamp>]."),
-        click.option("--yes", "-y", is_flag=True,
-                     help="Send without asking (needed with credentials when stdin is not "
-                          "a terminal)."),
+        click.option("--yes", "-y", is_flag=True, help=yes_help),
         click.option("--quiet", "-q", is_flag=True,
                      help="No progress or summary: errors and the final line only."),
         click.option("--verbose", "-v", is_flag=True, help="Log retries and reconciliation."),
@@ -578,6 +628,10 @@ def _common(f: Callable[..., Any]) -> Callable[..., Any]:
         click.option("--outcomes", is_flag=True,
                      help="Also write outcomes.csv: one line per data row with its final "
                           "state (dropped, rejected, delivered, failed, pending, not_sent)."),
+        click.option("--plain-cells", is_flag=True,
+                     help="Write the report files' cells as they are: no leading ' before a "
+                          "cell starting with = + - @ (which keeps spreadsheets from running "
+                          "it as a formula); for files read by programs."),
         click.option("--log-json", type=click.Path(dir_okay=False), metavar="FILE",
                      help="Append one JSON object per event (batch planned/submitted/"
                           "completed, retry, 429, results page, summary) to FILE."),
@@ -682,12 +736,12 @@ def send(file: str, text: str | None, sender: str | None, journal: str | None,
          encoding: str, delimiter: str | None, smart_encoding: bool, dry_run: bool,
          again: bool, no_results: bool, report_dir: Path | None, yes: bool, quiet: bool,
          verbose: bool, debug: bool, outcomes: bool, log_json: str | None,
-         match_area_code: bool = False, horizon_minutes: float = 10.0,
+         plain_cells: bool = False, match_area_code: bool = False, horizon_minutes: float = 10.0,
          rate: float | None = None, window: str | None = None, quiet_hours: str = "federal",
          daily_cap: int | None = None, no_events: bool = False) -> NoReturn:
     """Send one SMS to every row of FILE (a CSV with a header row)."""
     ui = Ui(quiet=quiet, debug=debug)
-    _setup(ui, verbose=verbose, debug=debug, log_json=log_json)
+    _setup(ui, verbose=verbose, debug=debug, log_json=log_json, plain_cells=plain_cells)
     with _guard(ui):
         options = JobOptions(
             to_column=to_column, text_column=text_column, encoding=encoding,
@@ -731,17 +785,21 @@ def _send(ui: Ui, file: str, *, text: str | None, sender: str | None, journal: s
           options: JobOptions, dry_run: bool, report_dir: Path | None, yes: bool,
           again: bool = False, outcomes: bool = False) -> int:
     if dry_run:
-        ui.say("Dry run: nothing is sent, no credentials are used.")
-        # Never the user's journal: a dry run's plan (placeholder sender) must not
-        # become the real job's. The report still goes next to it.
+        creds = _credentials(ui)
+        if creds is None:
+            ui.say("Dry run: nothing is sent; no credentials, so planned as a send on the "
+                   "built-in emulator would be.")
+        else:
+            ui.say(f"Dry run: nothing is sent; planned with the senders and opt-outs of "
+                   f"{creds.server_url}.")
+        # Never the user's journal: a dry run's plan must not become the real job's
+        # (it is not confirmed). The report still goes next to it.
         view = ProgressView(ui, "planning")
-        job = Job(file, text=text, sender=sender, credentials=None, journal=None,
+        job = Job(file, text=text, sender=sender, credentials=creds, journal=None,
                   options=options, progress=view.update, dry_run=True)
         outcome = asyncio.run(_run_job(job, view, ui))
-        code = _finish(outcome, ui, report_dir or default_report_dir(journal))
-        for line in job.schedule:
-            ui.say(line)
-        return code
+        return _finish(outcome, ui, report_dir or default_report_dir(journal),
+                       schedule=job.schedule)
 
     if _existing_job_done(journal, text=text, sender=sender, options=options):
         assert journal is not None
@@ -768,6 +826,8 @@ def _send(ui: Ui, file: str, *, text: str | None, sender: str | None, journal: s
     joined = _join_outputs(job, directory, outcomes=outcomes)
     outcome = asyncio.run(_run_job(job, view, ui))
     if asked is not None and asked.answer in ("no", "abort") and not outcome.signals:
+        if outcome.report is not None:
+            job.files.discard(outcome.report, declined=True)  # a plan nobody sent
         return asked.declined()
     report = outcome.report
     if report is not None and job.stage == "session" and report.status == "failed":
@@ -828,10 +888,11 @@ class _Question:
 @click.argument("journal", type=click.Path(dir_okay=False))
 @_common
 def resume(journal: str, report_dir: Path | None, yes: bool, quiet: bool, verbose: bool,
-           debug: bool, outcomes: bool, log_json: str | None) -> NoReturn:
+           debug: bool, outcomes: bool, log_json: str | None,
+           plain_cells: bool = False) -> NoReturn:
     """Continue the job recorded in JOURNAL (after an interruption or a failure)."""
     ui = Ui(quiet=quiet, debug=debug)
-    _setup(ui, verbose=verbose, debug=debug, log_json=log_json)
+    _setup(ui, verbose=verbose, debug=debug, log_json=log_json, plain_cells=plain_cells)
     with _guard(ui):
         if _existing_job_done(journal):
             raise SystemExit(_nothing_left(ui, journal))
@@ -863,9 +924,11 @@ def resume(journal: str, report_dir: Path | None, yes: bool, quiet: bool, verbos
 
 @cli.command()
 @click.argument("journal", type=click.Path(dir_okay=False))
-@_common
+@_common(yes_help="Accepted for symmetry with send and resume; results sends nothing, so "
+                  "it never asks.")
 def results(journal: str, report_dir: Path | None, yes: bool, quiet: bool, verbose: bool,
-            debug: bool, outcomes: bool, log_json: str | None) -> NoReturn:
+            debug: bool, outcomes: bool, log_json: str | None,
+            plain_cells: bool = False) -> NoReturn:
     """Fetch (or finish fetching) every message's delivery result for the job in JOURNAL.
 
     Sends no message: follows batches still processing, lists the messages of
@@ -873,7 +936,7 @@ def results(journal: str, report_dir: Path | None, yes: bool, quiet: bool, verbo
     then writes failed.csv (and outcomes.csv) joined to the CSV's lines.
     """
     ui = Ui(quiet=quiet, debug=debug)
-    _setup(ui, verbose=verbose, debug=debug, log_json=log_json)
+    _setup(ui, verbose=verbose, debug=debug, log_json=log_json, plain_cells=plain_cells)
     with _guard(ui):
         inputs = _journal_inputs(journal)
         creds = _credentials(ui)
@@ -900,7 +963,7 @@ def results(journal: str, report_dir: Path | None, yes: bool, quiet: bool, verbo
 @_common
 def retry(journal: str, new_journal: str | None, dry_run: bool, report_dir: Path | None,
           yes: bool, quiet: bool, verbose: bool, debug: bool, outcomes: bool,
-          log_json: str | None) -> NoReturn:
+          log_json: str | None, plain_cells: bool = False) -> NoReturn:
     """Send again, as a new job, the rows of JOURNAL's job that failed for a temporary reason.
 
     Same text and sender; the rows (with their original columns) go to
@@ -908,7 +971,7 @@ def retry(journal: str, new_journal: str | None, dry_run: bool, report_dir: Path
     messages with no final status (SMS-CAR-104/199), which may have arrived.
     """
     ui = Ui(quiet=quiet, debug=debug)
-    _setup(ui, verbose=verbose, debug=debug, log_json=log_json)
+    _setup(ui, verbose=verbose, debug=debug, log_json=log_json, plain_cells=plain_cells)
     with _guard(ui):
         inputs = _journal_inputs(journal)
         with Journal.open(journal) as j:
@@ -964,7 +1027,7 @@ def status(journal: str, watch: bool, interval: float, refresh: bool,
             raise SystemExit(_refresh(ui, journal, report_dir or default_report_dir(journal)))
         if not watch:
             state = read_status(journal)
-            ui.console.print(status_view(state, ascii_only=not ui.tty))
+            ui.table(status_view(state, ascii_only=not ui.tty))
             if not state["done"]:
                 with Journal.open(journal) as j:
                     for line in journal_schedule(j, time.time()):
@@ -1001,13 +1064,24 @@ def _refresh(ui: Ui, journal: str, directory: Path) -> int:
         raise JournalError(f"{journal}: no such journal")
     creds = _credentials(ui)
     report = asyncio.run(refresh_job(journal, credentials=creds))
-    written = write_reports(report, directory)
+    if report.status == "failed":
+        # The job did not fail: the refresh did. Its reports stay as they were.
+        ui.error(f"refresh failed: {report.message or 'no detail'}; the reports in "
+                 f"{directory}/ were left as they were")
+        return EXIT_FAILED
+    joined: list[Path] = []
+    try:
+        joined = asyncio.run(write_joined(journal, directory,
+                                          outcomes=(directory / "outcomes.csv").exists()))
+    except HvsmsError as exc:
+        report.warnings.append(f"{_NOT_WRITTEN}: {exc}")
+    written = write_reports(report, directory, joined=joined)
     ui.table(summary_table(report, ascii_only=not ui.tty))
+    for w in report.warnings:
+        if w != _LIBRARY_EMULATOR_NOTE:
+            ui.say(f"warning: {w}", style="yellow", always=True)
     ui.say(f"reports: {directory}/ ({', '.join(p.name for p in written)})")
     c = report.counts
-    if report.status == "failed":
-        ui.error(f"refresh failed: {report.message or 'no detail'}")
-        return EXIT_FAILED
     ui.say(f"{c.delivered:,} delivered, {c.failed:,} failed, {c.pending:,} pending"
            + (f"; {report.message}" if report.message else ""), always=True)
     return EXIT_OK
@@ -1059,7 +1133,7 @@ def read_status(path: str) -> dict[str, Any]:
         "started": snap.inputs.get("started"),
         "sender": snap.meta["sender"] or snap.inputs.get("sender"),
         "planned_all": snap.planned_all,
-        "rows": int(snap.meta["rows"]) if snap.meta["rows"] else None,
+        "rows": c.read,
         "batches": len(snap.batches),
         "states": dict(states),
         "recipients": sum(b.messages for b in snap.batches if b.state != SPLIT),
@@ -1070,6 +1144,8 @@ def read_status(path: str) -> dict[str, Any]:
         "failed": c.failed,
         "pending": c.pending,
         "dropped": c.dropped,
+        "submitted": c.submitted,
+        "not_sent": c.not_sent,
         "dropped_kinds": c.dropped_kinds(),
         "to_send": to_send(snap),  # as resume sends
         "done": snap.planned_all and all_completed(snap),
@@ -1114,26 +1190,27 @@ def status_view(state: dict[str, Any], *, ascii_only: bool = False) -> Table:
     from rich import box
 
     t = Table(title=f"Job {state['source']}", title_justify="left", show_header=False,
-              box=box.ASCII if ascii_only else box.SIMPLE_HEAD)
+              box=None if ascii_only else box.SIMPLE_HEAD)
     t.add_column("what", style="bold", no_wrap=True)
     t.add_column("value", overflow="fold")
     kinds = ", ".join(f"{n:,} {k.replace('_', ' ')}" for k, n in sorted(
         state["dropped_kinds"].items()))
-    rows = f"{state['rows']:,}" if state["rows"] is not None else "-"
+    rows = f"{state['rows']:,}"
     t.add_row("journal", state["journal"])
     t.add_row("started", str(state["started"] or "-"))
     t.add_row("sender", str(state["sender"] or "-"))
     t.add_row("rows read", rows + ("" if state["planned_all"] else " (reading not finished)"))
+    t.add_row("dropped", f"{state['dropped']:,}" + (f" ({kinds})" if kinds else ""))
+    t.add_row("sent", f"{state['submitted']:,}: accepted {state['accepted']:,}, "
+                      f"rejected {state['rejected']:,}")
+    t.add_row("not yet sent", f"{state['not_sent']:,}")
     t.add_row("batches", f"{state['batches']:,}: {_states_text(state['states'])}")
-    t.add_row("recipients", f"{state['recipients']:,} planned, {state['to_send']:,} to send")
-    t.add_row("accepted", f"{state['accepted']:,} (rejected {state['rejected']:,})")
     t.add_row("processed", f"{state['processed']:,}")
     t.add_row("delivered", f"{state['delivered']:,}")
     t.add_row("failed", f"{state['failed']:,}")
     t.add_row("pending", f"{state['pending']:,}" + (
         " (no final receipt yet: hvsms status --refresh)" if state["pending"] and state["done"]
         else ""))
-    t.add_row("dropped", f"{state['dropped']:,}" + (f" ({kinds})" if kinds else ""))
     if state["following"] is not None:
         t.add_row("followed by", f"hvsms, {state['following']}")
     t.add_row("status", _verdict(state))
@@ -1143,9 +1220,10 @@ def status_view(state: dict[str, Any], *, ascii_only: bool = False) -> Table:
 def status_line(state: dict[str, Any]) -> str:
     return (
         f"batches {state['batches']}: {_states_text(state['states'])}; "
+        f"rows read {state['rows']:,}, dropped {state['dropped']:,}, "
+        f"sent {state['submitted']:,}, not yet sent {state['not_sent']:,}; "
         f"accepted {state['accepted']:,}, processed {state['processed']:,}, "
-        f"delivered {state['delivered']:,}, failed {state['failed']:,}, "
-        f"dropped {state['dropped']:,}; {_verdict(state)}"
+        f"delivered {state['delivered']:,}, failed {state['failed']:,}; {_verdict(state)}"
     )
 
 

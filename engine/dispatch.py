@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
 
@@ -28,6 +29,7 @@ from .progress import Tracker
 from .prune import Pruner
 from .quiet_hours import QuietHours
 from .report import DroppedRow
+from .schedule import schedule
 from .stopping import cancel, until_stopped
 from .submitter import Submitter
 from .summary import TO_SEND
@@ -69,10 +71,46 @@ class Dispatch:
         self.preview: list[dict[str, Any]] = []
         self.plan_warnings: list[str] = []
         tracker.rates = self.rates
+        tracker.waits = self.waits
+        self.lanes: PacedLanes | None = None
+        self._waits: tuple[float, dict[str, tuple[str | None, float | None, float | None]]] = (
+            -1.0, {})
 
     def rates(self) -> dict[str, float]:
         """Each sender's pace as pacing learnt it (empty: not paced)."""
         return {} if self.pacer is None else {n: p.rate for n, p in self.pacer.senders.items()}
+
+    def waits(self) -> dict[str, tuple[str | None, float | None, float | None]]:
+        """Per paced sender: what it waits for (text), the seconds until then, and the
+        seconds until its rest is processed through windows and caps (`schedule`).
+        Worked out at most once a second: the progress asks on every tick."""
+        if self.pacer is None or not self.pacer.senders or self.lanes is None:
+            return {}
+        when, cached = self._waits
+        if time.monotonic() - when < 1.0:
+            return cached
+        now = self.clock.now()
+        paces = self.pacer.senders
+        # What each sender has on the server first, then its lane, in order.
+        work: list[tuple[str, str | None, int]] = [
+            (n, None, p.queued + p.posting) for n, p in paces.items()]
+        work += [(n, b.zone, b.messages) for n, lane in self.lanes.lanes.items()
+                 for b in list(lane)]
+        plans = {p.sender: p for p in schedule(
+            work, {n: p.rate for n, p in paces.items()}, start=now, quiet=self.quiet,
+            cap=self.options.daily_cap,
+            # Processed today: what is queued is in `work` already.
+            used_today={n: max(0, p.used - p.queued - p.posting) for n, p in paces.items()})}
+        out: dict[str, tuple[str | None, float | None, float | None]] = {}
+        for n, pace in paces.items():
+            w = pace.waiting
+            plan = plans.get(n)
+            left = (plan.finish - now if plan is not None and plan.finish is not None
+                    and plan.recipients else None)
+            out[n] = (w.text() if w else None, max(0.0, w.until - now) if w else None,
+                      max(0.0, left) if left is not None else None)
+        self._waits = (time.monotonic(), out)
+        return out
 
     @property
     def warnings(self) -> list[str]:
@@ -227,11 +265,17 @@ class Dispatch:
             journal.cut(front, rest)
             return front, rest
 
-        return PacedLanes(pacer=self.pacer, default_sender=self.sender,
+        self.lanes = PacedLanes(pacer=self.pacer, default_sender=self.sender,
                           submit=self.submitter.submit, split=split, stopped=self.stop.is_set,
                           clock=self.clock, a2p=self.a2p, quiet=self.quiet,
                           find=self.submitter.find,
-                          on_probe=self._updated, concurrency=self.options.concurrency)
+                          on_probe=self._updated, concurrency=self.options.concurrency,
+                          on_wait=self._wait_changed)
+        return self.lanes
+
+    def _wait_changed(self) -> None:
+        self._waits = (-1.0, {})  # worked out again now, not from the cache
+        self.tracker.tick()
 
     async def _pipeline(self, known: dict[int, BatchRecord], lanes: PacedLanes | None) -> None:
         concurrency = self.options.concurrency

@@ -168,7 +168,7 @@ class Hygiene:
         if None in plain and self.default_text is None:
             for i, text in enumerate(plain):
                 if text is None:
-                    drop.setdefault(i, ("invalid", "no text (empty text column and no default)"))
+                    drop.setdefault(i, ("empty_text", "no text (empty text column and no default)"))
         smart = None
         if self.smart_encoding:
             result = smarten_many(plain)
@@ -196,11 +196,11 @@ class Hygiene:
                 if "" in stripped:
                     for i, v in enumerate(stripped):
                         if not v:
-                            drop.setdefault(i, ("invalid", f"empty value for {{{name}}}"))
+                            drop.setdefault(i, ("empty_text", f"empty value for {{{name}}}"))
         if self._may_render_blank:
             for i, text in enumerate(plain):
                 if text is not None and not text.strip():
-                    drop.setdefault(i, ("invalid", "empty text (the template rendered nothing)"))
+                    drop.setdefault(i, ("empty_text", "empty text (the template rendered nothing)"))
         return plain
 
 

@@ -139,6 +139,9 @@ async def results(
     return await job.run()
 
 
+# Where a send without credentials goes: the built-in emulator, on loopback.
+_BUILT_IN = "http://127.0.0.1"
+
 # Raised out of `Job.run`: the user must fix the input, the options or the journal.
 _USERS_TO_FIX = (InputError, ConfigError, JournalError)
 
@@ -286,8 +289,8 @@ class Job:
                 self.report.sender or DRY_RUN_SENDER
             await unless_stopped(check(pre, journal), self._stop)
             self.stage = "plan"
-            plan = await self._plan(pre, session, sender)
-            if session is None:
+            plan = await self._plan(pre, session, sender, _day_begun(journal))
+            if session is None or self.dry_run:
                 await self._plan_whole(plan, journal, {b.seq: b for b in journal.batches()})
             else:
                 await self._dispatch_plan(session, journal, plan, sender)
@@ -305,19 +308,38 @@ class Job:
 
     async def _connect(self, stack: contextlib.AsyncExitStack, journal: Journal,
                        pre: Prepared) -> Session | None:
-        """The session stage: None for a dry run or a file with no rows."""
-        if self.dry_run:
+        """The session stage: None for a file with no rows, or a dry run without
+        credentials (with them, a dry run logs in to plan with the real senders and
+        opt-outs, and sends nothing)."""
+        if self.dry_run and (self.credentials or Credentials.from_env()) is None:
             return None
         if pre.no_rows():
             self.report.message = "the file has no rows: nothing to send"
             return None
+        if self.dry_run:
+            try:
+                return await self._connect_session(stack, journal)
+            except _USERS_TO_FIX:
+                raise
+            except HvsmsError as exc:
+                # Plan anyway, as without credentials, and say why.
+                self._session = None
+                self.report.requests = {}
+                self.report.warnings.append(
+                    f"dry run: could not log in ({exc}); planned without the real senders")
+                return None
+        return await self._connect_session(stack, journal)
+
+    async def _connect_session(self, stack: contextlib.AsyncExitStack,
+                               journal: Journal) -> Session:
         session = self._session = await stack.enter_async_context(
             Session(self.credentials, self.options, stop=self._stop,
                     on_retry=lambda _: self.tracker.tick()))
         _opened(session, self.report)
         self.tracker.stats = session.client.stats if session.client else None
         sender = await session.pick(self.sender)
-        await session.check_server(journal)
+        if not self.dry_run:  # a dry run's journal is a temporary one: nothing to check
+            await session.check_server(journal)
         if self._own_clock and (clock := session.emulator_clock()) is not None:
             self.clock = clock
             if clock.scale != 1:
@@ -326,17 +348,21 @@ class Job:
         self.report.sender = sender
         return session
 
-    async def _plan(self, pre: Prepared, session: Session | None, sender: str) -> Plan:
+    async def _plan(self, pre: Prepared, session: Session | None, sender: str,
+                    day_begun: float) -> Plan:
         """The plan stage: opt-outs, suppression lists and quiet hours, then the planner."""
         opts, report = self.options, self.report
         # Only fetching results: nothing is planned or sent, so no lists are needed.
         lists = not self.results_only
-        if self.dry_run and opts.fetch_opt_outs:
+        if session is None and self.dry_run and opts.fetch_opt_outs:
             report.warnings.append("dry run: the sender's opt-out list was not fetched")
         opted = await session.opt_outs() if session and opts.fetch_opt_outs and lists else None
-        win = self._window = window(opts, report.server)
+        # Without credentials a send runs on the built-in emulator (on loopback): a dry
+        # run plans with the window rules that send would have.
+        server = report.server or (_BUILT_IN if session is None else "")
+        win = self._window = window(opts, server)
         plan = make_plan(pre, sender=sender, options=opts, opted=opted, suppress=lists,
-                         quiet=win.hours, keep_bodies=not self.dry_run)
+                         quiet=win.hours, keep_bodies=not self.dry_run, day_begun=day_begun)
         report.warnings.extend([*plan.warnings, *win.warnings])
         self.tracker.default_sender = sender.split(",")[0]
         return plan
@@ -358,7 +384,8 @@ class Job:
         assert self._window is not None
         self.schedule = plan_schedule(journal, sender=self.report.sender or DRY_RUN_SENDER,
                                       options=self.options, paces=rates,
-                                      now=self.clock.now(), win=self._window)
+                                      now=self.clock.now(), win=self._window,
+                                      asked=journal.inputs.get("sender"))
         self.tracker.planning_done()
 
     async def _dispatch_plan(self, session: Session, journal: Journal, plan: Plan,
@@ -458,6 +485,12 @@ async def _refresh(job: Job) -> JobReport:
                 _opened(session, report)
                 await session.pick(journal.meta("sender") or job.sender)
                 report.sender = session.sender
+                try:
+                    await session.verify_server(journal)
+                except JournalError as exc:
+                    # Another server would answer 404 for every batch: not a failure
+                    # of the job, and nothing in its journal or reports may change.
+                    raise JournalError(f"{exc}; nothing was changed") from None
                 since = _since(journal)
                 for rec in journal.batches():
                     if rec.batch_id is None or rec.state not in (SUBMITTED, COMPLETED):
@@ -468,6 +501,8 @@ async def _refresh(job: Job) -> JobReport:
                     else:
                         journal.record(rec, processed=info.processed, status=info.status)
                 job._summarise(journal)  # per-message results: `results`
+        except _USERS_TO_FIX:
+            raise
         except HvsmsError as exc:
             job._summarise(journal)
             report.status, report.message = "failed", str(exc)
@@ -476,6 +511,16 @@ async def _refresh(job: Job) -> JobReport:
     if report.status == "running":
         report.message = "batches still processing: refresh again later"
     return report
+
+
+def _day_begun(journal: Journal) -> float:
+    """How much of its UTC day was over when the job began (0-1): the sender pool's
+    split counts the caps from there, the same on every resume."""
+    try:
+        t = dt.datetime.fromisoformat(str(journal.inputs.get("started") or ""))
+    except ValueError:
+        return 0.0
+    return (t.hour * 3600 + t.minute * 60 + t.second) / 86400
 
 
 def _since(journal: Journal) -> str:

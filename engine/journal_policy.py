@@ -94,10 +94,12 @@ class JobJournal:
             "started": dt.datetime.now(dt.UTC).isoformat(timespec="seconds").replace("+00:00", "Z"),
         }
 
-    def discard(self, report: JobReport) -> None:
-        """A refused job: drop the journal it made itself unless something was sent."""
+    def discard(self, report: JobReport, *, declined: bool = False) -> None:
+        """A refused job: drop the journal it made itself unless something was sent.
+        `declined`: the user said no to the plan; a journal given with --journal that
+        this run created goes too (the same command starts afresh)."""
         path = report.journal
-        if path is None or not self.made:
+        if path is None or not (self.made or (declined and self.new)):
             return
         sent = False
         if os.path.exists(path):

@@ -16,12 +16,13 @@ import bisect
 import csv
 from collections import Counter
 from collections.abc import Iterator, Sequence
+from contextvars import ContextVar
 from typing import Any, TextIO
 
 from .codes import PENDING_CODES, describe
 from .journal import COMPLETED, FAILED_STATUSES, SUBMITTED, BatchRecord, Journal, ResultState
 from .phones import is_e164
-from .reader import CsvSource
+from .reader import CsvSource, Header
 
 __all__ = [
     "FAILED_COLUMNS",
@@ -29,6 +30,7 @@ __all__ = [
     "STATES",
     "outcome_of",
     "safe_cell",
+    "set_formula_guard",
     "write_failed",
     "write_outcomes",
 ]
@@ -40,9 +42,19 @@ STATES = ("dropped", "rejected", "delivered", "failed", "pending", "not_sent")
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
+# Off for files read by programs, not spreadsheets (`hvsms ... --plain-cells`).
+_FORMULA_GUARD: ContextVar[bool] = ContextVar("formula_guard", default=True)
+
+
+def set_formula_guard(on: bool) -> None:
+    """Whether `safe_cell` quotes formula starts (on by default) in this context."""
+    _FORMULA_GUARD.set(on)
+
+
 def safe_cell(value: str, *, number: bool = False) -> str:
     """`value` as a spreadsheet shows it as text (a leading quote before a formula start)."""
-    if value.startswith(_FORMULA_START) and not (number and is_e164(value)):
+    if (value.startswith(_FORMULA_START) and not (number and is_e164(value))
+            and _FORMULA_GUARD.get()):
         return "'" + value
     return value
 
@@ -50,8 +62,14 @@ def safe_cell(value: str, *, number: bool = False) -> str:
 def _source(journal: Journal) -> tuple[CsvSource, str]:
     inputs = journal.inputs
     options = inputs.get("options") or {}
-    return (CsvSource(str(inputs["source"]), encoding=str(options.get("encoding") or "utf-8")),
+    return (CsvSource(str(inputs["source"]), encoding=str(options.get("encoding") or "utf-8"),
+                      delimiter=options.get("delimiter")),
             str(options.get("to_column") or "to"))
+
+
+def _recipient(header: Header, to_column: str, path: str) -> int:
+    """The recipient column as the job found it (`to`, else a usual name: 'Mobile Phone')."""
+    return header.recipient(to_column, path=path, usual=to_column == "to")[0]
 
 
 async def write_failed(journal: Journal, f: TextIO) -> int:
@@ -62,7 +80,8 @@ async def write_failed(journal: Journal, f: TextIO) -> int:
     taken = {"line", *FAILED_COLUMNS}
     # Our `to` is E.164; the file's own column keeps its value under another name.
     names = ["line", *(f"csv_{c}" if c in taken else c for c in cols), *FAILED_COLUMNS]
-    number_col = [c == to_column for c in cols]
+    to_idx = _recipient(header, to_column, source.path)
+    number_col = [i == to_idx for i in range(len(cols))]
     batch_ids = {b.seq: b.batch_id or "" for b in journal.batches()}
     rows = journal.results(failed_only=True)
     cur = next(rows, None)
@@ -148,7 +167,7 @@ async def write_outcomes(journal: Journal, f: TextIO) -> Counter[str]:
     """outcomes.csv: one line per data row, in file order; the count of each state."""
     source, to_column = _source(journal)
     header = await source.header()
-    to_idx = header.index(to_column, path=source.path)
+    to_idx = _recipient(header, to_column, source.path)
     batches = sorted(journal.batches(), key=lambda b: b.start_line)
     starts = [b.start_line for b in batches]
     states = journal.result_states()

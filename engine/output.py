@@ -37,6 +37,7 @@ __all__ = [
     "default_report_dir",
     "fmt_bytes",
     "fmt_duration",
+    "fmt_wait",
     "open_private",
     "plan_table",
     "preview_lines",
@@ -160,6 +161,19 @@ def fmt_duration(seconds: float) -> str:
     return f"{h}:{m:02d}:{s:02d}" if h else f"{m}:{s:02d}"
 
 
+def fmt_wait(seconds: float) -> str:
+    """A wait as people say it: '2 h 14 min', '3 d 4 h', '45 s'."""
+    s = int(max(0.0, seconds) + 0.5)
+    d, s = divmod(s, 86_400)
+    h, s = divmod(s, 3600)
+    m, s = divmod(s, 60)
+    if d:
+        return f"{d} d {h} h"
+    if h:
+        return f"{h} h {m} min"
+    return f"{m} min" if m else f"{s} s"
+
+
 def fmt_bytes(n: int) -> str:
     """Decimal units, as the API's limit is usually quoted (50 MB)."""
     for unit, size in (("GB", 1e9), ("MB", 1e6), ("kB", 1e3)):
@@ -177,7 +191,7 @@ def _money(value: float | None) -> str:
 
 
 def _table(ascii_only: bool, title: str | None = None) -> Table:
-    t = Table(title=title, box=box.ASCII if ascii_only else box.SIMPLE_HEAD,
+    t = Table(title=title, box=None if ascii_only else box.SIMPLE_HEAD,
               show_header=False, title_justify="left")
     t.add_column("what", style="bold", no_wrap=True)
     t.add_column("count", justify="right", no_wrap=True)
@@ -249,8 +263,17 @@ def _drop_detail(report: JobReport) -> str:
     c = report.counts
     parts = [(c.invalid, "invalid"), (c.duplicates, "duplicates"), (c.opted_out, "opted out"),
              (c.suppressed, "suppressed"), (c.too_long, "too long"),
-             (c.outside_us_canada, "outside US/Canada")]
+             (c.outside_us_canada, "outside US/Canada"), (c.empty_text, "empty text")]
     return ", ".join(f"{_n(n)} {what}" for n, what in parts if n)
+
+
+def _pending_detail(report: JobReport) -> str:
+    if not report.counts.pending:
+        return ""
+    if report.emulator and report.status != "completed":
+        # The built-in emulator ended with the run: these receipts can never come.
+        return "no receipt: the built-in emulator ended with this run"
+    return "no final receipt yet: refresh later"
 
 
 def summary_table(report: JobReport, *, ascii_only: bool = False) -> Table:
@@ -266,15 +289,19 @@ def summary_table(report: JobReport, *, ascii_only: bool = False) -> Table:
         t.add_row("submitted", _n(c.submitted), "")
         t.add_row("accepted", _n(c.accepted), "")
         t.add_row("rejected", _n(c.rejected), "by the API; see rejected.csv" if c.rejected else "")
+        t.add_row("not yet sent", _n(c.not_sent),
+                  f"hvsms resume {report.journal} sends them" if c.not_sent and report.journal
+                  and not report.emulator else "")
         t.add_row("processed", _n(c.processed), "")
         t.add_row("delivered", _n(c.delivered), "")
         t.add_row("failed", _n(c.failed), "delivery failed" if c.failed else "")
-        t.add_row("pending", _n(c.pending),
-                  "no final receipt yet: refresh later" if c.pending else "")
+        t.add_row("pending", _n(c.pending), _pending_detail(report))
     done = sum(1 for b in report.batches if b.status in ("completed", "Completed"))
+    sent = sum(1 for b in report.batches if b.id)
     t.add_row("batches", _n(len(report.batches)),
-              "" if report.dry_run else f"{_n(done)} completed")
-    t.add_row("segments", _n(c.segments), "")
+              "" if report.dry_run else f"{_n(sent)} sent, {_n(done)} completed")
+    t.add_row("segments", _n(c.segments), "planned" if c.not_sent and not report.dry_run
+              else "")
     t.add_row("cost", _money(report.cost if report.cost is not None else None),
               f"estimated {_money(report.estimated_cost)}")
     res = report.results

@@ -28,11 +28,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import datetime as dt
 import logging
 import math
 from collections import deque
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from .api.a2p import A2P
 from .clock import Clock
@@ -42,7 +44,7 @@ from .quiet_hours import QuietHours
 from .senders import is_toll_free
 
 __all__ = ["DEFAULT_HORIZON", "THROUGHPUT_BY_TYPE", "PacedLanes", "Pacer", "SenderPace",
-           "type_rate"]
+           "Wait", "type_rate"]
 
 log = logging.getLogger("engine.pacing")
 
@@ -97,6 +99,7 @@ class SenderPace:
     day: int | None = None  # the UTC day `used` counts
     used: int = 0  # messages that may be processed that day (sent or still queued)
     _mark: tuple[float, int] | None = None  # (time, processed) since the sender was busy
+    waiting: Wait | None = None  # why the lane sends nothing now (None: it may, or the server)
 
     @property
     def capacity(self) -> int:
@@ -171,6 +174,29 @@ class SenderPace:
             self._mark = (now, self.processed)
 
 
+@dataclass(frozen=True, slots=True)
+class Wait:
+    """Why a paced sender sends nothing now, and until when (epoch seconds, the job's
+    clock): its daily cap (`cap`), or its recipients' window (`window`, `zone`: their
+    quiet-hours key)."""
+
+    kind: str
+    until: float
+    zone: str | None = None
+
+    def text(self) -> str:
+        """'at its daily cap until 00:00 UTC', 'waiting for 08:00 in America/New_York'."""
+        if self.kind == "cap":
+            at = dt.datetime.fromtimestamp(self.until, dt.UTC).strftime("%H:%M")
+            return f"at its daily cap until {at} UTC"
+        zone = (self.zone or "").split("|", 1)[0].split("+", 1)[0]
+        try:
+            at = dt.datetime.fromtimestamp(self.until, ZoneInfo(zone)).strftime("%H:%M")
+        except (ZoneInfoNotFoundError, ValueError):
+            zone, at = "UTC", dt.datetime.fromtimestamp(self.until, dt.UTC).strftime("%H:%M")
+        return f"waiting for {at} in {zone}"
+
+
 @dataclass(slots=True)
 class Pacer:
     """Every sender's pace, and what the poller has seen of each batch."""
@@ -235,8 +261,10 @@ class PacedLanes:
         stopped: Callable[[], bool], clock: Clock, a2p: A2P | None = None,
         on_probe: Callable[[BatchRecord], None] | None = None, concurrency: int = 1,
         quiet: QuietHours | None = None, find: Find | None = None,
+        on_wait: Callable[[], None] | None = None,
     ) -> None:
         self.pacer = pacer
+        self.on_wait = on_wait  # a lane began or ended waiting for a window or its cap
         self.default_sender = default_sender
         self.submit = submit
         self.split = split
@@ -305,7 +333,10 @@ class PacedLanes:
                 if await self.find(unknown):
                     lane.remove(unknown)
                 continue
+            before = pace.waiting
             pick = self._pick(lane, pace, self.clock.now())
+            if pace.waiting != before and self.on_wait is not None:
+                self.on_wait()
             if isinstance(pick, float):
                 await self._wait(pick)
                 continue
@@ -356,7 +387,8 @@ class PacedLanes:
         With quiet hours a batch goes only while its recipients' window is open,
         cut so that its expected processing (after what the sender has queued,
         at its pace) ends before the window closes."""
-        again = math.inf
+        again, again_zone = math.inf, None
+        pace.waiting = None
         seen: set[str | None] = set()
         for i, rec in enumerate(lane):
             if rec.zone in seen:
@@ -375,20 +407,22 @@ class PacedLanes:
                 today = int(((midnight - now - CLOSING_MARGIN) / SLOWER - backlog) * pace.rate)
                 n = min(n, room, today)
                 if n < max(whole, min(rec.messages, MIN_BATCH)):
+                    pace.waiting = Wait("cap", midnight)
                     return midnight  # the cap (or the day) is used up: every batch waits
             if self.quiet is None or rec.zone is None:
                 return i, n
             span = self.quiet.open_span(rec.zone, now)
             if span is None:
                 opens = self.quiet.next_open(rec.zone, now)
-                again = min(again, opens if opens is not None else math.inf)
-                continue
-            fits = int(((span[1] - now - CLOSING_MARGIN) / SLOWER - backlog) * pace.rate)
-            if fits < max(whole, min(n, MIN_BATCH)):
-                after = self.quiet.next_open(rec.zone, span[1])
-                again = min(again, after if after is not None else math.inf)
-                continue
-            return i, min(n, fits)
+            else:
+                fits = int(((span[1] - now - CLOSING_MARGIN) / SLOWER - backlog) * pace.rate)
+                if fits >= max(whole, min(n, MIN_BATCH)):
+                    return i, min(n, fits)
+                opens = self.quiet.next_open(rec.zone, span[1])
+            if opens is not None and opens < again:
+                again, again_zone = opens, rec.zone
+        if again_zone is not None:
+            pace.waiting = Wait("window", again, again_zone)
         return again
 
     async def _wait(self, until: float = math.inf) -> None:

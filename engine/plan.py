@@ -28,10 +28,10 @@ from .preview import OPT_OUT_WARNING, has_opt_out_wording
 from .preview import describe as describe_message
 from .progress import Tracker
 from .quiet_hours import ANY as ANY_HOURS
-from .quiet_hours import FEDERAL_WINDOW, QuietHours, parse_window
+from .quiet_hours import FEDERAL_WINDOW, QuietHours, open_hours, parse_window
 from .report import DroppedRow
 from .schedule import format_schedule, on_loopback, schedule
-from .senders import ALL, SenderPool, pace_weight, parse_senders
+from .senders import ALL, SenderPool, capacity_shares, pace_weight, parse_senders
 from .summary import TO_SEND
 from .suppress import load_suppress
 
@@ -74,7 +74,11 @@ def window(options: JobOptions, server: str) -> Window:
 def unsent_sender(sender: str | None, *, dry_run: bool) -> tuple[str | None, list[str]]:
     """The sender of a job that sends nothing (a dry run, or a file with no rows),
     and a warning when a dry run has none (it is sized with `DRY_RUN_SENDER`)."""
-    if dry_run and (sender is None or sender == ALL):
+    if dry_run and sender == ALL:
+        return None, [("dry run without credentials: --from all cannot be resolved to the "
+                       "account's numbers; planned as one sender, sized with a 12-character "
+                       "number (set the RC_* variables to plan with the real senders)")]
+    if dry_run and sender is None:
         return None, ["dry run without a sender: sized with a 12-character number"]
     if dry_run:
         parse_senders(sender)  # raises SenderError for anything but E.164 numbers
@@ -88,15 +92,25 @@ def pool_spec(sender: str | Sequence[str] | None) -> str | None:
     return None if wanted is None else ",".join(wanted)
 
 
-def sender_pool(sender: str, match_area_code: bool, *, by_pace: bool = True
-                ) -> SenderPool | None:
+def sender_pool(sender: str, match_area_code: bool, *, by_pace: bool = True,
+                caps: Sequence[int | None] | None = None, open_hours: float = 24.0,
+                recipients: int = 0, day_begun: float = 0.0) -> SenderPool | None:
     """The pool of a job sending from `sender` (numbers joined by commas); None for one.
-    Recipients are shared by each number's pace (`pace_weight`) unless `by_pace` is
-    false (one `rate` for all)."""
+    Recipients are shared by each number's capacity (`capacity_shares`): its pace
+    (`pace_weight`, unless `by_pace` is false: one `rate` for all) while the window
+    is open (`open_hours` a day), at most its daily cap (`caps`, one per number), for
+    about `recipients` (0: by pace alone), so that all finish together."""
     numbers = tuple(sender.split(","))
     if len(numbers) < 2:
         return None
-    weights = tuple(pace_weight(n) for n in numbers) if by_pace else None
+    rates = [pace_weight(n) if by_pace else 1.0 for n in numbers]
+    caps = list(caps) if caps is not None else [None] * len(numbers)
+    if recipients <= 0 or all(c is None for c in caps):
+        # The window scales every number alike: without caps, the pace decides.
+        weights = tuple(rates) if by_pace else None
+    else:
+        weights = capacity_shares(rates, caps, open_hours=open_hours, recipients=recipients,
+                                  day_begun=day_begun)
     return SenderPool(numbers, match_area_code, weights)
 
 
@@ -111,7 +125,8 @@ class Plan:
 
 
 def make_plan(pre: Prepared, *, sender: str, options: JobOptions, opted: Blocklist | None,
-              suppress: bool, quiet: QuietHours | None, keep_bodies: bool) -> Plan:
+              suppress: bool, quiet: QuietHours | None, keep_bodies: bool,
+              day_begun: float = 0.0) -> Plan:
     """The planner and body builder of a job sending from `sender`, dropping the
     numbers `opted` out and (`suppress`) those of `options.suppress` (plain, a
     journal or a failed.csv). `keep_bodies`: bodies within `options.hot_bytes` are
@@ -124,7 +139,10 @@ def make_plan(pre: Prepared, *, sender: str, options: JobOptions, opted: Blockli
         more, warnings = load_suppress(opts.suppress, normalizer)
         blocked.extend(more)
     numbers = sender.split(",")
-    pool = sender_pool(sender, opts.match_area_code, by_pace=opts.rate is None)
+    pool = sender_pool(sender, opts.match_area_code, by_pace=opts.rate is None,
+                       caps=[opts.daily_cap] * len(numbers), open_hours=open_hours(quiet),
+                       recipients=pre.estimated_rows() if opts.daily_cap else 0,
+                       day_begun=day_begun)
     lanes = Lanes(numbers, pool=pool, quiet=quiet) if pool or quiet else None
     heads = {n: body_header(n, pre.default_text) for n in numbers}
 
@@ -209,7 +227,8 @@ def record_plan(journal: Journal, stats: PlanStats) -> tuple[list[dict[str, Any]
 
 
 def plan_schedule(journal: Journal, *, sender: str, options: JobOptions,
-                  paces: Mapping[str, float], now: float, win: Window) -> list[str]:
+                  paces: Mapping[str, float], now: float, win: Window,
+                  asked: str | None = None) -> list[str]:
     """The plan's schedule: per sender and in total (engine.schedule)."""
     numbers = sender.split(",")
     rates = {n: paces[n] if n in paces else options.rate or type_rate(n, None)
@@ -217,4 +236,4 @@ def plan_schedule(journal: Journal, *, sender: str, options: JobOptions,
     work = [(b.sender or numbers[0], b.zone, b.messages) for b in journal.batches()
             if b.state in TO_SEND]
     plans = schedule(work, rates, start=now, quiet=win.hours, cap=options.daily_cap)
-    return format_schedule(plans, window=win.text)
+    return format_schedule(plans, window=win.text, asked=asked)

@@ -42,10 +42,16 @@ class SenderProgress:
     planned: int
     processed: int
     rate: float | None
+    waiting: str | None = None  # why it sends nothing now ('at its daily cap until ...')
+    wait: float | None = None  # seconds until then
+    left: float | None = None  # seconds until done, through windows and caps (the schedule)
 
     @property
     def eta(self) -> float | None:
-        """Seconds until the server has processed the rest, at the sender's pace."""
+        """Seconds until the server has processed the rest: through the windows and
+        caps ahead when the schedule says, else at the sender's pace."""
+        if self.left is not None:
+            return self.left
         return (self.planned - self.processed) / self.rate if self.rate else None
 
 
@@ -71,6 +77,9 @@ class Tracker:
         self.started = time.monotonic()
         self.stats: _Stats | None = None  # the HTTP client's, once connected
         self.rates: Callable[[], Mapping[str, float]] = dict  # each sender's learned pace
+        # Each paced sender's (wait text or None, seconds of wait, seconds left).
+        self.waits: Callable[[], Mapping[str, tuple[str | None, float | None,
+                                                    float | None]]] = dict
         self.default_sender = ""  # a batch with no sender of its own is this one's
         self.batches: dict[int, BatchRecord] = {}  # for per-sender progress
 
@@ -131,6 +140,8 @@ class Tracker:
                 who = rec.sender or self.default_sender
                 planned[who] += rec.accepted if rec.accepted is not None else rec.messages
                 processed[who] += rec.processed or 0
-        rates = self.rates()
-        return tuple(SenderProgress(n, planned[n], processed[n], rates.get(n))
+        # The waits run the schedule: only for someone who shows them.
+        rates, waits = self.rates(), self.waits() if self.callback is not None else {}
+        return tuple(SenderProgress(n, planned[n], processed[n], rates.get(n),
+                                    *waits.get(n, (None, None, None)))
                      for n in sorted(planned))

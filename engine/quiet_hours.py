@@ -34,6 +34,7 @@ __all__ = [
     "STATE_RULES_SOURCE",
     "QuietHours",
     "Rule",
+    "open_hours",
     "parse_window",
 ]
 
@@ -84,6 +85,14 @@ STATE_RULES: Mapping[str, tuple[str, Rule]] = {
     "TX": ("Texas", (_span("09:00", "21:00"),) * 6 + (_span("12:00", "21:00"),)),
 }
 _BY_NAME = {name: code for code, (name, _) in STATE_RULES.items()}
+
+
+def open_hours(quiet: QuietHours | None) -> float:
+    """Hours a day the window is open (24 without quiet hours; state rules aside)."""
+    if quiet is None:
+        return 24.0
+    start, end = quiet.window
+    return (end - start) / 60
 
 
 def parse_window(text: str) -> Span | None:

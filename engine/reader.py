@@ -34,7 +34,8 @@ import aiofiles
 from .errors import InputError
 
 __all__ = ["BLOCK_SIZE", "DELIMITERS", "RECIPIENT_NAMES", "CsvSource", "Header", "RowBlock",
-           "detect_delimiter", "loose_name"]
+           "detect_delimiter", "lone_cr_as_newline", "looks_binary", "loose_name",
+           "phone_like_column"]
 
 BLOCK_SIZE = 1 << 20
 MAX_ROW_BYTES = 32 << 20
@@ -67,6 +68,45 @@ def loose_name(name: str) -> str:
     return " ".join(_NOT_NAME.sub(" ", name.casefold()).split())
 
 
+_LONE_CR = re.compile(rb"\r(?!\n)")
+
+
+def lone_cr_as_newline(data: bytes, *, eof: bool) -> bytes:
+    """`data` with each CR not followed by LF read as a line break, as spreadsheets read
+    mixed line endings (same length: offsets stay the file's). A CR at the very end of
+    `data` is left alone unless `eof`: its LF may be in the next block."""
+    lone = data.count(b"\r") - data.count(b"\r\n")
+    if lone == 0 or (lone == 1 and not eof and data.endswith(b"\r")):
+        return data  # the usual case (LF or CRLF only): two counts, no copy
+    last = data[-1:] if not eof and data.endswith(b"\r") else b""
+    body = data[:len(data) - len(last)]
+    return _LONE_CR.sub(b"\n", body) + last
+
+
+_CONTROL_BYTES = bytes(b for b in range(32) if b not in b"\t\n\r")
+_PHONE_LIKE = re.compile(r"\+?[\d\s().-]{7,20}")
+
+
+def looks_binary(data: bytes) -> bool:
+    """Control bytes no text has (NUL, ...) in more than 1% of `data`: not CSV text,
+    whatever the encoding (a wrong one is the hint for text that fails to decode)."""
+    if not data:
+        return False
+    return len(data) - len(data.translate(None, _CONTROL_BYTES)) > len(data) // 100
+
+
+def phone_like_column(rows: Sequence[Sequence[str]]) -> int | None:
+    """The first column whose values in `rows` are mostly phone numbers, or None."""
+    width = max(map(len, rows), default=0)
+    for i in range(width):
+        values = [r[i].strip() for r in rows if i < len(r) and r[i].strip()]
+        hits = sum(1 for v in values if _PHONE_LIKE.fullmatch(v) and sum(
+            c.isdigit() for c in v) >= 7)
+        if values and 2 * hits > len(values):
+            return i
+    return None
+
+
 def detect_delimiter(lines: Sequence[str]) -> str:
     """The delimiter of a header line and the rows after it (comma when unclear).
 
@@ -93,6 +133,7 @@ class Header:
     delimiter: str = ","
     detected: bool = False  # the delimiter was detected, not given
     cr_only: bool = False  # old Mac line endings: each CR is a newline
+    phone_like: int | None = None  # the column the first rows hold phone numbers in
 
     def find(self, name: str) -> int | None:
         """The column called `name`, exactly or else loosely (see `loose_name`)."""
@@ -126,12 +167,14 @@ class Header:
             found = [loose.index(n) for n in RECIPIENT_NAMES if n in loose]
             if not found:
                 names = ", ".join(repr(c) for c in self.columns)
+                hint = "name the recipient column with --to-column" + (
+                    f", e.g. --to-column {self.columns[self.phone_like]!r}"
+                    if self.phone_like is not None and self.phone_like < len(self.columns)
+                    else " (no column of the first rows holds phone numbers)")
                 raise InputError(
                     f"no recipient column: none of the header's columns ({names}) is called "
                     f"{name!r} or one of the usual names (phone, mobile, cell, number, ...)",
-                    path=path, line=1,
-                    hint="name the recipient column with --to-column, e.g. --to-column "
-                         f"{self.columns[0]!r}",
+                    path=path, line=1, hint=hint,
                 )
             i = found[0]
             others = ", ".join(repr(self.columns[j]) for j in found[1:])
@@ -222,6 +265,8 @@ class CsvSource:
             b"\n", start) < cr
         if cr_only:
             head = head.replace(b"\r", b"\n")  # same length: offsets stay the file's
+        else:
+            head = lone_cr_as_newline(head, eof=len(head) < (1 << 20))
         end = head.find(b"\n", start)
         if end < 0:
             if len(head) >= (1 << 20):
@@ -236,14 +281,20 @@ class CsvSource:
             )
         text = text.rstrip("\r")
         delimiter = self.delimiter
+        sample = self._sample(head, end)
         if delimiter is None:
-            delimiter = detect_delimiter([text, *self._sample(head, end)])
+            delimiter = detect_delimiter([text, *sample])
         row = next(csv.reader([text], delimiter=delimiter), [])
+        try:
+            phone_like = phone_like_column(list(csv.reader(sample, delimiter=delimiter)))
+        except csv.Error:
+            phone_like = None
         columns = tuple(c.strip() for c in row)
         if not any(columns):
             raise InputError("the header row is empty", path=self.path, line=1)
         return Header(columns=columns, data_start=min(end + 1, len(head)), first_line=2,
-                      delimiter=delimiter, detected=self.delimiter is None, cr_only=cr_only)
+                      delimiter=delimiter, detected=self.delimiter is None, cr_only=cr_only,
+                      phone_like=phone_like)
 
     def _sample(self, head: bytes, end: int) -> list[str]:
         """The first rows after the header (whole lines only), for delimiter detection."""
@@ -287,6 +338,8 @@ class CsvSource:
                     chunk = chunk.replace(b"\r", b"\n")
                 eof = not chunk
                 data = carry + chunk if carry else chunk
+                if not header.cr_only:
+                    data = lone_cr_as_newline(data, eof=eof)
                 if not data:
                     return
                 cut = len(data) if eof else data.rfind(b"\n") + 1
@@ -318,6 +371,12 @@ class CsvSource:
         except UnicodeDecodeError as exc:
             bad_line = line + data.count(b"\n", 0, exc.start)
             line_start = data.rfind(b"\n", 0, exc.start) + 1
+            if looks_binary(data[max(0, exc.start - 2048):exc.start + 2048]):
+                raise InputError(
+                    f"this is not a CSV text file (binary data at byte offset "
+                    f"{offset + exc.start})", path=self.path, line=bad_line,
+                    hint="export the sheet as CSV (UTF-8) first",
+                ) from None
             raise InputError(
                 f"not valid {self.encoding} (byte 0x{data[exc.start]:02x} at byte offset "
                 f"{offset + exc.start})",

@@ -47,6 +47,7 @@ class Counts:
     suppressed: int = 0
     too_long: int = 0
     outside_us_canada: int = 0
+    empty_text: int = 0  # no text to send: an empty template value or text cell
     submitted: int = 0
     accepted: int = 0
     rejected: int = 0
@@ -57,6 +58,9 @@ class Counts:
     # again later"). delivered + failed + pending == accepted.
     pending: int = 0
     segments: int = 0
+    # Rows read that are in a batch not sent yet (planned, or its POST not confirmed):
+    # read == dropped + submitted + not_sent at every moment.
+    not_sent: int = 0
 
     @property
     def dropped(self) -> int:
@@ -66,7 +70,8 @@ class Counts:
         """Rows dropped, by why (only the reasons that dropped any)."""
         kinds = {"invalid": self.invalid, "duplicates": self.duplicates,
                  "opted_out": self.opted_out, "suppressed": self.suppressed,
-                 "too_long": self.too_long, "outside_us_canada": self.outside_us_canada}
+                 "too_long": self.too_long, "outside_us_canada": self.outside_us_canada,
+                 "empty_text": self.empty_text}
         return {k: n for k, n in kinds.items() if n}
 
 
@@ -161,10 +166,10 @@ class JobReport:
             "counts": {
                 "read": c.read, "invalid": c.invalid, "duplicates": c.duplicates,
                 "opted_out": c.opted_out, "suppressed": c.suppressed, "too_long": c.too_long,
-                "outside_us_canada": c.outside_us_canada,
+                "outside_us_canada": c.outside_us_canada, "empty_text": c.empty_text,
                 "submitted": c.submitted, "accepted": c.accepted, "rejected": c.rejected,
                 "processed": c.processed, "delivered": c.delivered, "failed": c.failed,
-                "pending": c.pending, "segments": c.segments,
+                "pending": c.pending, "segments": c.segments, "not_sent": c.not_sent,
             },
             "estimated_cost": round(self.estimated_cost, 6),
             "cost": None if self.cost is None else round(self.cost, 6),

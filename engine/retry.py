@@ -45,7 +45,8 @@ async def write_retry_csv(journal: Journal, lines: set[int], f: TextIO) -> int:
     """The header and the rows at `lines` of the job's CSV, as UTF-8 CSV; rows written."""
     inputs: dict[str, Any] = journal.inputs
     options = inputs.get("options") or {}
-    source = CsvSource(str(inputs["source"]), encoding=str(options.get("encoding") or "utf-8"))
+    source = CsvSource(str(inputs["source"]), encoding=str(options.get("encoding") or "utf-8"),
+                       delimiter=options.get("delimiter"))
     header = await source.header()
     w = csv.writer(f, lineterminator="\n")
     w.writerow(header.columns)

@@ -111,8 +111,11 @@ def _when(t: float | None) -> str:
     return dt.datetime.fromtimestamp(t, dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
 
 
-def format_schedule(plans: list[SenderPlan], *, window: str) -> list[str]:
-    """Lines for the plan and `hvsms status`: per sender, then in total, then warnings."""
+def format_schedule(plans: list[SenderPlan], *, window: str, asked: str | None = None
+                    ) -> list[str]:
+    """Lines for the plan and `hvsms status`: per sender, then in total, then warnings.
+    `asked`: the job's `--from` ("all", numbers joined by commas, or None), so the
+    advice does not repeat what was given."""
     lines = [f"schedule (quiet hours: {window}):"]
     width = max([len(p.sender) for p in plans] + [6])
     for p in plans:
@@ -128,10 +131,15 @@ def format_schedule(plans: list[SenderPlan], *, window: str) -> list[str]:
         lines.append(f"  {'total':<{width}}  {total:>10,} recipients  {rate:g} msg/s  "
                      f"start {_when(min(starts) if starts else None)}  finish "
                      f"{_when(max(ends) if len(ends) == len(active) else None)}")
+    if asked == "all":
+        more = "every A2P number of the account is in the pool: a higher cap or more days"
+    elif asked is not None and "," in asked:
+        more = "add numbers (--from all) to share the work"
+    else:
+        more = "add numbers (--from several times, or --from all) to share the work"
     for p in active:
         if p.days > 1:
-            lines.append(f"warning: {p.sender} alone takes {p.days:.1f} days; add numbers "
-                         "(--from several times, or --from all) to share the work")
+            lines.append(f"warning: {p.sender} alone takes {p.days:.1f} days; {more}")
         if p.finish is None:
             lines.append(f"warning: some recipients of {p.sender} can never be reached "
                          "within the quiet hours")
@@ -164,7 +172,8 @@ def journal_schedule(journal: Journal, now: float) -> list[str]:
             work.append((b.sender or senders[0], b.zone, left))
     plans = schedule(work, rates, start=now, quiet=quiet, cap=opts.daily_cap)
     return format_schedule(plans, window=window + (" + state rules" if opts.quiet_hours ==
-                                                   "states" and span else ""))
+                                                   "states" and span else ""),
+                           asked=inputs.get("sender"))
 
 
 def on_loopback(url: str) -> bool:

@@ -28,8 +28,8 @@ import numpy.typing as npt
 from .errors import SenderError
 from .phones import is_e164
 
-__all__ = ["ALL", "TOLL_FREE_AREA_CODES", "SenderPool", "area_code", "is_toll_free",
-           "pace_weight", "parse_senders"]
+__all__ = ["ALL", "TOLL_FREE_AREA_CODES", "SenderPool", "area_code", "capacity_shares",
+           "is_toll_free", "pace_weight", "parse_senders"]
 
 # `--from all`: every A2P SMS number of the account.
 ALL = "all"
@@ -43,6 +43,43 @@ def pace_weight(number: str) -> float:
     """A number's share of a pool: its pace by type (toll-free 8/s, local 1/s;
     REAL-WORLD.md section 1), told by its area code so every run agrees."""
     return 8.0 if is_toll_free(number) else 1.0
+
+
+def capacity_shares(rates: Sequence[float], caps: Sequence[int | None], *,
+                    open_hours: float, recipients: int, day_begun: float = 0.0
+                    ) -> tuple[float, ...]:
+    """How many of `recipients` each number of a pool should take so that all finish
+    together (pure; the weights of `SenderPool`).
+
+    A number sends at its pace (`rates`, per second) while its recipients' window is
+    open (`open_hours` a day, taken as spread over the day) and at most its daily cap
+    (`caps`, per number: None for none) per UTC day, of which `day_begun` (0-1) is
+    over at the start. The common finish is found by bisection on the days of
+    sending: a cap that binds only over a long campaign changes nothing in a short one.
+    """
+    per_day = [r * open_hours * 3600.0 for r in rates]
+    first_day = 1.0 - min(max(day_begun, 0.0), 0.999)
+
+    def sent(days: float, i: int) -> float:
+        cap = caps[i]
+        if cap is None:
+            return per_day[i] * days
+        first = min(days, first_day)
+        whole, part = divmod(days - first, 1.0)
+        return (min(per_day[i] * first, cap) + min(per_day[i], cap) * whole
+                + min(per_day[i] * part, cap))
+
+    lo, hi = 0.0, 1.0
+    while sum(sent(hi, i) for i in range(len(rates))) < recipients and hi < 1e6:
+        hi *= 2
+    for _ in range(60):
+        mid = (lo + hi) / 2
+        if sum(sent(mid, i) for i in range(len(rates))) < recipients:
+            lo = mid
+        else:
+            hi = mid
+    shares = tuple(max(sent(hi, i), 1e-9) for i in range(len(rates)))
+    return shares if recipients > 0 else tuple(per_day)
 
 
 def area_code(number: str) -> str | None:

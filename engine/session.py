@@ -105,6 +105,16 @@ class Session:
         continue them on another. Identity is the server's data (the user the
         login reports, the job's batches), not the URL alone: a proxy is fine. The
         sender must be the job's too."""
+        await self.verify_server(journal)
+        journal.set_meta("sender", self.sender)
+        journal.set_meta("server", self.server)
+        journal.set_meta("emulator", "1" if self.emulator else "0")
+        if self.owner is not None:
+            journal.set_meta("owner", self.owner)
+
+    async def verify_server(self, journal: Journal) -> None:
+        """`check_server` without recording anything: for commands that only read or
+        refresh a job (`JournalError` when this is not the job's server)."""
         url, owner = self.server, self.owner
         # Refused (`failed`) batches are on no server; the others may be.
         sent = [b for b in journal.batches() if b.state not in (PLANNED, FAILED, SPLIT)]
@@ -127,11 +137,6 @@ class Session:
         if journal.meta("sender") not in (None, self.sender):
             raise JournalError(f"the job was sending from {journal.meta('sender')}, "
                                f"not {self.sender}")
-        journal.set_meta("sender", self.sender)
-        journal.set_meta("server", url)
-        journal.set_meta("emulator", "1" if self.emulator else "0")
-        if owner is not None:
-            journal.set_meta("owner", owner)
 
     async def _holds_batch(self, sent: list[BatchRecord], *, can_tell: bool) -> bool:
         """Whether this server knows one of the job's batches (by another URL)."""

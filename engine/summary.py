@@ -93,7 +93,7 @@ def summarise(snap: Snapshot, *, price_per_segment: float = 0.0,
     c.invalid, c.duplicates = kinds["invalid"], kinds["duplicates"]
     c.opted_out, c.suppressed = kinds["opted_out"], kinds["suppressed"]
     c.too_long, c.outside_us_canada = kinds["too_long"], kinds["outside_us_canada"]
-    c.read = int(snap.meta["rows"] or 0)
+    c.empty_text = kinds["empty_text"]
     c.segments = int(snap.meta["segments"] or 0)
     if snap.meta["shortener"]:
         report.warnings.append(
@@ -120,6 +120,11 @@ def summarise(snap: Snapshot, *, price_per_segment: float = 0.0,
         c.delivered += rec.delivered or 0
         c.failed += rec.failed or 0
         c.pending += pending(rec)
+    c.not_sent = to_send(snap)
+    # Until the whole file is planned, the rows read are those the journal holds:
+    # each is dropped or in a batch (rows being planned are not read yet).
+    c.read = (int(snap.meta["rows"] or 0) if snap.planned_all
+              else c.dropped + c.submitted + c.not_sent)
     _results(snap, report)
     return report
 

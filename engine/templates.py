@@ -18,6 +18,7 @@ from collections.abc import Iterable, Sequence
 from itertools import starmap
 
 from .errors import ConfigError
+from .reader import loose_name as _loose
 
 __all__ = ["BoundTemplate", "Template"]
 
@@ -74,15 +75,22 @@ class Template:
         index: dict[str, int] = {}
         for i, col in enumerate(columns):
             index.setdefault(col, i)
+        # As the recipient column is found: {First Name} also names 'first_name' and
+        # 'FIRST NAME' when the file has no exact match (and only one loose one).
+        loose: dict[str, list[int]] = {}
+        for i, col in enumerate(columns):
+            loose.setdefault(_loose(col), []).append(i)
+        for f in self.fields:
+            if f not in index and len(loose.get(_loose(f), ())) == 1:
+                index[f] = loose[_loose(f)][0]
         missing = [f for f in self.fields if f not in index]
         if missing:
             names = ", ".join(repr(f) for f in missing)
             have = ", ".join(repr(c) for c in columns) or "(none)"
             hint = ""
-            folded = {c.strip().casefold(): c for c in columns}
-            close = [f"{{{folded[f.casefold()]}}}" for f in missing if f.casefold() in folded]
+            close = [f"{{{columns[i]}}}" for f in missing for i in loose.get(_loose(f), ())]
             if close:
-                hint = f" (did you mean {', '.join(close)}? names are case-sensitive)"
+                hint = f" (did you mean {' or '.join(close)}?)"
             raise ConfigError(
                 f"the template uses column{'s' if len(missing) > 1 else ''} {names} that "
                 f"the file does not have; the file's columns are: {have}{hint}"

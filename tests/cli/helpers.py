@@ -48,7 +48,7 @@ def check_reports(directory: Path, *, rejected: Sequence[Rejected],
         tuple(r) for r in rejected]
     assert c["rejected"] == len(rejected)
     dropped_total = (c["invalid"] + c["duplicates"] + c["opted_out"] + c["suppressed"]
-                     + c["too_long"])
+                     + c["too_long"] + c["empty_text"])
     assert len(dropped) == dropped_total == len(report["dropped"])
     assert len({r["line"] for r in dropped}) == len(dropped)  # one reason per line
     if not report["dry_run"] and report["status"] == "completed":

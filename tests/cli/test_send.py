@@ -61,13 +61,15 @@ def test_personalised_sample(run: Run, workdir: Path) -> None:
 
 
 def test_dry_run_sends_nothing_and_needs_no_credentials(run: Run, workdir: Path) -> None:
-    # Credentials for a server that is not there: a dry run must not even try.
+    # Credentials for a server that is not there: the dry run plans anyway (it would
+    # plan with the real senders had it logged in) and says why it could not.
     env = {"RC_SERVER_URL": "http://127.0.0.1:9", "RC_APP_CLIENT_ID": "id-1234",
            "RC_APP_CLIENT_SECRET": "secret-1234", "RC_USER_JWT": "jwt-1234"}
     done = run("send", str(SAMPLES / "dirty.csv"), "--text", "Hi", "--dry-run",
                "--report", "plan", env=env)
     assert done.returncode == 0, done.stderr
     assert "nothing was sent" in done.stdout
+    assert "note: dry run: could not log in (cannot reach http://127.0.0.1:9" in done.stdout
     report = check_reports(workdir / "plan", rejected=[], failed=None)
     assert report["dry_run"] is True
     assert report["requests"] == {}

@@ -116,7 +116,8 @@ def test_the_plan_is_asked_about_at_a_terminal_and_sent_as_shown(
                            if k.startswith(("RC_", "PATH", "PYTHON", "HOME", "VIRTUAL_ENV",
                                             "HVSMS_")))
         command = " ".join(shlex.quote(a) for a in cli_command(
-            "send", str(path), "--text", "Hi. Reply STOP to opt out", "--report", "out"))
+            "send", str(path), "--text", "Hi. Reply STOP to opt out", "--report", "out",
+            "--journal", "j.journal"))
         script = f"cd {shlex.quote(str(workdir))} && env {exports} {command}; echo EXIT=$?"
         tmux("new-session", "-d", "-s", "hvsms", "-x", "160", "-y", "60", "bash", "-c",
              script + "; sleep 600")
@@ -130,6 +131,8 @@ def test_the_plan_is_asked_about_at_a_terminal_and_sent_as_shown(
     if answer == "n":
         assert "not confirmed: nothing was sent" in final and "EXIT=1" in final
         assert ledger["batches"] == 0
+        # The plan nobody sent leaves no journal behind (the same command starts afresh).
+        assert not list(workdir.glob("j.journal*"))
     else:
         assert "job completed (3 accepted, 0 rejected, 1 dropped)" in final
         assert "EXIT=0" in final

@@ -108,3 +108,23 @@ def test_outcome_by_what_the_run_was() -> None:
     still = Snapshot(path="j", inputs={}, meta=META, dropped=[],
                      batches=[_rec(1, 2, SUBMITTED, batch_id="b", accepted=2)])
     assert outcome(still, summarise(still), dry_run=False, stopped=False) is None
+
+
+def test_receipts_of_an_ended_built_in_emulator_are_not_to_be_refreshed() -> None:
+    from rich.console import Console
+
+    from engine.output import summary_table
+
+    def shown(report: JobReport) -> str:
+        console = Console(width=120, color_system=None)
+        with console.capture() as out:
+            console.print(summary_table(report, ascii_only=True))
+        return out.get()
+
+    report = JobReport(source="list.csv", emulator=True, status="interrupted")
+    report.counts.read = report.counts.submitted = report.counts.accepted = 600
+    report.counts.pending = 600
+    assert "refresh later" not in shown(report)
+    assert "the built-in emulator ended with this run" in shown(report)
+    report.emulator = False  # a real server: they will come
+    assert "no final receipt yet: refresh later" in shown(report)

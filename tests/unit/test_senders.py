@@ -14,6 +14,7 @@ from engine.senders import (
     ALL,
     SenderPool,
     area_code,
+    capacity_shares,
     is_toll_free,
     pace_weight,
     parse_senders,
@@ -116,3 +117,20 @@ def test_a_pool_shares_recipients_by_pace_and_stays_sticky() -> None:
         RECIPIENTS)
     with pytest.raises(SenderError, match="weight"):
         SenderPool(POOL, weights=(1.0,))
+
+
+def test_capacity_shares_weigh_pace_window_and_cap() -> None:
+    # No cap: by pace alone (the window scales every number alike).
+    free = capacity_shares([8, 1, 1], [None] * 3, open_hours=13, recipients=200_000)
+    assert [round(s) for s in free] == [160_000, 20_000, 20_000]
+    # 50,000 a day each, 13 open hours (a local number does 46,800 a day): the
+    # toll-free number takes what two days of its cap allow, not 80%.
+    capped = capacity_shares([8, 1, 1], [50_000] * 3, open_hours=13, recipients=200_000)
+    assert round(sum(capped)) == 200_000
+    assert capped[0] <= 2 * 50_000 + 1 and capped[1] == capped[2]
+    # A cap that binds only in a long campaign changes nothing in a short one.
+    short = capacity_shares([8, 1, 1], [50_000] * 3, open_hours=13, recipients=20_000)
+    assert [round(s) for s in short] == [16_000, 2_000, 2_000]
+    # Per-number caps (a tier's): the smaller cap takes less.
+    tiers = capacity_shares([1, 1], [6_000, 50_000], open_hours=24, recipients=40_000)
+    assert tiers[0] < tiers[1] and round(sum(tiers)) == 40_000

@@ -40,9 +40,17 @@ def test_bind_names_missing_columns_and_lists_the_file_columns() -> None:
     with pytest.raises(ConfigError) as err:
         t.bind(["to", "name", "code"])
     msg = str(err.value)
-    assert "columns 'Name', 'plan'" in msg
+    assert "column 'plan'" in msg  # {Name} is 'name', as columns are found loosely
     assert "the file's columns are: 'to', 'name', 'code'" in msg
-    assert "did you mean {name}?" in msg
+    # Two loose matches: none is picked, and both are offered.
+    with pytest.raises(ConfigError) as err:
+        Template("Hi {Name}").bind(["to", "name", "NAME "])
+    assert "did you mean {name} or {NAME }?" in str(err.value)
+
+
+def test_bind_finds_columns_as_loosely_as_the_recipient_column() -> None:
+    bound = Template("Hi {First Name}, {code}").bind(["to", "first_name", "CODE"])
+    assert bound.indexes == (1, 2)
 
 
 def test_render_by_field_order_with_indexes() -> None:
