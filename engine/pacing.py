@@ -68,6 +68,10 @@ CLOSING_MARGIN = 60.0
 SLOWER = 1.1
 # ... and is not cut smaller than this near the close (all that is left may be).
 MIN_BATCH = 10
+# Processing begins once a POST is answered: its time counts this many times over
+# (the next may be slower), the worst recent one forgotten a tenth each POST.
+POST_MARGIN = 2.0
+POST_DECAY = 0.9
 # Clock seconds a POST's round trip is taken to last at least (a clock's resolution).
 MIN_ELAPSED = 1e-3
 # Real seconds after a first batch when its sender is looked at, to learn a fast pace.
@@ -95,6 +99,7 @@ class SenderPace:
     learned: bool = False
     max_queued: int = 0
     catching_up: bool = False  # resumed: the next progress seen is not a measure
+    post_time: float = 0.0  # clock seconds a POST takes to be answered (recent worst)
     cap: int | None = None  # most messages processed per UTC day
     day: int | None = None  # the UTC day `used` counts
     used: int = 0  # messages that may be processed that day (sent or still queued)
@@ -135,6 +140,18 @@ class SenderPace:
             self._mark = (now, self.processed)
         self.queued += accepted
         self.max_queued = max(self.max_queued, self.queued)
+
+    @property
+    def lead(self) -> float:
+        """Clock seconds before a deadline (a window's close, midnight) by which a batch
+        picked now is planned to be processed: the margin, and the time from a pick to
+        the server's answer (a cut, a POST slot, the upload: processing begins only
+        once the server has the batch)."""
+        return CLOSING_MARGIN + POST_MARGIN * self.post_time
+
+    def posted(self, elapsed: float) -> None:
+        """A batch was accepted `elapsed` clock seconds after it was picked."""
+        self.post_time = max(elapsed, self.post_time * POST_DECAY)
 
     def answered(self, elapsed: float, done: int) -> None:
         """A POST's answer already showed `done` of its messages processed, `elapsed`
@@ -334,7 +351,8 @@ class PacedLanes:
                     lane.remove(unknown)
                 continue
             before = pace.waiting
-            pick = self._pick(lane, pace, self.clock.now())
+            picked = self.clock.now()
+            pick = self._pick(lane, pace, picked)
             if pace.waiting != before and self.on_wait is not None:
                 self.on_wait()
             if isinstance(pick, float):
@@ -358,9 +376,9 @@ class PacedLanes:
                 return
             pace.posting += rec.messages
             assert self._tg is not None
-            self._tg.create_task(self._post(rec, pace))
+            self._tg.create_task(self._post(rec, pace, picked))
 
-    async def _post(self, rec: BatchRecord, pace: SenderPace) -> None:
+    async def _post(self, rec: BatchRecord, pace: SenderPace, picked: float) -> None:
         started = self.clock.now()
         try:
             await self.submit(rec)
@@ -368,8 +386,9 @@ class PacedLanes:
             pace.posting -= rec.messages
             self._posts.release()
             self.pacer.changed.set()
-        sender = pace.number
-        self.pacer.answered(sender, rec, started, self.clock.now())
+        sender, now = pace.number, self.clock.now()
+        pace.posted(now - picked)  # a cut and a wait for a POST slot delay processing too
+        self.pacer.answered(sender, rec, started, now)
         if (pace.learn and not pace.learned and sender not in self._probed
                     and rec.batch_id is not None and self.a2p is not None):
             self._probed.add(sender)
@@ -404,7 +423,7 @@ class PacedLanes:
             backlog = (pace.queued + pace.posting) / pace.rate
             if pace.cap is not None:
                 room, midnight = pace.cap_room(now)
-                today = int(((midnight - now - CLOSING_MARGIN) / SLOWER - backlog) * pace.rate)
+                today = int(((midnight - now - pace.lead) / SLOWER - backlog) * pace.rate)
                 n = min(n, room, today)
                 if n < max(whole, min(rec.messages, MIN_BATCH)):
                     pace.waiting = Wait("cap", midnight)
@@ -415,7 +434,7 @@ class PacedLanes:
             if span is None:
                 opens = self.quiet.next_open(rec.zone, now)
             else:
-                fits = int(((span[1] - now - CLOSING_MARGIN) / SLOWER - backlog) * pace.rate)
+                fits = int(((span[1] - now - pace.lead) / SLOWER - backlog) * pace.rate)
                 if fits >= max(whole, min(n, MIN_BATCH)):
                     return i, min(n, fits)
                 opens = self.quiet.next_open(rec.zone, span[1])

@@ -50,7 +50,10 @@ async def test_a_job_that_meets_the_night_waits_and_goes_on_in_the_morning(
         start = emu.runtime.clock()
         report = await engine.send_bulk(
             path, text="Hi", sender=LOCAL, credentials=emu.credentials,
-            options=opts(window="08:00-21:00", poll_interval=0.01, max_poll_interval=0.02),
+            # The number's own pace, not learned: at this scale a stall of the machine
+            # is minutes of the clock, too noisy to measure a pace over (see test_pacing).
+            options=opts(window="08:00-21:00", poll_interval=0.01, max_poll_interval=0.02,
+                         rate=1.0),
             clock=Clock(now=emu.runtime.clock, scale=SCALE))
         outside, total, times = outside_window(emu, QuietHours())
         end = emu.runtime.clock()
@@ -64,7 +67,11 @@ async def test_a_job_that_meets_the_night_waits_and_goes_on_in_the_morning(
     assert 300 <= len(evening) <= 3_600
     morning = ordered[len(evening)]
     assert dt.datetime.fromtimestamp(morning, EASTERN).hour == 8  # New York first, at 8
-    assert end - start < 14 * 3600  # by itself, the same morning
+    # By itself, the same morning: the last message processed before 10:00 in
+    # California (the job's own end adds its last poll, which a loaded machine
+    # stretches at this scale).
+    assert ordered[-1] - start < 14 * 3600
+    assert end >= ordered[-1]
     assert any("quiet hours: 08:00-21:00" in w for w in report.warnings)
 
 

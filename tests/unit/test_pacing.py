@@ -6,7 +6,7 @@ import pytest
 
 from engine.chunker import encode_messages, escape_texts
 from engine.journal import BatchRecord
-from engine.pacing import Pacer, SenderPace, type_rate
+from engine.pacing import CLOSING_MARGIN, POST_DECAY, POST_MARGIN, Pacer, SenderPace, type_rate
 from engine.planner import _split_hot
 
 TOLL_FREE = "+18885550100"
@@ -116,3 +116,16 @@ def test_an_answer_that_shows_the_batch_processed_is_a_pace() -> None:
     instant = SenderPace(TOLL_FREE, rate=8.0, horizon=600.0)
     instant.answered(0.0, 10)  # no measurable round trip: taken as a millisecond
     assert instant.rate == pytest.approx(10_000.0)
+
+
+def test_the_time_a_post_takes_is_part_of_the_lead_before_a_deadline() -> None:
+    # A batch is processed only once its POST is answered: a slow POST (a 50 MB
+    # body, a loaded server, a compressed clock) must not push it past the close.
+    pace = SenderPace("+16505550100", rate=1.0, horizon=600.0)
+    assert pace.lead == CLOSING_MARGIN
+    pace.posted(30.0)
+    assert pace.lead == CLOSING_MARGIN + POST_MARGIN * 30.0
+    pace.posted(10.0)  # a faster one: the slow one is forgotten slowly
+    assert pace.post_time == 30.0 * POST_DECAY
+    pace.posted(100.0)
+    assert pace.post_time == 100.0
