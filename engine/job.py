@@ -21,6 +21,7 @@ from typing import Any
 
 from .clock import SYSTEM_CLOCK, Clock
 from .config import Credentials, JobOptions
+from .delivery import ResultsFetcher
 from .dispatch import Dispatch, flatten
 from .errors import ConfigError, HvsmsError, InputError, JournalError
 from .journal import COMPLETED, SUBMITTED, BatchRecord, Journal
@@ -445,7 +446,8 @@ async def _refresh(job: Job) -> JobReport:
                         await refresh_counts(session.a2p, journal, rec, info, since=since)
                     else:
                         journal.record(rec, processed=info.processed, status=info.status)
-                job._summarise(journal)  # per-message results: `results`
+                await _results_again(job, session, journal, since)
+                job._summarise(journal)
         except HvsmsError as exc:
             job._summarise(journal)
             report.status, report.message = "failed", str(exc)
@@ -454,6 +456,26 @@ async def _refresh(job: Job) -> JobReport:
     if report.status == "running":
         report.message = "batches still processing: refresh again later"
     return report
+
+
+async def _results_again(job: Job, session: Session, journal: Journal, since: str) -> None:
+    """List again the messages of completed batches whose results are missing or
+    were pending: the report counts by them (`summary.newest`), so a refresh that
+    read only the batch totals would leave failed.csv behind its counts."""
+    try:
+        pre = await prepare(job.source_path, job.text, job.options)
+    except InputError as exc:
+        job.report.warnings.append(f"per-message results not refreshed: {exc}")
+        return
+    plan = make_plan(pre, sender=session.sender, options=job.options, opted=None,
+                     suppress=False, quiet=None, keep_bodies=False)
+    fetcher = ResultsFetcher(a2p=session.a2p, journal=journal, builder=plan.builder,
+                             since=since)
+    for rec in journal.batches():
+        fetcher.offer(rec, refresh=True)
+    fetcher.close()
+    await fetcher.run()
+    job.report.warnings.extend(fetcher.warnings)
 
 
 def _since(journal: Journal) -> str:
