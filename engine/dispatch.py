@@ -26,6 +26,7 @@ from .poller import Poller
 from .progress import Tracker
 from .quiet_hours import QuietHours
 from .report import DroppedRow
+from .sent_counts import SentCounts
 from .stopping import cancel, until_stopped
 from .submitter import Submitter
 from .summary import TO_SEND
@@ -46,8 +47,10 @@ class Dispatch:
 
     def __init__(self, *, a2p: A2P, journal: Journal, plan: Plan, sender: str,
                  options: JobOptions, tracker: Tracker, stop: asyncio.Event, clock: Clock,
-                 quiet: QuietHours | None, since: str) -> None:
+                 quiet: QuietHours | None, since: str, counts: SentCounts | None = None
+                 ) -> None:
         self.a2p, self.journal, self.plan, self.sender = a2p, journal, plan, sender
+        self.counts = counts  # what each number sent each day, for every job
         self.options, self.tracker, self.stop, self.clock = options, tracker, stop, clock
         self.quiet = quiet
         self.poller = Poller(a2p=a2p, journal=journal, sender=sender, since=since,
@@ -167,7 +170,8 @@ class Dispatch:
         pacer = Pacer()
         for number in self.sender.split(","):
             rate = opts.rate or type_rate(number, self.a2p.payment_types.get(number))
-            pacer.add(number, rate, horizon, learn=opts.rate is None, cap=opts.daily_cap)
+            pacer.add(number, rate, horizon, learn=opts.rate is None, cap=opts.daily_cap,
+                      counts=self.counts)
         return pacer
 
     def _lanes(self) -> PacedLanes | None:

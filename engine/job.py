@@ -50,6 +50,7 @@ from .preflight import Prepared, check, prepare
 from .progress import Progress, ProgressCallback, SenderProgress, Tracker
 from .report import JobReport
 from .senders import ALL
+from .sent_counts import SentCounts
 from .session import EMULATOR_NOTE, Session
 from .stopping import Stopped, unless_stopped
 from .summary import TO_SEND, Snapshot, outcome, summarise
@@ -344,10 +345,16 @@ class Job:
                              sender: str) -> None:
         """The dispatch stage (after the user confirmed the plan, if asked to)."""
         assert self._window is not None
+        with SentCounts() as counts:
+            await self._dispatch_with(session, journal, plan, sender, counts)
+
+    async def _dispatch_with(self, session: Session, journal: Journal, plan: Plan,
+                             sender: str, counts: SentCounts) -> None:
+        assert self._window is not None
         dispatch = self._dispatch = Dispatch(
             a2p=session.a2p, journal=journal, plan=plan, sender=sender, options=self.options,
             tracker=self.tracker, stop=self._stop, clock=self.clock, quiet=self._window.hours,
-            since=_since(journal))
+            since=_since(journal), counts=counts)
         known = {b.seq: b for b in journal.batches()}
         try:
             if self.results_only:

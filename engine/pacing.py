@@ -35,6 +35,7 @@ from .errors import ApiError
 from .journal import FAILED, PLANNED, BatchRecord
 from .quiet_hours import QuietHours
 from .senders import is_toll_free
+from .sent_counts import SentCounts, day_of
 
 __all__ = ["DEFAULT_HORIZON", "THROUGHPUT_BY_TYPE", "PacedLanes", "Pacer", "SenderPace",
            "type_rate"]
@@ -89,6 +90,9 @@ class SenderPace:
     cap: int | None = None  # most messages processed per UTC day
     day: int | None = None  # the UTC day `used` counts
     used: int = 0  # messages that may be processed that day (sent or still queued)
+    # The machine's counts (`engine.sent_counts`): then `used` is what every job,
+    # this one's earlier runs included, sent from this number that day.
+    counts: SentCounts | None = None
     _mark: tuple[float, int] | None = None  # (time, processed) since the sender was busy
 
     @property
@@ -112,11 +116,35 @@ class SenderPace:
         A new day starts with what is still queued (it is processed that day
         or later); every batch sent that day is counted in full and timed to
         be processed before midnight, so no day ever exceeds the cap."""
-        day = int(now // 86_400)
+        day = day_of(now)
         if day != self.day:
-            self.day, self.used = day, self.queued + self.posting
+            carry = self.queued + self.posting
+            if self.counts is not None and self.day is not None and carry:
+                self.counts.add(self.number, day, carry)  # processed after midnight
+            self.day, self.used = day, carry
+        if self.counts is not None:
+            self.used = self.counts.sent(self.number, day)
         cap = self.cap if self.cap is not None else 1 << 62
         return cap - self.used, (day + 1) * 86_400.0
+
+    def take(self, now: float, want: int) -> tuple[int, int]:
+        """Count `want` messages about to be posted: (day, how many the cap let
+        through; another job may have taken part of the day since `cap_room`)."""
+        day = day_of(now)
+        self.cap_room(now)
+        if self.counts is not None:
+            got = self.counts.reserve(self.number, day, want, self.cap)
+        else:
+            got = want if self.cap is None else max(0, min(want, self.cap - self.used))
+        self.used += got
+        return day, got
+
+    def give_back(self, day: int, count: int) -> None:
+        """Messages counted by `take` that were not sent after all."""
+        if self.counts is not None:
+            self.counts.release(self.number, day, count)
+        if day == self.day:
+            self.used -= count
 
     def submitted(self, now: float, accepted: int) -> None:
         if accepted <= 0:
@@ -163,8 +191,9 @@ class Pacer:
     changed: asyncio.Event = field(default_factory=asyncio.Event)
 
     def add(self, number: str, rate: float, horizon: float, *, learn: bool,
-            cap: int | None = None) -> SenderPace:
-        pace = self.senders[number] = SenderPace(number, rate, horizon, learn=learn, cap=cap)
+            cap: int | None = None, counts: SentCounts | None = None) -> SenderPace:
+        pace = self.senders[number] = SenderPace(number, rate, horizon, learn=learn, cap=cap,
+                                                 counts=counts)
         return pace
 
     def submitted(self, sender: str, rec: BatchRecord, now: float) -> None:
@@ -281,28 +310,34 @@ class PacedLanes:
             if n < rec.messages and not self.planned:
                 await self._wait(math.inf)
                 continue
+            await self._posts.acquire()
+            if self.stopped():  # stopped while waiting for the slot: not begun, stays planned
+                self._posts.release()
+                return
+            # Counted once the POST is next (not while waiting for the slot): a kill
+            # leaves no count for messages that were never posted.
+            day, got = pace.take(self.clock.now(), n)
+            if got < n:  # another job took part of the day meanwhile: look again
+                self._posts.release()
+                pace.give_back(day, got)
+                continue
             if n < rec.messages:
                 rec, lane[i] = await self.split(rec, n)
             else:
                 del lane[i]
-            pace.used += rec.messages
-            await self._posts.acquire()
-            if self.stopped():  # stopped while waiting for the slot: not begun, stays planned
-                self._posts.release()
-                pace.used -= rec.messages
-                lane.insert(i, rec)
-                return
             pace.posting += rec.messages
             assert self._tg is not None
-            self._tg.create_task(self._post(rec, pace))
+            self._tg.create_task(self._post(rec, pace, day))
 
-    async def _post(self, rec: BatchRecord, pace: SenderPace) -> None:
+    async def _post(self, rec: BatchRecord, pace: SenderPace, day: int) -> None:
         try:
             await self.submit(rec)
         finally:
             pace.posting -= rec.messages
             self._posts.release()
             self.pacer.changed.set()
+            if rec.state in (PLANNED, FAILED):  # not sent (refused, or never begun)
+                pace.give_back(day, rec.messages)
         sender = pace.number
         if (pace.learn and not pace.learned and sender not in self._probed
                     and rec.batch_id is not None and self.a2p is not None):

@@ -10,6 +10,7 @@ sender's rate. Progress is then computed from the clock when asked (`Batch`).
 
 from __future__ import annotations
 
+import datetime as dt
 import uuid
 from collections import deque
 from collections.abc import Callable
@@ -148,9 +149,15 @@ class Intake:
         return outcomes
 
     def _cap(self, batch: Batch) -> None:
-        """Messages past the sender's daily cap fail (by the day they are scheduled in)."""
+        """Messages past the sender's daily cap fail (by the day they are scheduled in);
+        the count per day is kept with or without a cap (the ledger's `per_day`)."""
         cap = self.config.daily_cap
-        if cap is None or not batch.size:
+        if not batch.size:
+            return
+        ends = batch.processed_at_many(np.array([0, batch.size - 1], dtype=np.int64))
+        if cap is None and int(ends[0] // 86400.0) == int(ends[1] // 86400.0):
+            key = (batch.sender, int(ends[0] // 86400.0))  # one day: no need to look closer
+            self._per_day[key] = self._per_day.get(key, 0) + batch.size
             return
         at = batch.processed_at_many(np.arange(batch.size, dtype=np.int64))
         days, firsts, counts = np.unique((at // 86400.0).astype(np.int64), return_index=True,
@@ -158,11 +165,19 @@ class Intake:
         for day, first, count in zip(days.tolist(), firsts.tolist(), counts.tolist(),
                                      strict=True):
             used = self._per_day.get((batch.sender, day), 0)
-            room = max(0, cap - used)
+            room = count if cap is None else max(0, cap - used)
             if room < count:
                 over = batch.outcomes[first + room:first + count]
                 over[over != SENDING_FAILED] = CAPPED
             self._per_day[(batch.sender, day)] = used + count
+
+    def per_day(self) -> dict[str, dict[str, int]]:
+        """Messages scheduled per sender per emulated UTC day ("YYYY-MM-DD")."""
+        out: dict[str, dict[str, int]] = {}
+        for (sender, day), count in sorted(self._per_day.items()):
+            date = dt.datetime.fromtimestamp(day * 86400, dt.UTC).date().isoformat()
+            out.setdefault(sender, {})[date] = count
+        return out
 
     def set_processing_rate(self, rate: float) -> None:
         """Change the rate from now on; work already done stays done."""
