@@ -36,7 +36,13 @@ from rich.table import Table
 from rich.text import Text
 
 from . import __version__
-from .config import DEFAULT_MAX_BATCH_BYTES, Credentials, JobOptions, credentials_from_env
+from .config import (
+    DEFAULT_MAX_BATCH_BYTES,
+    DEFAULT_MAX_BATCH_MESSAGES,
+    Credentials,
+    JobOptions,
+    credentials_from_env,
+)
 from .errors import ConfigError, HvsmsError, InputError, JournalError, JournalLocked, SenderError
 from .job import (
     TO_SEND,
@@ -648,7 +654,8 @@ def cli() -> None:
               help="Optional per-row text column.")
 @click.option("--max-batch-bytes", type=int, default=DEFAULT_MAX_BATCH_BYTES, show_default=True,
               help="Largest request body, in bytes.")
-@click.option("--max-batch-messages", type=int, default=None, help="Most messages per batch.")
+@click.option("--max-batch-messages", type=int, default=DEFAULT_MAX_BATCH_MESSAGES,
+              show_default=True, help="Most messages per batch (request).")
 @click.option("--concurrency", type=int, default=4, show_default=True,
               help="Batches posted at once.")
 @click.option("--region", default="US", show_default=True,

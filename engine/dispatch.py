@@ -77,7 +77,8 @@ class Dispatch:
         out = list(self.submitter.notes)
         if self.submitter.splits:
             out.append(f"{self.submitter.splits} batch(es) were too large for the server "
-                       "(HTTP 413) and were sent as two halves each")
+                       "(HTTP 413, or a 400 naming the count of messages) and were sent as two "
+                       "halves each")
         if self.fetcher is not None:
             out.extend(self.fetcher.warnings)
         return out

@@ -271,7 +271,7 @@ def summary_table(report: JobReport, *, ascii_only: bool = False) -> Table:
         t.add_row("failed", _n(c.failed), "delivery failed" if c.failed else "")
         t.add_row("pending", _n(c.pending),
                   "no final receipt yet: refresh later" if c.pending else "")
-    done = sum(1 for b in report.batches if b.status in ("completed", "Completed"))
+    done = sum(1 for b in report.batches if b.status in ("completed", "Completed", "Sent"))
     t.add_row("batches", _n(len(report.batches)),
               "" if report.dry_run else f"{_n(done)} completed")
     t.add_row("segments", _n(c.segments), "")

@@ -28,6 +28,10 @@ class Rejection:
     error_code: str
     description: str
 
+# A batch in either of these is processed (the spec's batch statuses are
+# Processing, Completed and Sent; the list filter also takes Queued).
+DONE_STATUSES = frozenset({"Completed", "Sent"})
+
 
 @dataclass(frozen=True, slots=True)
 class BatchInfo:
@@ -42,7 +46,7 @@ class BatchInfo:
 
     @property
     def completed(self) -> bool:
-        return self.status == "Completed"
+        return self.status in DONE_STATUSES
 
     @classmethod
     def parse(cls, data: Any, endpoint: str) -> BatchInfo:

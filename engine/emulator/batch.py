@@ -69,6 +69,8 @@ class Batch:
     rate: float
     lifecycle: Lifecycle = INSTANT
     cap_code: str = "SMS-RC-403"
+    # What a processed batch says: "Completed", or "Sent" (the spec allows both).
+    done_status: str = "Completed"
     _cost: float | None = None
     # Running per-outcome counts and segment units of messages [0, _tally_done).
     _tally_done: int = 0
@@ -92,7 +94,7 @@ class Batch:
         return self.start + (self.size - self.base_done) / self.rate
 
     def status(self, now: float) -> str:
-        return "Completed" if self.processed(now) >= self.size else "Processing"
+        return self.done_status if self.processed(now) >= self.size else "Processing"
 
     def last_modified(self, now: float) -> float:
         done = self.processed(now)
@@ -180,7 +182,7 @@ class Batch:
             "from": self.sender,
             "batchSize": self.size,
             "processedCount": done,
-            "status": "Completed" if done >= self.size else "Processing",
+            "status": self.done_status if done >= self.size else "Processing",
             "creationTime": format_time(self.created),
             "lastModifiedTime": format_time(self.last_modified(now)),
             "rejected": rejected or [],

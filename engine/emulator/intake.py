@@ -63,6 +63,10 @@ class Intake:
         request.check_texts()
         now = self.clock()
         n = request.count
+        most = self.config.max_batch_messages
+        if most is not None and n > most:
+            raise ApiError(400, "CMN-101", f"Parameter [messages] value is invalid: {n} "
+                           f"messages, at most {most} per request.")
         reasons: dict[int, tuple[Any, str, str]] = {}
         for i, to in request.invalid:
             shown = to if isinstance(to, list) else ([] if to is None else [to])
@@ -126,6 +130,7 @@ class Intake:
             default_text=text, texts=texts, first_message_id=self.store.next_message_id,
             base_done=0, start=start, rate=self.config.rate_of(sender),
             lifecycle=self.lifecycle, cap_code=self.config.daily_cap_code,
+            done_status=self.config.batch_done_status,
         )
         self._cap(batch)
         self.store.add(batch)
