@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine, Mapping
 from typing import Any
 
 from .api.a2p import A2P
@@ -25,6 +25,7 @@ from .plan import Plan, log_planned, reconcile, record_plan
 from .poller import Poller
 from .progress import Tracker
 from .quiet_hours import QuietHours
+from .registration import NumberConfig, shared_cap
 from .report import DroppedRow
 from .sent_counts import SentCounts
 from .stopping import cancel, until_stopped
@@ -47,10 +48,13 @@ class Dispatch:
 
     def __init__(self, *, a2p: A2P, journal: Journal, plan: Plan, sender: str,
                  options: JobOptions, tracker: Tracker, stop: asyncio.Event, clock: Clock,
-                 quiet: QuietHours | None, since: str, counts: SentCounts | None = None
-                 ) -> None:
+                 quiet: QuietHours | None, since: str, counts: SentCounts | None = None,
+                 caps: Mapping[str, int] | None = None,
+                 configs: Mapping[str, NumberConfig] | None = None) -> None:
         self.a2p, self.journal, self.plan, self.sender = a2p, journal, plan, sender
         self.counts = counts  # what each number sent each day, for every job
+        # Each number's cap a day (`registration.daily_caps`) and SMS configuration.
+        self.caps, self.configs = dict(caps or {}), dict(configs or {})
         self.options, self.tracker, self.stop, self.clock = options, tracker, stop, clock
         self.quiet = quiet
         self.poller = Poller(a2p=a2p, journal=journal, sender=sender, since=since,
@@ -164,15 +168,17 @@ class Dispatch:
     def _pacer(self) -> Pacer | None:
         """Paced submission (`engine.pacing`), unless the options turn it off."""
         opts = self.options
-        if opts.horizon is None and self.quiet is None and opts.daily_cap is None:
+        if (opts.horizon is None and self.quiet is None and opts.daily_cap is None
+                and not self.caps):
             return None
         # Quiet hours and caps need paced lanes even without a horizon: a batch is timed.
         horizon = opts.horizon if opts.horizon is not None else _NO_HORIZON
         pacer = Pacer()
         for number in self.sender.split(","):
             rate = opts.rate or type_rate(number, self.a2p.payment_types.get(number))
-            pacer.add(number, rate, horizon, learn=opts.rate is None, cap=opts.daily_cap,
-                      counts=self.counts)
+            pacer.add(number, rate, horizon, learn=opts.rate is None,
+                      cap=self.caps.get(number, opts.daily_cap), counts=self.counts,
+                      shared=shared_cap(self.configs.get(number)))
         return pacer
 
     def _lanes(self) -> PacedLanes | None:

@@ -22,6 +22,7 @@ __all__ = [
     "JournalLocked",
     "LoginRefused",
     "NetworkError",
+    "NumberNotReady",
     "OutcomeUnknown",
     "PermissionDenied",
     "RateLimited",
@@ -97,6 +98,17 @@ class InputError(HvsmsError):
 
 class SenderError(ConfigError):
     """The `from` number is not E.164 or is not an A2P sender of the account."""
+
+
+class NumberNotReady(SenderError):
+    """A sender number's SMS configuration says its messages would fail (a TCR
+    campaign not Confirmed, no campaign, an unverified toll-free number); one
+    line per number, each with what to do (`engine.registration.refusal`)."""
+
+    def __init__(self, lines: list[str]) -> None:
+        self.lines = list(lines)
+        super().__init__("refusing to send: " + ("\n  ".join(["", *self.lines])
+                                                  if len(self.lines) > 1 else self.lines[0]))
 
 
 class JournalError(HvsmsError):

@@ -19,6 +19,7 @@ import os
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
+from .account import read_configs
 from .clock import SYSTEM_CLOCK, Clock
 from .config import Credentials, JobOptions
 from .delivery import ResultsFetcher
@@ -48,9 +49,10 @@ from .plan import (
 from .poller import refresh_counts
 from .preflight import Prepared, check, prepare
 from .progress import Progress, ProgressCallback, SenderProgress, Tracker
+from .registration import NumberConfig, daily_caps
 from .report import JobReport
 from .senders import ALL
-from .sent_counts import SentCounts
+from .sent_counts import SentCounts, day_of
 from .session import EMULATOR_NOTE, Session
 from .stopping import Stopped, unless_stopped
 from .summary import TO_SEND, Snapshot, outcome, summarise
@@ -184,6 +186,9 @@ class Job:
         self._session: Session | None = None
         self._dispatch: Dispatch | None = None
         self._window: Window | None = None
+        # Each sender's SMS configuration and cap a day, once the session read them.
+        self.configs: dict[str, NumberConfig] = {}
+        self.caps: dict[str, int] = {}
 
     @property
     def progress(self) -> Progress:
@@ -304,7 +309,19 @@ class Job:
         sender = await session.pick(self.sender)
         await session.check_server(journal)
         self.report.sender = sender
+        if not self.results_only:
+            await self._registration(session, sender)
         return session
+
+    async def _registration(self, session: Session, sender: str) -> None:
+        """What each number may send: refused numbers end the job here (nothing was
+        sent); the rest get their tier's cap a day (`engine.registration`)."""
+        numbers = sender.split(",")
+        configs, note = await unless_stopped(read_configs(session.a2p, numbers), self._stop)
+        if note:
+            self.report.warnings.append(note)
+        self.configs = configs
+        self.caps = daily_caps(numbers, configs, self.options.daily_cap)
 
     async def _plan(self, pre: Prepared, session: Session | None, sender: str) -> Plan:
         """The plan stage: opt-outs, suppression lists and quiet hours, then the planner."""
@@ -336,9 +353,13 @@ class Job:
         self.report.warnings.extend(warnings)
         rates = self._dispatch.rates() if self._dispatch is not None else {}
         assert self._window is not None
+        now = self.clock.now()
+        with SentCounts() as counts:
+            today = {n: counts.sent(n, day_of(now)) for n in self.caps}
         self.schedule = plan_schedule(journal, sender=self.report.sender or DRY_RUN_SENDER,
-                                      options=self.options, paces=rates,
-                                      now=self.clock.now(), win=self._window)
+                                      options=self.options, paces=rates, now=now,
+                                      win=self._window, caps=self.caps, configs=self.configs,
+                                      sent_today=today)
         self.tracker.planning_done()
 
     async def _dispatch_plan(self, session: Session, journal: Journal, plan: Plan,
@@ -354,7 +375,7 @@ class Job:
         dispatch = self._dispatch = Dispatch(
             a2p=session.a2p, journal=journal, plan=plan, sender=sender, options=self.options,
             tracker=self.tracker, stop=self._stop, clock=self.clock, quiet=self._window.hours,
-            since=_since(journal), counts=counts)
+            since=_since(journal), counts=counts, caps=self.caps, configs=self.configs)
         known = {b.seq: b for b in journal.batches()}
         try:
             if self.results_only:

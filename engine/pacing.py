@@ -93,6 +93,8 @@ class SenderPace:
     # The machine's counts (`engine.sent_counts`): then `used` is what every job,
     # this one's earlier runs included, sent from this number that day.
     counts: SentCounts | None = None
+    # A count shared with other numbers (key, cap a day): LowVolume's account-wide 6,000.
+    shared: tuple[str, int] | None = None
     _mark: tuple[float, int] | None = None  # (time, processed) since the sender was busy
 
     @property
@@ -122,9 +124,12 @@ class SenderPace:
             if self.counts is not None and self.day is not None and carry:
                 self.counts.add(self.number, day, carry)  # processed after midnight
             self.day, self.used = day, carry
+        cap = self.cap if self.cap is not None else 1 << 62
         if self.counts is not None:
             self.used = self.counts.sent(self.number, day)
-        cap = self.cap if self.cap is not None else 1 << 62
+            if self.shared is not None:
+                key, most = self.shared
+                cap = min(cap, self.used + most - self.counts.sent(key, day))
         return cap - self.used, (day + 1) * 86_400.0
 
     def take(self, now: float, want: int) -> tuple[int, int]:
@@ -133,7 +138,7 @@ class SenderPace:
         day = day_of(now)
         self.cap_room(now)
         if self.counts is not None:
-            got = self.counts.reserve(self.number, day, want, self.cap)
+            got = self.counts.reserve(self.number, day, want, self.cap, self.shared)
         else:
             got = want if self.cap is None else max(0, min(want, self.cap - self.used))
         self.used += got
@@ -142,7 +147,7 @@ class SenderPace:
     def give_back(self, day: int, count: int) -> None:
         """Messages counted by `take` that were not sent after all."""
         if self.counts is not None:
-            self.counts.release(self.number, day, count)
+            self.counts.release(self.number, day, count, self.shared)
         if day == self.day:
             self.used -= count
 
@@ -191,9 +196,10 @@ class Pacer:
     changed: asyncio.Event = field(default_factory=asyncio.Event)
 
     def add(self, number: str, rate: float, horizon: float, *, learn: bool,
-            cap: int | None = None, counts: SentCounts | None = None) -> SenderPace:
+            cap: int | None = None, counts: SentCounts | None = None,
+            shared: tuple[str, int] | None = None) -> SenderPace:
         pace = self.senders[number] = SenderPace(number, rate, horizon, learn=learn, cap=cap,
-                                                 counts=counts)
+                                                 counts=counts, shared=shared)
         return pace
 
     def submitted(self, sender: str, rec: BatchRecord, now: float) -> None:

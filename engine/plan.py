@@ -29,6 +29,7 @@ from .preview import describe as describe_message
 from .progress import Tracker
 from .quiet_hours import ANY as ANY_HOURS
 from .quiet_hours import FEDERAL_WINDOW, QuietHours, parse_window
+from .registration import NumberConfig, describe_caps
 from .report import DroppedRow
 from .schedule import format_schedule, on_loopback, schedule
 from .senders import ALL, SenderPool, pace_weight, parse_senders
@@ -209,12 +210,21 @@ def record_plan(journal: Journal, stats: PlanStats) -> tuple[list[dict[str, Any]
 
 
 def plan_schedule(journal: Journal, *, sender: str, options: JobOptions,
-                  paces: Mapping[str, float], now: float, win: Window) -> list[str]:
-    """The plan's schedule: per sender and in total (engine.schedule)."""
+                  paces: Mapping[str, float], now: float, win: Window,
+                  caps: Mapping[str, int] | None = None,
+                  configs: Mapping[str, NumberConfig] | None = None,
+                  sent_today: Mapping[str, int] | None = None) -> list[str]:
+    """The plan's schedule: per sender and in total (engine.schedule), and with
+    `caps` each number's tier and cap a day (`registration`)."""
     numbers = sender.split(",")
     rates = {n: paces[n] if n in paces else options.rate or type_rate(n, None)
              for n in numbers}
     work = [(b.sender or numbers[0], b.zone, b.messages) for b in journal.batches()
             if b.state in TO_SEND]
-    plans = schedule(work, rates, start=now, quiet=win.hours, cap=options.daily_cap)
-    return format_schedule(plans, window=win.text)
+    plans = schedule(work, rates, start=now, quiet=win.hours, cap=options.daily_cap,
+                     caps=caps, used_today=sent_today)
+    lines = format_schedule(plans, window=win.text)
+    if caps:
+        days = {p.sender: p.days for p in plans if p.recipients}
+        lines += describe_caps(caps, configs or {}, sent_today or {}, days)
+    return lines

@@ -61,19 +61,23 @@ class SentCounts:
                                    (number, day)).fetchone()
         return int(row[0]) if row else 0
 
-    def reserve(self, number: str, day: int, want: int, cap: int | None) -> int:
+    def reserve(self, number: str, day: int, want: int, cap: int | None,
+                shared: tuple[str, int] | None = None) -> int:
         """Count up to `want` messages for `number` on `day`, no more than `cap` in
-        all; returns how many were counted (0: the day's cap is used up)."""
+        all (and, with `shared` = (key, cap), no more than that key's cap, a count
+        several numbers share); returns how many were counted (0: used up)."""
         if want <= 0:
             return 0
         db = self._conn()
         db.execute("BEGIN IMMEDIATE")  # one writer at a time, across processes
         try:
-            used = self.sent(number, day)
-            got = want if cap is None else max(0, min(want, cap - used))
+            got = want if cap is None else max(0, min(want, cap - self.sent(number, day)))
+            if shared is not None:
+                got = max(0, min(got, shared[1] - self.sent(shared[0], day)))
             if got:
-                db.execute("INSERT INTO sent VALUES (?, ?, ?) ON CONFLICT (number, day) "
-                           "DO UPDATE SET count = count + excluded.count", (number, day, got))
+                for key in (number, *([shared[0]] if shared is not None else [])):
+                    db.execute("INSERT INTO sent VALUES (?, ?, ?) ON CONFLICT (number, day) "
+                               "DO UPDATE SET count = count + excluded.count", (key, day, got))
             db.execute("COMMIT")
         except BaseException:
             db.execute("ROLLBACK")
@@ -84,11 +88,13 @@ class SentCounts:
         """Count messages sent without a cap (others' caps still see them)."""
         self.reserve(number, day, count, None)
 
-    def release(self, number: str, day: int, count: int) -> None:
+    def release(self, number: str, day: int, count: int,
+                shared: tuple[str, int] | None = None) -> None:
         """Give back messages reserved but not sent (the server refused the POST)."""
         if count > 0:
-            self._conn().execute("UPDATE sent SET count = max(0, count - ?) "
-                                 "WHERE number = ? AND day = ?", (count, number, day))
+            for key in (number, *([shared[0]] if shared is not None else [])):
+                self._conn().execute("UPDATE sent SET count = max(0, count - ?) "
+                                     "WHERE number = ? AND day = ?", (count, key, day))
 
     def close(self) -> None:
         if self._db is not None:

@@ -142,6 +142,7 @@ class A2P:
         self.client = client
         # `paymentType` of each number `a2p_senders` listed (TollFree, Local, ...).
         self.payment_types: dict[str, str] = {}
+        self.number_ids: dict[str, str] = {}  # the phone-number record id of each
 
     async def a2p_senders(self) -> list[str]:
         """The account's numbers with the A2PSmsSender feature, all pages."""
@@ -159,10 +160,20 @@ class A2P:
                 if A2P_SENDER in (rec.get("features") or ()) and rec.get("phoneNumber"):
                     senders.append(str(rec["phoneNumber"]))
                     self.payment_types[senders[-1]] = str(rec.get("paymentType") or "")
+                    if rec.get("id") is not None:
+                        self.number_ids[senders[-1]] = str(rec["id"])
             paging = data.get("paging") or {}
             if int(paging.get("totalPages") or page) <= page:
                 return senders
             page += 1
+
+    async def sms_configuration(self, number: str) -> Any:
+        """The number's SMS configuration (TCR campaign, tier); `a2p_senders` first."""
+        number_id = self.number_ids[number]
+        resp = await self.client.request(
+            "GET", f"{ACCOUNT}/extension/~/phone-number/{number_id}/sms-configuration",
+            endpoint="readSmsConfiguration")
+        return resp.data
 
     async def create_batch(self, body: Callable[[], StreamBody]) -> BatchInfo:
         resp = await self.client.request(

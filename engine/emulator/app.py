@@ -183,6 +183,29 @@ async def phone_numbers_list(request: web.Request) -> web.Response:
                           "records": chunk, "paging": paging_info, "navigation": navigation})
 
 
+async def sms_configuration(request: web.Request) -> web.Response:
+    """A number's SMS configuration (RingCentral's developer guide, "SMS requirements"):
+    its TCR campaign (status, tier, use cases) and brand; both left out when the
+    number is linked to no campaign."""
+    config = _check_account(request)
+    if request.match_info["extensionId"] not in ("~", config.extension_id):
+        raise ApiError.not_found("extensionId")
+    if not config.sms_configuration:
+        raise ApiError(404, "CMN-102", "Resource for parameter [sms-configuration] is not found.")
+    try:
+        sender = config.senders[int(request.match_info["phoneNumberId"]) - 1_000_001]
+    except (ValueError, IndexError):
+        raise ApiError.not_found("phoneNumberId") from None
+    out: dict[str, Any] = {"phoneNumberId": request.match_info["phoneNumberId"],
+                           "phoneNumber": sender.phone_number}
+    if sender.campaign_status is not None:
+        out["smsCampaignInfo"] = {"id": "2008", "status": sender.campaign_status,
+                                  "registrationTier": sender.registration_tier,
+                                  "useCases": list(sender.use_cases)}
+        out["smsBrandInfo"] = {"id": "1008", "status": "Verified"}
+    return json_response(out)
+
+
 # -- batches -------------------------------------------------------------------
 
 
@@ -413,6 +436,8 @@ def create_app(config: EmulatorConfig | None = None, *,
     add("POST", "/restapi/oauth/revoke", revoke, name="revoke")
     add("GET", API + "/extension/{extensionId}/phone-number", phone_numbers_list,
         name="listExtensionPhoneNumbers")
+    add("GET", API + "/extension/{extensionId}/phone-number/{phoneNumberId}/sms-configuration",
+        sms_configuration, name="readSmsConfiguration")
     add("POST", A2P + "/batches", create_batch, name="createA2PSMS")
     add("GET", A2P + "/batches", list_batches, name="listA2PBatches")
     add("GET", A2P + "/batches/{batchId}", read_batch, name="readA2PBatch")

@@ -66,6 +66,11 @@ class SenderNumber:
     payment_type: str = "Local"
     # Messages per second; None: by `payment_type` (THROUGHPUT_BY_TYPE, else 1/s).
     throughput: float | None = None
+    # Its SMS configuration: the TCR campaign's status (a toll-free number's
+    # verification status), None for no campaign linked; the registration tier.
+    campaign_status: str | None = "Confirmed"
+    registration_tier: str = "StandardVolume"
+    use_cases: tuple[str, ...] = ("CustomerCare", "AccountNotification")
 
     @property
     def is_a2p(self) -> bool:
@@ -191,6 +196,8 @@ class EmulatorConfig:
     daily_cap_code: str = "SMS-RC-403"
     # The status of a processed batch: "Completed", or "Sent" (also in the spec).
     batch_done_status: str = "Completed"
+    # False: no sms-configuration endpoint (404), as on a server without it.
+    sms_configuration: bool = True
     # False: the app lacks the A2P SMS permission (403 on every A2P endpoint).
     a2p_permission: bool = True
     seed: int = 0
@@ -303,9 +310,8 @@ def config_from_dict(data: Mapping[str, Any]) -> EmulatorConfig:
     values = dict(data)
     if "senders" in values:
         values["senders"] = tuple(
-            SenderNumber(s["phone_number"], tuple(s.get("features", ("CallerId", "A2PSmsSender"))),
-                         s.get("usage_type", "DirectNumber"), s.get("payment_type", "Local"),
-                         s.get("throughput"))
+            SenderNumber(**{**s, **{k: tuple(s[k]) for k in ("features", "use_cases")
+                                    if k in s}})
             for s in values["senders"]
         )
     if "rate_limits" in values:
