@@ -88,6 +88,7 @@ from .summary import Snapshot, all_completed, summarise, to_send
 __all__ = ["cli", "main"]
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+EXIT_CARRIER = 3  # paused early: the carriers refuse what a number sends
 
 EMULATOR_LINE = (
     "No credentials (RC_* variables or ./.env): using the built-in emulator. "
@@ -420,18 +421,15 @@ def _finish(outcome: Outcome, ui: Ui, directory: Path) -> int:
     ui.table(summary_table(report, ascii_only=not ui.tty))
     if report.dry_run:
         _show_plan_extras(ui, report)
-    for note in report.notes:
-        ui.say(f"note: {note}")
-    for w in report.warnings:
-        if w != _LIBRARY_EMULATOR_NOTE:
-            kind = "note" if w.startswith("dry run") else "warning"
-            ui.say(f"{kind}: {w}", style="yellow")
+    _say_notes(ui, report)
     res = report.results
     if res.get("batches") and not res.get("complete") and not report.dry_run and report.journal:
         ui.say(f"note: delivery results of {res.get('batches_done', 0)} of "
                f"{res.get('batches', 0)} batches fetched; the rest with: "
                f"hvsms results {report.journal}", style="yellow")
     ui.say(f"reports: {directory}/ ({', '.join(p.name for p in written)})")
+    if report.status == "paused":
+        return _paused(ui, report)
     if outcome.signals or report.status == "interrupted":
         if report.emulator:
             ui.say(f"Interrupted. {EMULATOR_ENDED}", always=True)
@@ -464,6 +462,24 @@ def _finish(outcome: Outcome, ui: Ui, directory: Path) -> int:
     if report.journal and not report.emulator:
         click.echo(f"Resume with: hvsms resume {report.journal}", err=True)
     return EXIT_FAILED
+
+
+def _say_notes(ui: Ui, report: JobReport) -> None:
+    for note in report.notes:
+        ui.say(f"note: {note}")
+    for w in report.warnings:
+        if w != _LIBRARY_EMULATOR_NOTE:
+            kind = "note" if w.startswith("dry run") else "warning"
+            ui.say(f"{kind}: {w}", style="yellow")
+
+
+def _paused(ui: Ui, report: JobReport) -> int:
+    """A job that stopped early (`engine.early_stop`): the reason, and the way on."""
+    ui.error(report.message)
+    if report.journal:
+        click.echo(f"once fixed, resume with: hvsms resume {report.journal} "
+                   "(or send with --no-early-stop to send regardless)", err=True)
+    return EXIT_CARRIER
 
 
 def _show_plan_extras(ui: Ui, report: JobReport) -> None:
@@ -677,6 +693,9 @@ def cli() -> None:
               help="Plan and report, send nothing (needs no credentials).")
 @click.option("--again", is_flag=True,
               help="Send even if the same file, text and sender went out in the last 24 hours.")
+@click.option("--no-early-stop", is_flag=True,
+              help="Send everything even when a number's first results show carrier "
+                   "filtering (exit 3 otherwise, resumable).")
 @click.option("--no-results", is_flag=True,
               help="Do not fetch every message's delivery result (failed.csv then stays "
                    "empty; `hvsms results` can fetch them later).")
@@ -685,7 +704,8 @@ def send(file: str, text: str | None, sender: str | None, journal: str | None,
          to_column: str, text_column: str, max_batch_bytes: int, max_batch_messages: int | None,
          concurrency: int, region: str, strict: bool, no_dedupe: bool, suppress: str | None,
          encoding: str, delimiter: str | None, smart_encoding: bool, dry_run: bool,
-         again: bool, no_results: bool, report_dir: Path | None, yes: bool, quiet: bool,
+         again: bool, no_early_stop: bool, no_results: bool, report_dir: Path | None,
+         yes: bool, quiet: bool,
          verbose: bool, debug: bool, outcomes: bool, log_json: str | None,
          match_area_code: bool = False, horizon_minutes: float = 10.0,
          rate: float | None = None, window: str | None = None, quiet_hours: str = "federal",
@@ -703,7 +723,7 @@ def send(file: str, text: str | None, sender: str | None, journal: str | None,
             smart_encoding=smart_encoding, match_area_code=match_area_code,
             horizon=horizon_minutes * 60 if horizon_minutes > 0 else None, rate=rate,
             window=window, quiet_hours="states" if quiet_hours == "states" else "federal",
-            daily_cap=daily_cap,
+            daily_cap=daily_cap, early_stop=not no_early_stop,
         )
         code = _send(ui, file, text=text, sender=sender, journal=journal, options=options,
                      dry_run=dry_run, report_dir=report_dir, yes=yes, again=again,

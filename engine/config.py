@@ -219,7 +219,10 @@ class JobOptions:
     window: str | None = None
     quiet_hours: Literal["federal", "states"] = "federal"
     # Most messages per sender per UTC day (None: no cap of ours); never exceeded.
+    # It only lowers the number's own (its tier's: `engine.registration`).
     daily_cap: int | None = None
+    # Pause when a number's first results show carrier filtering (`engine.early_stop`).
+    early_stop: bool = True
 
     def __post_init__(self) -> None:
         if self.max_batch_bytes < 1024:

@@ -10,6 +10,7 @@ phase: no new batches, then POSTs in flight get `drain_timeout` to finish.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Coroutine, Mapping
 from typing import Any
@@ -18,8 +19,20 @@ from .api.a2p import A2P
 from .clock import Clock
 from .config import JobOptions
 from .delivery import ResultsFetcher
+from .early_stop import EarlyStop, FirstResults, parse_codes
 from .errors import HvsmsError, JobFailed
-from .journal import COMPLETED, SPLIT_BASE, SUBMITTED, BatchRecord, Journal, ResultState
+from .journal import (
+    COMPLETED,
+    PLANNED,
+    SPLIT,
+    SPLIT_BASE,
+    SUBMITTED,
+    SUBMITTING,
+    UNCERTAIN,
+    BatchRecord,
+    Journal,
+    ResultState,
+)
 from .pacing import PacedLanes, Pacer, type_rate
 from .plan import Plan, log_planned, reconcile, record_plan
 from .poller import Poller
@@ -55,6 +68,11 @@ class Dispatch:
         self.counts = counts  # what each number sent each day, for every job
         # Each number's cap a day (`registration.daily_caps`) and SMS configuration.
         self.caps, self.configs = dict(caps or {}), dict(configs or {})
+        # Each number's first results, judged before its next batch is posted.
+        self.first_results = FirstResults() if options.early_stop else None
+        self.early: EarlyStop | None = None  # why the job paused, if it did
+        self._judged: dict[str, asyncio.Event] = {}
+        self._first: dict[str, BatchRecord] = {}
         self.options, self.tracker, self.stop, self.clock = options, tracker, stop, clock
         self.quiet = quiet
         self.poller = Poller(a2p=a2p, journal=journal, sender=sender, since=since,
@@ -195,7 +213,38 @@ class Dispatch:
         return PacedLanes(pacer=self.pacer, default_sender=self.sender,
                           submit=self.submitter.submit, split=split, stopped=self.stop.is_set,
                           clock=self.clock, a2p=self.a2p, quiet=self.quiet,
-                          on_probe=self._updated, concurrency=self.options.concurrency)
+                          on_probe=self._updated, concurrency=self.options.concurrency,
+                          gate=self._gate if self.first_results is not None else None)
+
+    async def _gate(self, sender: str, rec: BatchRecord) -> bool:
+        """Before a batch is posted: a number's first goes at once, the next waits
+        until a batch of the number completed and was judged (`_judge`). True: it
+        waited (the lane looks again, a stop included)."""
+        first = self._first.setdefault(sender, rec)
+        judged = self._judged.setdefault(sender, asyncio.Event())
+        if first is rec or judged.is_set():
+            return False
+        while not judged.is_set() and not self.stop.is_set():
+            if first.state not in (PLANNED, SUBMITTING, SUBMITTED, UNCERTAIN, SPLIT):
+                judged.set()  # refused, or never sent: nothing to judge by
+                break
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(1.0):  # (a stop is noticed within a second)
+                    await judged.wait()
+        return True
+
+    def _judge(self, rec: BatchRecord) -> None:
+        """A completed batch: pause the job if its number's first results say so."""
+        sender = rec.sender or self.sender
+        if self.first_results is not None and self.early is None:
+            verdict = self.first_results.add(sender, rec.processed or 0, rec.failed or 0,
+                                             parse_codes(rec.error_codes))
+            if verdict is not None:
+                self.early = verdict
+                log.info("%s", verdict.line(), extra={"event": "early_stop",
+                                                         **verdict.to_dict()})
+                self.stop.set()
+        self._judged.setdefault(sender, asyncio.Event()).set()
 
     async def _pipeline(self, known: dict[int, BatchRecord], lanes: PacedLanes | None) -> None:
         concurrency = self.options.concurrency
@@ -279,6 +328,7 @@ class Dispatch:
         if self.pacer is not None:
             self.pacer.seen(rec.sender or self.sender, rec, self.clock.now())
         if rec.state == COMPLETED:
+            self._judge(rec)
             self.tracker.completed()
             log.info("batch %d completed", rec.seq, extra={
                 "event": "batch_completed", "batch": rec.seq, "batch_id": rec.batch_id,

@@ -7,12 +7,15 @@ headers, tokens or secrets.
 
 from __future__ import annotations
 
+from typing import Any
+
 from .logs import redact
 
 __all__ = [
     "ApiError",
     "AuthError",
     "BodySizeMismatch",
+    "CarrierStopped",
     "ConfigError",
     "HvsmsError",
     "InputChanged",
@@ -109,6 +112,18 @@ class NumberNotReady(SenderError):
         self.lines = list(lines)
         super().__init__("refusing to send: " + ("\n  ".join(["", *self.lines])
                                                   if len(self.lines) > 1 else self.lines[0]))
+
+
+class CarrierStopped(HvsmsError):
+    """The job paused before its next batch: the carriers refuse what a number sends
+    (`engine.early_stop`). `report` is the job's report (status "paused"); the
+    journal resumes it once the text or the number is fixed."""
+
+    def __init__(self, report: Any, *, number: str, code: str, description: str,
+                 share: float) -> None:
+        self.report, self.number, self.code = report, number, code
+        self.description, self.share = description, share
+        super().__init__(str(getattr(report, "message", "")) or f"stopped early: {code}")
 
 
 class JournalError(HvsmsError):

@@ -24,7 +24,7 @@ from .clock import SYSTEM_CLOCK, Clock
 from .config import Credentials, JobOptions
 from .delivery import ResultsFetcher
 from .dispatch import Dispatch, flatten
-from .errors import ConfigError, HvsmsError, InputError, JournalError
+from .errors import CarrierStopped, ConfigError, HvsmsError, InputError, JournalError
 from .journal import COMPLETED, SUBMITTED, BatchRecord, Journal
 from .journal_policy import (
     PLAN_OPTIONS,
@@ -98,7 +98,7 @@ async def send_bulk(
         journal=os.fspath(journal) if journal is not None else None,
         options=options, progress=progress, dry_run=dry_run, again=again, clock=clock,
     )
-    return await job.run()
+    return _unless_paused(await job.run())
 
 
 async def resume(
@@ -109,8 +109,18 @@ async def resume(
     clock: Clock | None = None,
 ) -> JobReport:
     """Continue the job recorded in `journal` (poll only, if everything was sent)."""
-    return await _of_journal(journal, credentials=credentials, progress=progress,
-                             clock=clock).run()
+    return _unless_paused(await _of_journal(journal, credentials=credentials,
+                                            progress=progress, clock=clock).run())
+
+
+def _unless_paused(report: JobReport) -> JobReport:
+    """The report, or `CarrierStopped` (with it) when the job paused early."""
+    early = report.early_stop
+    if report.status == "paused" and early is not None:
+        raise CarrierStopped(report, number=str(early["number"]), code=str(early["code"]),
+                             description=str(early["description"]),
+                             share=float(early["share"]))
+    return report
 
 
 async def refresh(
@@ -423,6 +433,10 @@ class Job:
                         results_only=self.results_only)
         if ended is not None:
             report.status, report.message = ended
+        early = self._dispatch.early if self._dispatch is not None else None
+        if early is not None:
+            report.status, report.message = "paused", early.line()
+            report.early_stop = early.to_dict()
 
 
 def journaled_job(inputs: dict[str, Any], *, journal: str, credentials: Credentials | None,

@@ -95,6 +95,7 @@ class SenderPace:
     counts: SentCounts | None = None
     # A count shared with other numbers (key, cap a day): LowVolume's account-wide 6,000.
     shared: tuple[str, int] | None = None
+    _shared_room: int = 0
     _mark: tuple[float, int] | None = None  # (time, processed) since the sender was busy
 
     @property
@@ -124,13 +125,20 @@ class SenderPace:
             if self.counts is not None and self.day is not None and carry:
                 self.counts.add(self.number, day, carry)  # processed after midnight
             self.day, self.used = day, carry
+            self._read(day)
         cap = self.cap if self.cap is not None else 1 << 62
-        if self.counts is not None:
-            self.used = self.counts.sent(self.number, day)
-            if self.shared is not None:
-                key, most = self.shared
-                cap = min(cap, self.used + most - self.counts.sent(key, day))
+        if self.shared is not None:
+            cap = min(cap, self.used + self._shared_room)
         return cap - self.used, (day + 1) * 86_400.0
+
+    def _read(self, day: int) -> None:
+        """What every job counted for the day (read again after each `take`: another
+        job's sends show up then, and `take` itself never counts past the cap)."""
+        if self.counts is None:
+            return
+        self.used = self.counts.sent(self.number, day)
+        if self.shared is not None:
+            self._shared_room = self.shared[1] - self.counts.sent(self.shared[0], day)
 
     def take(self, now: float, want: int) -> tuple[int, int]:
         """Count `want` messages about to be posted: (day, how many the cap let
@@ -139,16 +147,19 @@ class SenderPace:
         self.cap_room(now)
         if self.counts is not None:
             got = self.counts.reserve(self.number, day, want, self.cap, self.shared)
+            self._read(day)
         else:
             got = want if self.cap is None else max(0, min(want, self.cap - self.used))
-        self.used += got
+            self.used += got
         return day, got
 
     def give_back(self, day: int, count: int) -> None:
         """Messages counted by `take` that were not sent after all."""
         if self.counts is not None:
             self.counts.release(self.number, day, count, self.shared)
-        if day == self.day:
+            if day == self.day:
+                self._read(day)
+        elif day == self.day:
             self.used -= count
 
     def submitted(self, now: float, accepted: int) -> None:
@@ -246,6 +257,7 @@ class PacedLanes:
         stopped: Callable[[], bool], clock: Clock, a2p: A2P | None = None,
         on_probe: Callable[[BatchRecord], None] | None = None, concurrency: int = 1,
         quiet: QuietHours | None = None,
+        gate: Callable[[str, BatchRecord], Awaitable[bool]] | None = None,
     ) -> None:
         self.pacer = pacer
         self.default_sender = default_sender
@@ -256,6 +268,8 @@ class PacedLanes:
         self.a2p = a2p
         self.on_probe = on_probe
         self.quiet = quiet
+        # Asked before a planned batch is posted: True if it waited (look again).
+        self.gate = gate
         self.lanes: dict[str, deque[BatchRecord]] = {}
         self.planned = False  # every batch planned: cuts allowed
         self._ended = False
@@ -315,6 +329,8 @@ class PacedLanes:
                 continue
             if n < rec.messages and not self.planned:
                 await self._wait(math.inf)
+                continue
+            if self.gate is not None and await self.gate(sender, rec):
                 continue
             await self._posts.acquire()
             if self.stopped():  # stopped while waiting for the slot: not begun, stays planned

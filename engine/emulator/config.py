@@ -196,6 +196,9 @@ class EmulatorConfig:
     daily_cap_code: str = "SMS-RC-403"
     # The status of a processed batch: "Completed", or "Sent" (also in the spec).
     batch_done_status: str = "Completed"
+    # Carrier content filtering: a message whose text contains a key fails
+    # (DeliveryFailed) with its code, e.g. {"bit.ly/": "SMS-CAR-430"}.
+    content_filter: Mapping[str, str] = field(default_factory=dict)
     # False: no sms-configuration endpoint (404), as on a server without it.
     sms_configuration: bool = True
     # False: the app lacks the A2P SMS permission (403 on every A2P endpoint).

@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from .batch import CAPPED, DELIVERY_FAILURE_CODES, SENDING_FAILED, Batch, e164
+from .batch import CAPPED, DELIVERY_FAILURE_CODES, FILTERED, SENDING_FAILED, Batch, e164
 from .config import EmulatorConfig
 from .lifecycle import PENDING_FLAG, Lifecycle
 from .numbers import e164_to_int
@@ -88,6 +88,7 @@ class Intake:
         numbers = request.numbers if keep is None else request.numbers[keep]
         segments, texts = self._texts(request, keep)
         batch = self._store(request.sender, numbers, segments, request.text, texts, now)
+        self._filter(batch)
         self.rejected_total += len(rejected)
         return batch, rejected
 
@@ -152,6 +153,25 @@ class Intake:
         if len(opted) and n:
             outcomes[np.isin(numbers, opted)] = SENDING_FAILED
         return outcomes
+
+    def _filter(self, batch: Batch) -> None:
+        """Messages whose text the carriers filter fail with the filter's code."""
+        rules = self.config.content_filter
+        if not rules or not batch.size:
+            return
+        def code_of(text: str | None) -> str | None:
+            return next((c for key, c in rules.items() if key in (text or "")), None)
+
+        if batch.texts is None:  # one text for all
+            code = code_of(batch.default_text)
+            hits = np.ones(batch.size, dtype=np.bool_) if code else None
+        else:
+            codes = [code_of(batch.text_of(i)) for i in range(batch.size)]
+            code = next((c for c in codes if c), None)
+            hits = np.array([c is not None for c in codes], dtype=np.bool_)
+        if code is not None and hits is not None:
+            batch.outcomes[hits & (batch.outcomes < 200)] = FILTERED
+            batch.filter_code = code
 
     def _cap(self, batch: Batch) -> None:
         """Messages past the sender's daily cap fail (by the day they are scheduled in);
