@@ -23,6 +23,7 @@ from .early_stop import EarlyStop, FirstResults, parse_codes
 from .errors import HvsmsError, JobFailed
 from .journal import (
     COMPLETED,
+    FAILED,
     PLANNED,
     SPLIT,
     SPLIT_BASE,
@@ -71,6 +72,7 @@ class Dispatch:
         # Each number's first results, judged before its next batch is posted.
         self.first_results = FirstResults() if options.early_stop else None
         self.early: EarlyStop | None = None  # why the job paused, if it did
+        self.judged_late: str | None = None  # the same, found once all was sent
         self._judged: dict[str, asyncio.Event] = {}
         self._first: dict[str, BatchRecord] = {}
         self.options, self.tracker, self.stop, self.clock = options, tracker, stop, clock
@@ -103,6 +105,8 @@ class Dispatch:
                        "halves each")
         if self.fetcher is not None:
             out.extend(self.fetcher.warnings)
+        if self.judged_late:
+            out.append(self.judged_late)
         return out
 
     # --- sending ------------------------------------------------------------------
@@ -216,6 +220,10 @@ class Dispatch:
                           on_probe=self._updated, concurrency=self.options.concurrency,
                           gate=self._gate if self.first_results is not None else None)
 
+    def _more_to_send(self) -> bool:
+        return (self.journal.meta("planned") != "complete"
+                or any(b.state in (PLANNED, FAILED) for b in self.journal.batches()))
+
     async def _gate(self, sender: str, rec: BatchRecord) -> bool:
         """Before a batch is posted: a number's first goes at once, the next waits
         until a batch of the number completed and was judged (`_judge`). True: it
@@ -239,11 +247,13 @@ class Dispatch:
         if self.first_results is not None and self.early is None:
             verdict = self.first_results.add(sender, rec.processed or 0, rec.failed or 0,
                                              parse_codes(rec.error_codes))
-            if verdict is not None:
+            if verdict is not None and self._more_to_send():
                 self.early = verdict
                 log.info("%s", verdict.line(), extra={"event": "early_stop",
                                                          **verdict.to_dict()})
                 self.stop.set()
+            elif verdict is not None:  # everything is sent: nothing to pause
+                self.judged_late = verdict.line().replace("stopped early", "first results")
         self._judged.setdefault(sender, asyncio.Event()).set()
 
     async def _pipeline(self, known: dict[int, BatchRecord], lanes: PacedLanes | None) -> None:
