@@ -141,11 +141,17 @@ class Dispatch:
             else:
                 main.result()
         finally:
-            if fetching is not None and (self.stop.is_set() or main.cancelled()
-                                         or not main.done() or main.exception()):
+            paused = self.early is not None and main.done() and not main.cancelled()
+            if fetching is not None and not paused and (
+                    self.stop.is_set() or main.cancelled() or not main.done()
+                    or main.exception()):
                 await cancel(fetching)
         if fetching is not None and self.fetcher is not None:
-            if not fetching.done():
+            if not fetching.done() and self.early is not None:
+                # Paused early: the first results are few, and failed.csv must list them.
+                self.fetcher.close()
+                await asyncio.wait({fetching}, timeout=self.options.drain_timeout * 10)
+            elif not fetching.done():
                 # Every batch is sent and followed: let the fetcher finish (unless
                 # stopped: the journal has every page fetched so far).
                 self.fetcher.close()

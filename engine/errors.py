@@ -110,8 +110,8 @@ class NumberNotReady(SenderError):
 
     def __init__(self, lines: list[str]) -> None:
         self.lines = list(lines)
-        super().__init__("refusing to send: " + ("\n  ".join(["", *self.lines])
-                                                  if len(self.lines) > 1 else self.lines[0]))
+        super().__init__("refusing to send:" + ("".join(f"\n  {ln}" for ln in self.lines)
+                                                 if len(self.lines) > 1 else f" {self.lines[0]}"))
 
 
 class CarrierStopped(HvsmsError):

@@ -364,7 +364,7 @@ class Job:
         rates = self._dispatch.rates() if self._dispatch is not None else {}
         assert self._window is not None
         now = self.clock.now()
-        with SentCounts() as counts:
+        with SentCounts(scope=self.report.server) as counts:
             today = {n: counts.sent(n, day_of(now)) for n in self.caps}
         self.schedule = plan_schedule(journal, sender=self.report.sender or DRY_RUN_SENDER,
                                       options=self.options, paces=rates, now=now,
@@ -376,7 +376,7 @@ class Job:
                              sender: str) -> None:
         """The dispatch stage (after the user confirmed the plan, if asked to)."""
         assert self._window is not None
-        with SentCounts() as counts:
+        with SentCounts(scope=session.server) as counts:
             await self._dispatch_with(session, journal, plan, sender, counts)
 
     async def _dispatch_with(self, session: Session, journal: Journal, plan: Plan,

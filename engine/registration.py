@@ -98,7 +98,8 @@ def describe_caps(caps: Mapping[str, int], configs: Mapping[str, NumberConfig],
     for n, cap in caps.items():
         cfg = configs.get(n)
         tier = (cfg.tier or "tier not said") if cfg is not None else "tier unknown"
-        shared = " shared by the account's LowVolume numbers" if shared_cap(cfg) else ""
+        shared = (f" (the account's LowVolume numbers share {LOW_VOLUME_CAP:,})"
+                  if shared_cap(cfg) else "")
         today = sent_today.get(n, 0)
         took = days.get(n)
         lines.append(f"  {n}  {tier}: {cap:,} a day{shared}"

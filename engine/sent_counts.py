@@ -41,8 +41,11 @@ def day_of(now: float) -> int:
 class SentCounts:
     """The machine's per-number, per-day counts (a context manager; opened lazily)."""
 
-    def __init__(self, path: str | Path | None = None) -> None:
+    def __init__(self, path: str | Path | None = None, *, scope: str = "") -> None:
         self.path = Path(path) if path is not None else state_dir() / FILE_NAME
+        # Counts are kept per server (`scope`): an emulator's numbers are not the
+        # account's, and each emulator run is a server of its own.
+        self.scope = scope
         self._db: sqlite3.Connection | None = None
 
     def _conn(self) -> sqlite3.Connection:
@@ -60,9 +63,12 @@ class SentCounts:
             self._db = db
         return self._db
 
+    def _key(self, number: str) -> str:
+        return f"{self.scope} {number}" if self.scope else number
+
     def sent(self, number: str, day: int) -> int:
         row = self._conn().execute("SELECT count FROM sent WHERE number = ? AND day = ?",
-                                   (number, day)).fetchone()
+                                   (self._key(number), day)).fetchone()
         return int(row[0]) if row else 0
 
     def reserve(self, number: str, day: int, want: int, cap: int | None,
@@ -81,7 +87,8 @@ class SentCounts:
             if got:
                 for key in (number, *([shared[0]] if shared is not None else [])):
                     db.execute("INSERT INTO sent VALUES (?, ?, ?) ON CONFLICT (number, day) "
-                               "DO UPDATE SET count = count + excluded.count", (key, day, got))
+                               "DO UPDATE SET count = count + excluded.count",
+                               (self._key(key), day, got))
             db.execute("COMMIT")
         except BaseException:
             db.execute("ROLLBACK")
@@ -98,7 +105,8 @@ class SentCounts:
         if count > 0:
             for key in (number, *([shared[0]] if shared is not None else [])):
                 self._conn().execute("UPDATE sent SET count = max(0, count - ?) "
-                                     "WHERE number = ? AND day = ?", (count, key, day))
+                                     "WHERE number = ? AND day = ?",
+                                     (count, self._key(key), day))
 
     def close(self) -> None:
         if self._db is not None:
