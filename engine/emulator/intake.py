@@ -21,7 +21,7 @@ import numpy as np
 import numpy.typing as npt
 
 from .batch import CAPPED, DELIVERY_FAILURE_CODES, FILTERED, SENDING_FAILED, Batch, e164
-from .config import EmulatorConfig
+from .config import EmulatorConfig, SenderNumber
 from .lifecycle import PENDING_FLAG, Lifecycle
 from .numbers import e164_to_int
 from .optouts import OptOuts
@@ -32,6 +32,17 @@ from .segments import segment_count, segment_counts
 from .store import BatchStore
 
 __all__ = ["Intake"]
+
+LOW_VOLUME, LOW_VOLUME_CAP = "LowVolume", 6_000
+
+
+def _unregistered(sender: SenderNumber | None) -> str | None:
+    """The code every message of `sender` fails with, or None: it may send."""
+    if sender is None or sender.campaign_status == "Confirmed":
+        return None
+    if sender.payment_type == "TollFree":
+        return None if sender.campaign_status is None else "SMS-CAR-461"
+    return "SMS-UP-414"  # "This phone number is not set up to send text messages."
 
 Int64s = npt.NDArray[np.int64]
 UInt8s = npt.NDArray[np.uint8]
@@ -155,7 +166,14 @@ class Intake:
         return outcomes
 
     def _filter(self, batch: Batch) -> None:
-        """Messages whose text the carriers filter fail with the filter's code."""
+        """Messages whose text the carriers filter fail with the filter's code; every
+        message of a number not registered to send fails (RingCentral's SMS
+        requirements: a campaign not Confirmed, an unverified toll-free number)."""
+        refused = _unregistered(self.config.sender(batch.sender))
+        if refused is not None and batch.size:
+            batch.outcomes[batch.outcomes < 200] = FILTERED
+            batch.filter_code = refused
+            return
         rules = self.config.content_filter
         if not rules or not batch.size:
             return
@@ -179,8 +197,10 @@ class Intake:
         cap = self.config.daily_cap
         if not batch.size:
             return
+        sender = self.config.sender(batch.sender)
+        low = sender is not None and sender.registration_tier == LOW_VOLUME
         ends = batch.processed_at_many(np.array([0, batch.size - 1], dtype=np.int64))
-        if cap is None and int(ends[0] // 86400.0) == int(ends[1] // 86400.0):
+        if cap is None and not low and int(ends[0] // 86400.0) == int(ends[1] // 86400.0):
             key = (batch.sender, int(ends[0] // 86400.0))  # one day: no need to look closer
             self._per_day[key] = self._per_day.get(key, 0) + batch.size
             return
@@ -191,6 +211,10 @@ class Intake:
                                      strict=True):
             used = self._per_day.get((batch.sender, day), 0)
             room = count if cap is None else max(0, cap - used)
+            if low:  # the tier's 6,000 a day, across the account's LowVolume numbers
+                shared = self._per_day.get((LOW_VOLUME, day), 0)
+                room = min(room, max(0, LOW_VOLUME_CAP - shared))
+                self._per_day[(LOW_VOLUME, day)] = shared + count
             if room < count:
                 over = batch.outcomes[first + room:first + count]
                 over[over != SENDING_FAILED] = CAPPED
