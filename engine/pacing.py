@@ -392,8 +392,12 @@ class PacedLanes:
             backlog = (pace.queued + pace.posting) / pace.rate
             if pace.cap is not None:
                 room, midnight = pace.cap_room(now)
-                today = int(((midnight - now - CLOSING_MARGIN) / SLOWER - backlog) * pace.rate)
-                n = min(n, room, today)
+                n = min(n, room)
+                if pace.cap < pace.rate * 86_400:
+                    # The cap can bind within a day at this pace: a batch is timed to be
+                    # processed before midnight (so what a day counts is that day's).
+                    n = min(n, int(((midnight - now - CLOSING_MARGIN) / SLOWER - backlog)
+                                   * pace.rate))
                 if n < min(rec.messages, MIN_BATCH):
                     return midnight  # the cap (or the day) is used up: every batch waits
             if self.quiet is None or rec.zone is None:
