@@ -25,11 +25,9 @@ from .journal import (
     COMPLETED,
     FAILED,
     PLANNED,
-    SPLIT,
     SPLIT_BASE,
     SUBMITTED,
     SUBMITTING,
-    UNCERTAIN,
     BatchRecord,
     Journal,
     ResultState,
@@ -239,8 +237,10 @@ class Dispatch:
         if first is rec or judged.is_set():
             return False
         while not judged.is_set() and not self.stop.is_set():
-            if first.state not in (PLANNED, SUBMITTING, SUBMITTED, UNCERTAIN, SPLIT):
-                judged.set()  # refused, or never sent: nothing to judge by
+            if first.state not in (SUBMITTING, SUBMITTED):
+                # Refused, split, of unknown outcome or never sent: nothing will be
+                # judged by it (its halves or a resume may be).
+                judged.set()
                 break
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(1.0):  # (a stop is noticed within a second)
