@@ -160,7 +160,8 @@ async def test_poll_answer_trickling_forever_is_retried(numbers_file: Numbers) -
 
     async def trickle(request: web.Request, forward: Forward) -> web.StreamResponse | None:
         nonlocal trickled
-        if request.method != "GET" or "/a2p-sms/batches" not in request.path or trickled:
+        # The poll (the list of batches), not a pacing probe of one batch.
+        if request.method != "GET" or not request.path.endswith("/a2p-sms/batches") or trickled:
             return None
         trickled += 1
         resp = web.StreamResponse(status=200, headers={"Content-Type": "application/json"})
