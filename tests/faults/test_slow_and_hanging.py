@@ -178,7 +178,10 @@ async def test_poll_answer_trickling_forever_is_retried(numbers_file: Numbers) -
             creds = engine.Credentials(url, emu.config.client_id, emu.config.client_secret,
                                        emu.config.jwt)
             report = await asyncio.wait_for(engine.send_bulk(
-                path, text="Hi", credentials=creds, options=opts(request_timeout=0.3)), 20)
+                path, text="Hi", credentials=creds,
+                # Both batches open at once (no early-stop wait after the first):
+                # the poller reads them with the list, the request that trickles.
+                options=opts(request_timeout=0.3, early_stop=False)), 20)
         ledger = emu.ledger()
         counts = emu.lookup(numbers)
     assert trickled == 1
