@@ -13,7 +13,7 @@ import datetime as dt
 import os
 import signal
 import sys
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
@@ -46,11 +46,27 @@ def _env(emu: Emulator) -> dict[str, str]:
             "PYTHONUNBUFFERED": "1"}
 
 
+_CHILDREN: list[asyncio.subprocess.Process] = []
+
+
 async def _hvsms(emu: Emulator, *args: str) -> asyncio.subprocess.Process:
-    return await asyncio.create_subprocess_exec(
+    child = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "engine", *args, env=_env(emu),
         stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.DEVNULL,
-        stderr=asyncio.subprocess.PIPE)
+        stderr=asyncio.subprocess.DEVNULL)
+    _CHILDREN.append(child)
+    return child
+
+
+@pytest.fixture(autouse=True)
+async def _no_child_left() -> AsyncIterator[None]:
+    """A failing test leaves no hvsms process behind (one waits for midnight)."""
+    yield
+    while _CHILDREN:
+        child = _CHILDREN.pop()
+        if child.returncode is None:
+            child.kill()
+            await child.wait()
 
 
 async def _until_sent(emu: Emulator, child: asyncio.subprocess.Process, at_least: int) -> None:
