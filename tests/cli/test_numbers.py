@@ -61,7 +61,7 @@ def test_the_plan_shows_each_numbers_tier_and_cap_and_daily_cap_only_lowers(
                   "--from", "+16505550101", "--daily-cap", "100000", env=emulator_env(emu))
     assert got.returncode == 0, got.stderr
     out = got.stdout
-    assert (f"{LOCAL}  LowVolume: 6,000 a day shared by the account's LowVolume numbers"
+    assert (f"{LOCAL}  LowVolume: 6,000 a day (the account's LowVolume numbers share 6,000)"
             in out), out
     assert "+16505550101  StandardVolume: 100,000 a day" in out
 
