@@ -51,6 +51,7 @@ from .preflight import Prepared, check, prepare
 from .progress import Progress, ProgressCallback, SenderProgress, Tracker
 from .registration import NumberConfig, daily_caps
 from .report import JobReport
+from .schedule import on_loopback
 from .senders import ALL
 from .sent_counts import SentCounts, day_of
 from .session import EMULATOR_NOTE, Session
@@ -199,6 +200,7 @@ class Job:
         # Each sender's SMS configuration and cap a day, once the session read them.
         self.configs: dict[str, NumberConfig] = {}
         self.caps: dict[str, int] = {}
+        self.paced_caps: dict[str, int] = {}  # the caps pacing keeps to
 
     @property
     def progress(self) -> Progress:
@@ -332,6 +334,12 @@ class Job:
             self.report.warnings.append(note)
         self.configs = configs
         self.caps = daily_caps(numbers, configs, self.options.daily_cap)
+        if on_loopback(session.server) and self.options.daily_cap is None:
+            # An emulator on this machine: no phone is reached and its day is not
+            # ours, so its tiers are shown but not paced by (--daily-cap still is).
+            self.paced_caps = {}
+        else:
+            self.paced_caps = self.caps
 
     async def _plan(self, pre: Prepared, session: Session | None, sender: str) -> Plan:
         """The plan stage: opt-outs, suppression lists and quiet hours, then the planner."""
@@ -369,7 +377,7 @@ class Job:
         self.schedule = plan_schedule(journal, sender=self.report.sender or DRY_RUN_SENDER,
                                       options=self.options, paces=rates, now=now,
                                       win=self._window, caps=self.caps, configs=self.configs,
-                                      sent_today=today)
+                                      sent_today=today, paced=bool(self.paced_caps))
         self.tracker.planning_done()
 
     async def _dispatch_plan(self, session: Session, journal: Journal, plan: Plan,
@@ -385,7 +393,7 @@ class Job:
         dispatch = self._dispatch = Dispatch(
             a2p=session.a2p, journal=journal, plan=plan, sender=sender, options=self.options,
             tracker=self.tracker, stop=self._stop, clock=self.clock, quiet=self._window.hours,
-            since=_since(journal), counts=counts, caps=self.caps, configs=self.configs)
+            since=_since(journal), counts=counts, caps=self.paced_caps, configs=self.configs)
         known = {b.seq: b for b in journal.batches()}
         try:
             if self.results_only:

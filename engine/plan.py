@@ -213,7 +213,8 @@ def plan_schedule(journal: Journal, *, sender: str, options: JobOptions,
                   paces: Mapping[str, float], now: float, win: Window,
                   caps: Mapping[str, int] | None = None,
                   configs: Mapping[str, NumberConfig] | None = None,
-                  sent_today: Mapping[str, int] | None = None) -> list[str]:
+                  sent_today: Mapping[str, int] | None = None,
+                  paced: bool = True) -> list[str]:
     """The plan's schedule: per sender and in total (engine.schedule), and with
     `caps` each number's tier and cap a day (`registration`)."""
     numbers = sender.split(",")
@@ -227,4 +228,7 @@ def plan_schedule(journal: Journal, *, sender: str, options: JobOptions,
     if caps:
         days = {p.sender: p.days for p in plans if p.recipients}
         lines += describe_caps(caps, configs or {}, sent_today or {}, days)
+        if not paced:
+            lines.append("  (an emulator on this machine: these caps are shown, not kept; "
+                         "--daily-cap is kept)")
     return lines
