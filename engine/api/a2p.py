@@ -246,7 +246,22 @@ class A2P:
         )
         return StatusCounts.parse(resp.data)
 
+    async def consents(self, *, sender: str) -> AsyncIterator[str]:
+        """Recipients opted out of `sender` by the v2 consents: records of coverage
+        PhoneNumber for this number, Account (every number), and CampaignType
+        (taken as every number: hvsms does not know the campaign types)."""
+        params = [("optStatus", "OptOut"), ("perPage", str(MAX_PER_PAGE))]
+        async for rec in self._pages("/restapi/v2/accounts/~/sms/consents", params,
+                                     "listSmsConsents"):
+            coverage, to = rec.get("coverage"), rec.get("to")
+            if rec.get("optStatus", "OptOut") != "OptOut" or not to:
+                continue
+            if coverage == "PhoneNumber" and rec.get("from") != sender:
+                continue
+            yield str(to)
+
     async def opt_outs(self, *, sender: str) -> AsyncIterator[str]:
+        """The v1 opt-out list of `sender` (deprecated in favour of `consents`)."""
         params = [("from", sender), ("status", "optout"), ("perPage", str(MAX_PER_PAGE))]
         async for rec in self._pages(f"{ACCOUNT}/a2p-sms/opt-outs", params, "readA2PSMSOptOuts"):
             to = rec.get("to")

@@ -344,6 +344,27 @@ async def list_opt_outs(request: web.Request) -> web.StreamResponse:
     return json_response({"records": chunk, "paging": paging("o", size, after, next_after)})
 
 
+async def list_consents(request: web.Request) -> web.Response:
+    """v2 consents (the spec's successor of the v1 opt-out list), one list for the
+    account: each record's `coverage` says which numbers it applies to."""
+    config = _runtime(request).config
+    if request.match_info["accountId"] not in ("~", config.account_id):
+        raise ApiError.not_found("accountId")
+    if not config.consents_v2:
+        raise ApiError(404, "CMN-102", "Resource for parameter [consents] is not found.")
+    query = request.query
+    status = query.get("optStatus")
+    if status not in (None, "OptOut", "OptIn"):
+        raise ApiError.invalid_parameter("optStatus")
+    records = _runtime(request).state.opt_outs.consents(status=status)
+    size = per_page(query)
+    after = decode_token("c", query.get("pageToken"))
+    chunk = records[after + 1:after + 1 + size]
+    last = after + len(chunk)
+    next_after = last if last + 1 < len(records) else None
+    return json_response({"records": chunk, "paging": paging("c", size, after, next_after)})
+
+
 async def assign_opt_outs(request: web.Request) -> web.Response:
     _check_account(request)
     runtime = _runtime(request)
@@ -445,6 +466,8 @@ def create_app(config: EmulatorConfig | None = None, *,
     add("GET", A2P + "/messages/{messageId}", read_message, name="readA2PSMS")
     add("GET", A2P + "/statuses", statuses, name="aggregateA2PSMSStatuses")
     add("GET", A2P + "/opt-outs", list_opt_outs, name="readA2PSMSOptOuts")
+    add("GET", "/restapi/v2/accounts/{accountId}/sms/consents", list_consents,
+        name="listSmsConsents")
     add("POST", A2P + "/opt-outs/bulk-assign", assign_opt_outs, name="addA2PSMSOptOuts")
     add("GET", CONTROL_PREFIX + "ledger", control_ledger, name="emulator-ledger")
     add("POST", CONTROL_PREFIX + "config", control_config, name="emulator-config")

@@ -199,6 +199,10 @@ class EmulatorConfig:
     # Carrier content filtering: a message whose text contains a key fails
     # (DeliveryFailed) with its code, e.g. {"bit.ly/": "SMS-CAR-430"}.
     content_filter: Mapping[str, str] = field(default_factory=dict)
+    # Recipients opted out of every number of the account (v2 consents with
+    # coverage "Account"); False for `consents_v2`: no v2 consents (404).
+    account_opt_outs: Collection[str] = ()
+    consents_v2: bool = True
     # False: no sms-configuration endpoint (404), as on a server without it.
     sms_configuration: bool = True
     # False: the app lacks the A2P SMS permission (403 on every A2P endpoint).
@@ -301,7 +305,7 @@ def config_to_dict(config: EmulatorConfig) -> dict[str, Any]:
             value = dataclasses.asdict(value)
         elif f.name == "opt_outs":
             value = {k: list(v) for k, v in value.items()}
-        elif f.name == "invalid_numbers":
+        elif f.name in ("invalid_numbers", "account_opt_outs"):
             value = list(value)
         elif f.name == "processing_rate" and value is not None:
             value = _jsonable_float(value)
@@ -328,6 +332,8 @@ def config_from_dict(data: Mapping[str, Any]) -> EmulatorConfig:
         values["opt_outs"] = {k: tuple(v) for k, v in values["opt_outs"].items()}
     if "invalid_numbers" in values:
         values["invalid_numbers"] = tuple(values["invalid_numbers"])
+    if "account_opt_outs" in values:
+        values["account_opt_outs"] = tuple(values["account_opt_outs"])
     if values.get("processing_rate") is not None:
         values["processing_rate"] = float(values["processing_rate"])
     return patch_dataclass(EmulatorConfig(), values)
