@@ -31,8 +31,9 @@ __all__ = [
 ]
 
 CREATE_BATCH = "createA2PSMS"
-# Operation ids of the eight A2P endpoints (the spec's `operationId`s); faults
-# name endpoints this way so a test can say "POST batches only".
+# Operation ids of the eight A2P endpoints (the spec's `operationId`s), and the
+# v2 consents that succeed its opt-out list; faults name endpoints this way so a
+# test can say "POST batches only".
 A2P_OPERATIONS: tuple[str, ...] = (
     CREATE_BATCH,
     "listA2PBatches",
@@ -42,6 +43,7 @@ A2P_OPERATIONS: tuple[str, ...] = (
     "aggregateA2PSMSStatuses",
     "readA2PSMSOptOuts",
     "addA2PSMSOptOuts",
+    "listSmsConsents",
 )
 
 
