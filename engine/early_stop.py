@@ -14,7 +14,7 @@ from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from .codes import PENDING_CODES, describe
+from .codes import PENDING_CODES, describe, parse_codes
 
 __all__ = ["FIRST", "NUMBER_WIDE", "SHARE", "EarlyStop", "FirstResults", "parse_codes"]
 
@@ -55,16 +55,6 @@ class EarlyStop:
         return {"number": self.number, "code": self.code, "description": self.description,
                 "share": round(self.share, 4), "looked_at": self.looked_at,
                 "number_wide": self.number_wide, "advice": self.advice()}
-
-
-def parse_codes(text: str | None) -> dict[str, int]:
-    """A journal's "CODE=n,CODE=n" as a dict."""
-    out: dict[str, int] = {}
-    for part in (text or "").split(","):
-        code, eq, n = part.partition("=")
-        if eq and n.isdigit():
-            out[code] = int(n)
-    return out
 
 
 @dataclass(slots=True)

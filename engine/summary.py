@@ -10,7 +10,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
-from .codes import describe
+from .codes import describe, parse_codes
 from .journal import (
     COMPLETED,
     FAILED,
@@ -154,7 +154,7 @@ def _batch(rec: BatchRecord, st: ResultState | None) -> BatchReport:
         status=rec.status or rec.state, accepted=rec.accepted or 0,
         processed=rec.processed or 0, rejected=rec.rejected or 0, cost=rec.cost,
         delivered=delivered, failed=failed, pending=pending_,
-        error_codes=_parse_codes(rec.error_codes),
+        error_codes=parse_codes(rec.error_codes),
     )
 
 
@@ -212,12 +212,3 @@ def pending_note(count: int) -> str:
     """The final status of a job whose receipts are still coming."""
     return (f"all batches processed; {count:,} delivery receipt(s) still pending "
             "(queued, sent or SMS-CAR-104): refresh the job later for the final counts")
-
-
-def _parse_codes(text: str | None) -> dict[str, int]:
-    out: dict[str, int] = {}
-    for part in (text or "").split(","):
-        if "=" in part:
-            k, v = part.split("=", 1)
-            out[k] = int(v)
-    return out
