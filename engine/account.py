@@ -13,10 +13,11 @@ from .api.a2p import A2P
 from .api.auth import Auth
 from .api.http import ApiClient
 from .config import Credentials, JobOptions
-from .errors import AuthError, HvsmsError, LoginRefused, SenderError
-from .senders import ALL, parse_senders
+from .errors import ApiError, AuthError, HvsmsError, LoginRefused, NumberNotReady, SenderError
+from .registration import NumberConfig, parse_config, refusal
+from .senders import ALL, is_toll_free, parse_senders
 
-__all__ = ["login_hint", "open_api", "pick_sender"]
+__all__ = ["login_hint", "open_api", "pick_sender", "read_configs"]
 
 
 def login_hint(exc: AuthError) -> str:
@@ -75,3 +76,28 @@ async def pick_sender(a2p: A2P, sender: str | None) -> str:
             raise SenderError(f"{one} is not an A2P SMS sender of this account "
                               f"(A2P senders: {have})")
     return ",".join(wanted)
+
+
+async def read_configs(a2p: A2P, numbers: list[str]
+                       ) -> tuple[dict[str, NumberConfig], str | None]:
+    """Each sender's SMS configuration (after `pick_sender`), and a note when the
+    server does not say (the endpoint missing or forbidden: default caps apply).
+    Raises `NumberNotReady` for numbers whose messages would fail."""
+    configs: dict[str, NumberConfig] = {}
+    for number in numbers:
+        toll_free = a2p.payment_types.get(number) == "TollFree" or is_toll_free(number)
+        if number not in a2p.number_ids:
+            continue
+        try:
+            data = await a2p.sms_configuration(number)
+        except ApiError as exc:
+            if exc.status in (403, 404, 405, 501):
+                return {}, (f"the server does not say what the numbers may send (SMS "
+                            f"configuration: HTTP {exc.status}): each is taken to send up "
+                            "to 250,000 a day")
+            raise
+        configs[number] = parse_config(number, data, toll_free=toll_free)
+    refused = [line for cfg in configs.values() if (line := refusal(cfg)) is not None]
+    if refused:
+        raise NumberNotReady(refused)
+    return configs, None

@@ -36,7 +36,13 @@ from rich.table import Table
 from rich.text import Text
 
 from . import __version__
-from .config import DEFAULT_MAX_BATCH_BYTES, Credentials, JobOptions, credentials_from_env
+from .config import (
+    DEFAULT_MAX_BATCH_BYTES,
+    DEFAULT_MAX_BATCH_MESSAGES,
+    Credentials,
+    JobOptions,
+    credentials_from_env,
+)
 from .errors import ConfigError, HvsmsError, InputError, JournalError, JournalLocked, SenderError
 from .job import (
     TO_SEND,
@@ -84,6 +90,7 @@ from .summary import Snapshot, all_completed, summarise, to_send
 __all__ = ["cli", "main"]
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+EXIT_CARRIER = 3  # paused early: the carriers refuse what a number sends
 
 EMULATOR_LINE = (
     "No credentials (RC_* variables or ./.env): using the built-in emulator. "
@@ -444,6 +451,8 @@ def _finish(outcome: Outcome, ui: Ui, directory: Path, *, schedule: Sequence[str
                       elapsed=round(report.elapsed, 3), journal=report.journal)
     _show_outcome(ui, report, schedule)
     ui.say(f"reports: {directory}/ ({', '.join(p.name for p in written)})")
+    if report.status == "paused":
+        return _paused(ui, report)
     if outcome.signals or report.status == "interrupted":
         if report.emulator:
             ui.say(f"Interrupted. {EMULATOR_ENDED}", always=True)
@@ -502,6 +511,15 @@ def _show_outcome(ui: Ui, report: JobReport, schedule: Sequence[str]) -> None:
         ui.say(f"note: delivery results of {res.get('batches_done', 0)} of "
                f"{res.get('batches', 0)} batches fetched; the rest with: "
                f"hvsms results {report.journal}", style="yellow")
+
+
+def _paused(ui: Ui, report: JobReport) -> int:
+    """A job that stopped early (`engine.early_stop`): the reason, and the way on."""
+    ui.error(report.message)
+    if report.journal:
+        click.echo(f"once fixed, resume with: hvsms resume {report.journal} "
+                   "(or send with --no-early-stop to send regardless)", err=True)
+    return EXIT_CARRIER
 
 
 def _show_plan_extras(ui: Ui, report: JobReport) -> None:
@@ -702,7 +720,8 @@ def cli() -> None:
               help="Optional per-row text column.")
 @click.option("--max-batch-bytes", type=int, default=DEFAULT_MAX_BATCH_BYTES, show_default=True,
               help="Largest request body, in bytes.")
-@click.option("--max-batch-messages", type=int, default=None, help="Most messages per batch.")
+@click.option("--max-batch-messages", type=int, default=DEFAULT_MAX_BATCH_MESSAGES,
+              show_default=True, help="Most messages per batch (request).")
 @click.option("--concurrency", type=int, default=4, show_default=True,
               help="Batches posted at once.")
 @click.option("--region", default="US", show_default=True,
@@ -724,6 +743,9 @@ def cli() -> None:
               help="Plan and report, send nothing (needs no credentials).")
 @click.option("--again", is_flag=True,
               help="Send even if the same file, text and sender went out in the last 24 hours.")
+@click.option("--no-early-stop", is_flag=True,
+              help="Send everything even when a number's first results show carrier "
+                   "filtering (exit 3 otherwise, resumable).")
 @click.option("--no-results", is_flag=True,
               help="Do not fetch every message's delivery result (failed.csv then stays "
                    "empty; `hvsms results` can fetch them later).")
@@ -734,7 +756,8 @@ def send(file: str, text: str | None, sender: str | None, journal: str | None,
          to_column: str, text_column: str, max_batch_bytes: int, max_batch_messages: int | None,
          concurrency: int, region: str, strict: bool, no_dedupe: bool, suppress: str | None,
          encoding: str, delimiter: str | None, smart_encoding: bool, dry_run: bool,
-         again: bool, no_results: bool, report_dir: Path | None, yes: bool, quiet: bool,
+         again: bool, no_early_stop: bool, no_results: bool, report_dir: Path | None,
+         yes: bool, quiet: bool,
          verbose: bool, debug: bool, outcomes: bool, log_json: str | None,
          plain_cells: bool = False, match_area_code: bool = False, horizon_minutes: float = 10.0,
          rate: float | None = None, window: str | None = None, quiet_hours: str = "federal",
@@ -752,7 +775,7 @@ def send(file: str, text: str | None, sender: str | None, journal: str | None,
             smart_encoding=smart_encoding, match_area_code=match_area_code,
             horizon=horizon_minutes * 60 if horizon_minutes > 0 else None, rate=rate,
             window=window, quiet_hours="states" if quiet_hours == "states" else "federal",
-            daily_cap=daily_cap, events=not no_events,
+            daily_cap=daily_cap, events=not no_events, early_stop=not no_early_stop,
         )
         code = _send(ui, file, text=text, sender=sender, journal=journal, options=options,
                      dry_run=dry_run, report_dir=report_dir, yes=yes, again=again,

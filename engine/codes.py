@@ -15,7 +15,8 @@ from __future__ import annotations
 
 from typing import Final, Literal, NamedTuple
 
-__all__ = ["PENDING_CODES", "PERMANENT", "TEMPORARY", "UNKNOWN", "CodeInfo", "describe"]
+__all__ = ["PENDING_CODES", "PERMANENT", "TEMPORARY", "UNKNOWN", "CodeInfo", "describe",
+           "parse_codes"]
 
 Kind = Literal["permanent", "temporary", "unknown"]
 PERMANENT: Final[Kind] = "permanent"
@@ -105,3 +106,13 @@ def describe(code: str | None) -> CodeInfo:
     if not code:
         return CodeInfo("", TEMPORARY, "no error code", "The API gave no error code.")
     return CodeInfo(code, TEMPORARY, "unlisted code", "Not in RingCentral's published list.")
+
+
+def parse_codes(text: str | None) -> dict[str, int]:
+    """A journal's error codes, "CODE=n,CODE=n", as a dict."""
+    out: dict[str, int] = {}
+    for part in (text or "").split(","):
+        code, eq, n = part.partition("=")
+        if eq and n.isdigit():
+            out[code] = int(n)
+    return out

@@ -15,6 +15,7 @@ from .errors import ConfigError
 
 __all__ = [
     "DEFAULT_MAX_BATCH_BYTES",
+    "DEFAULT_MAX_BATCH_MESSAGES",
     "DEFAULT_SERVER_URL",
     "MAX_BODY_BYTES",
     "Credentials",
@@ -31,6 +32,7 @@ SANDBOX_HOSTS = frozenset({"platform.devtest.ringcentral.com"})
 MAX_BODY_BYTES = 50 * 1024 * 1024
 # Under both readings of "50m" (50 MiB and 50,000,000 bytes) with 1 MiB to spare.
 DEFAULT_MAX_BATCH_BYTES = 50_000_000 - 1_048_576
+DEFAULT_MAX_BATCH_MESSAGES = 10_000
 
 ENV_VARS = ("RC_SERVER_URL", "RC_APP_CLIENT_ID", "RC_APP_CLIENT_SECRET", "RC_USER_JWT")
 # Names from RingCentral's older quick starts, read when the current one is unset.
@@ -177,7 +179,9 @@ class JobOptions:
     # Swap typographic characters for GSM-7 look-alikes when that avoids UCS-2.
     smart_encoding: bool = True
     max_batch_bytes: int = DEFAULT_MAX_BATCH_BYTES
-    max_batch_messages: int | None = None
+    # One guide page says at most 10,000 texts per request (another: no count
+    # limit, about 50 MB): 10,000 unless raised; None: by bytes only.
+    max_batch_messages: int | None = DEFAULT_MAX_BATCH_MESSAGES
     concurrency: int = 4
     # hygiene
     region: str = "US"
@@ -219,7 +223,10 @@ class JobOptions:
     window: str | None = None
     quiet_hours: Literal["federal", "states"] = "federal"
     # Most messages per sender per UTC day (None: no cap of ours); never exceeded.
+    # It only lowers the number's own (its tier's: `engine.registration`).
     daily_cap: int | None = None
+    # Pause when a number's first results show carrier filtering (`engine.early_stop`).
+    early_stop: bool = True
 
     def __post_init__(self) -> None:
         if self.max_batch_bytes < 1024:

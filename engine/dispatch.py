@@ -10,26 +10,40 @@ phase: no new batches, then POSTs in flight get `drain_timeout` to finish.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
-from collections.abc import Awaitable, Callable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine, Mapping
 from typing import Any
 
 from .api.a2p import A2P
 from .clock import Clock
 from .config import JobOptions
 from .delivery import ResultsFetcher
+from .early_stop import EarlyStop, FirstResults, parse_codes
 from .errors import HvsmsError, JobFailed
 from .events import EventFeed, MessageFailure, alongside
-from .journal import COMPLETED, SPLIT_BASE, SUBMITTED, BatchRecord, Journal, ResultState
+from .journal import (
+    COMPLETED,
+    FAILED,
+    PLANNED,
+    SPLIT_BASE,
+    SUBMITTED,
+    SUBMITTING,
+    BatchRecord,
+    Journal,
+    ResultState,
+)
 from .pacing import PacedLanes, Pacer, type_rate
 from .plan import Plan, log_planned, reconcile, record_plan
 from .poller import Poller
 from .progress import Tracker
 from .prune import Pruner
 from .quiet_hours import QuietHours
+from .registration import NumberConfig, shared_cap
 from .report import DroppedRow
 from .schedule import schedule
+from .sent_counts import SentCounts
 from .stopping import cancel, until_stopped
 from .submitter import Submitter
 from .summary import TO_SEND
@@ -52,8 +66,19 @@ class Dispatch:
 
     def __init__(self, *, a2p: A2P, journal: Journal, plan: Plan, sender: str,
                  options: JobOptions, tracker: Tracker, stop: asyncio.Event, clock: Clock,
-                 quiet: QuietHours | None, since: str) -> None:
+                 quiet: QuietHours | None, since: str, counts: SentCounts | None = None,
+                 caps: Mapping[str, int] | None = None,
+                 configs: Mapping[str, NumberConfig] | None = None) -> None:
         self.a2p, self.journal, self.plan, self.sender = a2p, journal, plan, sender
+        self.counts = counts  # what each number sent each day, for every job
+        # Each number's cap a day (`registration.daily_caps`) and SMS configuration.
+        self.caps, self.configs = dict(caps or {}), dict(configs or {})
+        # Each number's first results, judged before its next batch is posted.
+        self.first_results = FirstResults() if options.early_stop else None
+        self.early: EarlyStop | None = None  # why the job paused, if it did
+        self.judged_late: str | None = None  # the same, found once all was sent
+        self._judged: dict[str, asyncio.Event] = {}
+        self._first: dict[str, BatchRecord] = {}
         self.options, self.tracker, self.stop, self.clock = options, tracker, stop, clock
         self.quiet = quiet
         self.poller = Poller(a2p=a2p, journal=journal, sender=sender, since=since,
@@ -123,9 +148,12 @@ class Dispatch:
                        "not sent again")
         if self.submitter.splits:
             out.append(f"{self.submitter.splits} batch(es) were too large for the server "
-                       "(HTTP 413) and were sent as two halves each")
+                       "(HTTP 413, or a 400 naming the count of messages) and were sent as two "
+                       "halves each")
         if self.fetcher is not None:
             out.extend(self.fetcher.warnings)
+        if self.judged_late:
+            out.append(self.judged_late)
         return out
 
     # --- sending ------------------------------------------------------------------
@@ -164,11 +192,17 @@ class Dispatch:
             else:
                 main.result()
         finally:
-            if fetching is not None and (self.stop.is_set() or main.cancelled()
-                                         or not main.done() or main.exception()):
+            paused = self.early is not None and main.done() and not main.cancelled()
+            if fetching is not None and not paused and (
+                    self.stop.is_set() or main.cancelled() or not main.done()
+                    or main.exception()):
                 await cancel(fetching)
         if fetching is not None and self.fetcher is not None:
-            if not fetching.done():
+            if not fetching.done() and self.early is not None:
+                # Paused early: the first results are few, and failed.csv must list them.
+                self.fetcher.close()
+                await asyncio.wait({fetching}, timeout=self.options.drain_timeout * 10)
+            elif not fetching.done():
                 # Every batch is sent and followed: let the fetcher finish (unless
                 # stopped: the journal has every page fetched so far).
                 self.fetcher.close()
@@ -244,14 +278,17 @@ class Dispatch:
     def _pacer(self) -> Pacer | None:
         """Paced submission (`engine.pacing`), unless the options turn it off."""
         opts = self.options
-        if opts.horizon is None and self.quiet is None and opts.daily_cap is None:
+        if (opts.horizon is None and self.quiet is None and opts.daily_cap is None
+                and not self.caps):
             return None
         # Quiet hours and caps need paced lanes even without a horizon: a batch is timed.
         horizon = opts.horizon if opts.horizon is not None else _NO_HORIZON
         pacer = Pacer()
         for number in self.sender.split(","):
             rate = opts.rate or type_rate(number, self.a2p.payment_types.get(number))
-            pacer.add(number, rate, horizon, learn=opts.rate is None, cap=opts.daily_cap)
+            pacer.add(number, rate, horizon, learn=opts.rate is None,
+                      cap=self.caps.get(number, opts.daily_cap), counts=self.counts,
+                      shared=shared_cap(self.configs.get(number)))
         return pacer
 
     def _lanes(self) -> PacedLanes | None:
@@ -270,12 +307,51 @@ class Dispatch:
                           clock=self.clock, a2p=self.a2p, quiet=self.quiet,
                           find=self.submitter.find,
                           on_probe=self._updated, concurrency=self.options.concurrency,
-                          on_wait=self._wait_changed)
+                          on_wait=self._wait_changed,
+                          gate=self._gate if self.first_results is not None else None)
         return self.lanes
 
     def _wait_changed(self) -> None:
         self._waits = (-1.0, {})  # worked out again now, not from the cache
         self.tracker.tick()
+
+    def _more_to_send(self) -> bool:
+        return (self.journal.meta("planned") != "complete"
+                or any(b.state in (PLANNED, FAILED) for b in self.journal.batches()))
+
+    async def _gate(self, sender: str, rec: BatchRecord) -> bool:
+        """Before a batch is posted: a number's first goes at once, the next waits
+        until a batch of the number completed and was judged (`_judge`). True: it
+        waited (the lane looks again, a stop included)."""
+        first = self._first.setdefault(sender, rec)
+        judged = self._judged.setdefault(sender, asyncio.Event())
+        if first is rec or judged.is_set():
+            return False
+        while not judged.is_set() and not self.stop.is_set():
+            if first.state not in (SUBMITTING, SUBMITTED):
+                # Refused, split, of unknown outcome or never sent: nothing will be
+                # judged by it (its halves or a resume may be).
+                judged.set()
+                break
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(1.0):  # (a stop is noticed within a second)
+                    await judged.wait()
+        return True
+
+    def _judge(self, rec: BatchRecord) -> None:
+        """A completed batch: pause the job if its number's first results say so."""
+        sender = rec.sender or self.sender
+        if self.first_results is not None and self.early is None:
+            verdict = self.first_results.add(sender, rec.processed or 0, rec.failed or 0,
+                                             parse_codes(rec.error_codes))
+            if verdict is not None and self._more_to_send():
+                self.early = verdict
+                log.info("%s", verdict.line(), extra={"event": "early_stop",
+                                                         **verdict.to_dict()})
+                self.stop.set()
+            elif verdict is not None:  # everything is sent: nothing to pause
+                self.judged_late = verdict.line().replace("stopped early", "first results")
+        self._judged.setdefault(sender, asyncio.Event()).set()
 
     async def _pipeline(self, known: dict[int, BatchRecord], lanes: PacedLanes | None) -> None:
         concurrency = self.options.concurrency
@@ -359,6 +435,7 @@ class Dispatch:
         if self.pacer is not None:
             self.pacer.seen(rec.sender or self.sender, rec, self.clock.now())
         if rec.state == COMPLETED:
+            self._judge(rec)
             self.tracker.completed()
             log.info("batch %d completed", rec.seq, extra={
                 "event": "batch_completed", "batch": rec.seq, "batch_id": rec.batch_id,

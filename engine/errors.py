@@ -7,12 +7,15 @@ headers, tokens or secrets.
 
 from __future__ import annotations
 
+from typing import Any
+
 from .logs import redact
 
 __all__ = [
     "ApiError",
     "AuthError",
     "BodySizeMismatch",
+    "CarrierStopped",
     "ConfigError",
     "HvsmsError",
     "InputChanged",
@@ -23,6 +26,7 @@ __all__ = [
     "JournalUnwritable",
     "LoginRefused",
     "NetworkError",
+    "NumberNotReady",
     "OutcomeUnknown",
     "PermissionDenied",
     "RateLimited",
@@ -98,6 +102,29 @@ class InputError(HvsmsError):
 
 class SenderError(ConfigError):
     """The `from` number is not E.164 or is not an A2P sender of the account."""
+
+
+class NumberNotReady(SenderError):
+    """A sender number's SMS configuration says its messages would fail (a TCR
+    campaign not Confirmed, no campaign, an unverified toll-free number); one
+    line per number, each with what to do (`engine.registration.refusal`)."""
+
+    def __init__(self, lines: list[str]) -> None:
+        self.lines = list(lines)
+        super().__init__("refusing to send:" + ("".join(f"\n  {ln}" for ln in self.lines)
+                                                 if len(self.lines) > 1 else f" {self.lines[0]}"))
+
+
+class CarrierStopped(HvsmsError):
+    """The job paused before its next batch: the carriers refuse what a number sends
+    (`engine.early_stop`). `report` is the job's report (status "paused"); the
+    journal resumes it once the text or the number is fixed."""
+
+    def __init__(self, report: Any, *, number: str, code: str, description: str,
+                 share: float) -> None:
+        self.report, self.number, self.code = report, number, code
+        self.description, self.share = description, share
+        super().__init__(str(getattr(report, "message", "")) or f"stopped early: {code}")
 
 
 class JournalError(HvsmsError):

@@ -21,10 +21,19 @@ import sqlite3
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
+from .account import read_configs
 from .clock import SYSTEM_CLOCK, Clock
 from .config import Credentials, JobOptions
+from .delivery import ResultsFetcher
 from .dispatch import Dispatch, flatten
-from .errors import ConfigError, HvsmsError, InputError, JournalError, JournalUnwritable
+from .errors import (
+    CarrierStopped,
+    ConfigError,
+    HvsmsError,
+    InputError,
+    JournalError,
+    JournalUnwritable,
+)
 from .journal import COMPLETED, SUBMITTED, BatchRecord, Journal
 from .journal_policy import (
     PLAN_OPTIONS,
@@ -49,8 +58,11 @@ from .plan import (
 from .poller import refresh_counts
 from .preflight import Prepared, check, prepare
 from .progress import Progress, ProgressCallback, SenderProgress, Tracker
+from .registration import NumberConfig, daily_caps
 from .report import JobReport
+from .schedule import on_loopback
 from .senders import ALL
+from .sent_counts import SentCounts, day_of
 from .session import EMULATOR_NOTE, Session
 from .stopping import Stopped, unless_stopped
 from .summary import TO_SEND, Snapshot, outcome, summarise
@@ -96,7 +108,7 @@ async def send_bulk(
         journal=os.fspath(journal) if journal is not None else None,
         options=options, progress=progress, dry_run=dry_run, again=again, clock=clock,
     )
-    return await job.run()
+    return _unless_paused(await job.run())
 
 
 async def resume(
@@ -107,8 +119,18 @@ async def resume(
     clock: Clock | None = None,
 ) -> JobReport:
     """Continue the job recorded in `journal` (poll only, if everything was sent)."""
-    return await _of_journal(journal, credentials=credentials, progress=progress,
-                             clock=clock).run()
+    return _unless_paused(await _of_journal(journal, credentials=credentials,
+                                            progress=progress, clock=clock).run())
+
+
+def _unless_paused(report: JobReport) -> JobReport:
+    """The report, or `CarrierStopped` (with it) when the job paused early."""
+    early = report.early_stop
+    if report.status == "paused" and early is not None:
+        raise CarrierStopped(report, number=str(early["number"]), code=str(early["code"]),
+                             description=str(early["description"]),
+                             share=float(early["share"]))
+    return report
 
 
 async def refresh(
@@ -188,6 +210,10 @@ class Job:
         self._session: Session | None = None
         self._dispatch: Dispatch | None = None
         self._window: Window | None = None
+        # Each sender's SMS configuration and cap a day, once the session read them.
+        self.configs: dict[str, NumberConfig] = {}
+        self.caps: dict[str, int] = {}
+        self.paced_caps: dict[str, int] = {}  # the caps pacing keeps to
 
     @property
     def progress(self) -> Progress:
@@ -346,7 +372,25 @@ class Job:
                 self.report.notes.append(f"planned on the emulator's clock, {clock.scale:g} "
                                          "times faster than real time")
         self.report.sender = sender
+        if not self.results_only:
+            await self._registration(session, sender)
         return session
+
+    async def _registration(self, session: Session, sender: str) -> None:
+        """What each number may send: refused numbers end the job here (nothing was
+        sent); the rest get their tier's cap a day (`engine.registration`)."""
+        numbers = sender.split(",")
+        configs, note = await unless_stopped(read_configs(session.a2p, numbers), self._stop)
+        if note:
+            self.report.warnings.append(note)
+        self.configs = configs
+        self.caps = daily_caps(numbers, configs, self.options.daily_cap)
+        if on_loopback(session.server) and self.options.daily_cap is None:
+            # An emulator on this machine: no phone is reached and its day is not
+            # ours, so its tiers are shown but not paced by (--daily-cap still is).
+            self.paced_caps = {}
+        else:
+            self.paced_caps = self.caps
 
     async def _plan(self, pre: Prepared, session: Session | None, sender: str,
                     day_begun: float) -> Plan:
@@ -362,7 +406,8 @@ class Job:
         server = report.server or (_BUILT_IN if session is None else "")
         win = self._window = window(opts, server)
         plan = make_plan(pre, sender=sender, options=opts, opted=opted, suppress=lists,
-                         quiet=win.hours, keep_bodies=not self.dry_run, day_begun=day_begun)
+                         quiet=win.hours, keep_bodies=not self.dry_run, day_begun=day_begun,
+                         caps=self.paced_caps)
         report.warnings.extend([*plan.warnings, *win.warnings])
         self.tracker.default_sender = sender.split(",")[0]
         return plan
@@ -382,20 +427,30 @@ class Job:
         self.report.warnings.extend(warnings)
         rates = self._dispatch.rates() if self._dispatch is not None else {}
         assert self._window is not None
+        now = self.clock.now()
+        with SentCounts(scope=self.report.server) as counts:
+            today = {n: counts.sent(n, day_of(now)) for n in self.caps}
         self.schedule = plan_schedule(journal, sender=self.report.sender or DRY_RUN_SENDER,
-                                      options=self.options, paces=rates,
-                                      now=self.clock.now(), win=self._window,
-                                      asked=journal.inputs.get("sender"))
+                                      options=self.options, paces=rates, now=now,
+                                      win=self._window, asked=journal.inputs.get("sender"),
+                                      caps=self.caps, configs=self.configs,
+                                      sent_today=today, paced=bool(self.paced_caps))
         self.tracker.planning_done()
 
     async def _dispatch_plan(self, session: Session, journal: Journal, plan: Plan,
                              sender: str) -> None:
         """The dispatch stage (after the user confirmed the plan, if asked to)."""
         assert self._window is not None
+        with SentCounts(scope=session.server) as counts:
+            await self._dispatch_with(session, journal, plan, sender, counts)
+
+    async def _dispatch_with(self, session: Session, journal: Journal, plan: Plan,
+                             sender: str, counts: SentCounts) -> None:
+        assert self._window is not None
         dispatch = self._dispatch = Dispatch(
             a2p=session.a2p, journal=journal, plan=plan, sender=sender, options=self.options,
             tracker=self.tracker, stop=self._stop, clock=self.clock, quiet=self._window.hours,
-            since=_since(journal))
+            since=_since(journal), counts=counts, caps=self.paced_caps, configs=self.configs)
         known = {b.seq: b for b in journal.batches()}
         try:
             if self.results_only:
@@ -443,6 +498,10 @@ class Job:
                         results_only=self.results_only)
         if ended is not None:
             report.status, report.message = ended
+        early = self._dispatch.early if self._dispatch is not None else None
+        if early is not None:
+            report.status, report.message = "paused", early.line()
+            report.early_stop = early.to_dict()
 
 
 def journaled_job(inputs: dict[str, Any], *, journal: str, credentials: Credentials | None,
@@ -500,7 +559,8 @@ async def _refresh(job: Job) -> JobReport:
                         await refresh_counts(session.a2p, journal, rec, info, since=since)
                     else:
                         journal.record(rec, processed=info.processed, status=info.status)
-                job._summarise(journal)  # per-message results: `results`
+                await _results_again(job, session, journal, since)
+                job._summarise(journal)
         except _USERS_TO_FIX:
             raise
         except HvsmsError as exc:
@@ -521,6 +581,26 @@ def _day_begun(journal: Journal) -> float:
     except ValueError:
         return 0.0
     return (t.hour * 3600 + t.minute * 60 + t.second) / 86400
+
+
+async def _results_again(job: Job, session: Session, journal: Journal, since: str) -> None:
+    """List again the messages of completed batches whose results are missing or
+    were pending: the report counts by them (`summary.newest`), so a refresh that
+    read only the batch totals would leave failed.csv behind its counts."""
+    try:
+        pre = await prepare(job.source_path, job.text, job.options)
+    except InputError as exc:
+        job.report.warnings.append(f"per-message results not refreshed: {exc}")
+        return
+    plan = make_plan(pre, sender=session.sender, options=job.options, opted=None,
+                     suppress=False, quiet=None, keep_bodies=False)
+    fetcher = ResultsFetcher(a2p=session.a2p, journal=journal, builder=plan.builder,
+                             since=since)
+    for rec in journal.batches():
+        fetcher.offer(rec, refresh=True)
+    fetcher.close()
+    await fetcher.run()
+    job.report.warnings.extend(fetcher.warnings)
 
 
 def _since(journal: Journal) -> str:

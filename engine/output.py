@@ -296,7 +296,7 @@ def summary_table(report: JobReport, *, ascii_only: bool = False) -> Table:
         t.add_row("delivered", _n(c.delivered), "")
         t.add_row("failed", _n(c.failed), "delivery failed" if c.failed else "")
         t.add_row("pending", _n(c.pending), _pending_detail(report))
-    done = sum(1 for b in report.batches if b.status in ("completed", "Completed"))
+    done = sum(1 for b in report.batches if b.status in ("completed", "Completed", "Sent"))
     sent = sum(1 for b in report.batches if b.id)
     t.add_row("batches", _n(len(report.batches)),
               "" if report.dry_run else f"{_n(sent)} sent, {_n(done)} completed")

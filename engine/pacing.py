@@ -42,6 +42,7 @@ from .errors import ApiError
 from .journal import FAILED, PLANNED, BatchRecord
 from .quiet_hours import QuietHours
 from .senders import is_toll_free
+from .sent_counts import SentCounts, day_of
 
 __all__ = ["DEFAULT_HORIZON", "THROUGHPUT_BY_TYPE", "PacedLanes", "Pacer", "SenderPace",
            "Wait", "type_rate"]
@@ -103,6 +104,12 @@ class SenderPace:
     cap: int | None = None  # most messages processed per UTC day
     day: int | None = None  # the UTC day `used` counts
     used: int = 0  # messages that may be processed that day (sent or still queued)
+    # The machine's counts (`engine.sent_counts`): then `used` is what every job,
+    # this one's earlier runs included, sent from this number that day.
+    counts: SentCounts | None = None
+    # A count shared with other numbers (key, cap a day): LowVolume's account-wide 6,000.
+    shared: tuple[str, int] | None = None
+    _shared_room: int = 0
     _mark: tuple[float, int] | None = None  # (time, processed) since the sender was busy
     waiting: Wait | None = None  # why the lane sends nothing now (None: it may, or the server)
 
@@ -127,11 +134,48 @@ class SenderPace:
         A new day starts with what is still queued (it is processed that day
         or later); every batch sent that day is counted in full and timed to
         be processed before midnight, so no day ever exceeds the cap."""
-        day = int(now // 86_400)
+        day = day_of(now)
         if day != self.day:
-            self.day, self.used = day, self.queued + self.posting
+            carry = self.queued + self.posting
+            if self.counts is not None and self.day is not None and carry:
+                self.counts.add(self.number, day, carry)  # processed after midnight
+            self.day, self.used = day, carry
+            self._read(day)
         cap = self.cap if self.cap is not None else 1 << 62
+        if self.shared is not None:
+            cap = min(cap, self.used + self._shared_room)
         return cap - self.used, (day + 1) * 86_400.0
+
+    def _read(self, day: int) -> None:
+        """What every job counted for the day (read again after each `take`: another
+        job's sends show up then, and `take` itself never counts past the cap)."""
+        if self.counts is None:
+            return
+        self.used = self.counts.sent(self.number, day)
+        if self.shared is not None:
+            self._shared_room = self.shared[1] - self.counts.sent(self.shared[0], day)
+
+    def take(self, now: float, want: int) -> tuple[int, int]:
+        """Count `want` messages about to be posted: (day, how many the cap let
+        through; another job may have taken part of the day since `cap_room`)."""
+        day = day_of(now)
+        self.cap_room(now)
+        if self.counts is not None:
+            got = self.counts.reserve(self.number, day, want, self.cap, self.shared)
+            self._read(day)
+        else:
+            got = want if self.cap is None else max(0, min(want, self.cap - self.used))
+            self.used += got
+        return day, got
+
+    def give_back(self, day: int, count: int) -> None:
+        """Messages counted by `take` that were not sent after all."""
+        if self.counts is not None:
+            self.counts.release(self.number, day, count, self.shared)
+            if day == self.day:
+                self._read(day)
+        elif day == self.day:
+            self.used -= count
 
     def submitted(self, now: float, accepted: int) -> None:
         if accepted <= 0:
@@ -223,8 +267,10 @@ class Pacer:
     changed: asyncio.Event = field(default_factory=asyncio.Event)
 
     def add(self, number: str, rate: float, horizon: float, *, learn: bool,
-            cap: int | None = None) -> SenderPace:
-        pace = self.senders[number] = SenderPace(number, rate, horizon, learn=learn, cap=cap)
+            cap: int | None = None, counts: SentCounts | None = None,
+            shared: tuple[str, int] | None = None) -> SenderPace:
+        pace = self.senders[number] = SenderPace(number, rate, horizon, learn=learn, cap=cap,
+                                                 counts=counts, shared=shared)
         return pace
 
     def submitted(self, sender: str, rec: BatchRecord, now: float) -> None:
@@ -279,6 +325,7 @@ class PacedLanes:
         on_probe: Callable[[BatchRecord], None] | None = None, concurrency: int = 1,
         quiet: QuietHours | None = None, find: Find | None = None,
         on_wait: Callable[[], None] | None = None,
+        gate: Callable[[str, BatchRecord], Awaitable[bool]] | None = None,
     ) -> None:
         self.pacer = pacer
         self.on_wait = on_wait  # a lane began or ended waiting for a window or its cap
@@ -291,6 +338,8 @@ class PacedLanes:
         self.on_probe = on_probe
         self.quiet = quiet
         self.find = find
+        # Asked before a planned batch is posted: True if it waited (look again).
+        self.gate = gate
         self.lanes: dict[str, deque[BatchRecord]] = {}
         self.planned = False  # every batch planned: cuts allowed
         self._ended = False
@@ -363,22 +412,28 @@ class PacedLanes:
             if n < rec.messages and not self.planned:
                 await self._wait(math.inf)
                 continue
+            if self.gate is not None and await self.gate(sender, rec):
+                continue
+            await self._posts.acquire()
+            if self.stopped():  # stopped while waiting for the slot: not begun, stays planned
+                self._posts.release()
+                return
+            # Counted once the POST is next (not while waiting for the slot): a kill
+            # leaves no count for messages that were never posted.
+            day, got = pace.take(self.clock.now(), n)
+            if got < n:  # another job took part of the day meanwhile: look again
+                self._posts.release()
+                pace.give_back(day, got)
+                continue
             if n < rec.messages:
                 rec, lane[i] = await self.split(rec, n)
             else:
                 del lane[i]
-            pace.used += rec.messages
-            await self._posts.acquire()
-            if self.stopped():  # stopped while waiting for the slot: not begun, stays planned
-                self._posts.release()
-                pace.used -= rec.messages
-                lane.insert(i, rec)
-                return
             pace.posting += rec.messages
             assert self._tg is not None
-            self._tg.create_task(self._post(rec, pace, picked))
+            self._tg.create_task(self._post(rec, pace, picked, day))
 
-    async def _post(self, rec: BatchRecord, pace: SenderPace, picked: float) -> None:
+    async def _post(self, rec: BatchRecord, pace: SenderPace, picked: float, day: int) -> None:
         started = self.clock.now()
         try:
             await self.submit(rec)
@@ -386,6 +441,8 @@ class PacedLanes:
             pace.posting -= rec.messages
             self._posts.release()
             self.pacer.changed.set()
+            if rec.state in (PLANNED, FAILED):  # not sent (refused, or never begun)
+                pace.give_back(day, rec.messages)
         sender, now = pace.number, self.clock.now()
         pace.posted(now - picked)  # a cut and a wait for a POST slot delay processing too
         self.pacer.answered(sender, rec, started, now)
@@ -423,8 +480,12 @@ class PacedLanes:
             backlog = (pace.queued + pace.posting) / pace.rate
             if pace.cap is not None:
                 room, midnight = pace.cap_room(now)
-                today = int(((midnight - now - pace.lead) / SLOWER - backlog) * pace.rate)
-                n = min(n, room, today)
+                n = min(n, room)
+                if pace.cap < pace.rate * 86_400:
+                    # The cap can bind within a day at this pace: a batch is timed to be
+                    # processed before midnight (so what a day counts is that day's).
+                    n = min(n, int(((midnight - now - pace.lead) / SLOWER - backlog)
+                                   * pace.rate))
                 if n < max(whole, min(rec.messages, MIN_BATCH)):
                     pace.waiting = Wait("cap", midnight)
                     return midnight  # the cap (or the day) is used up: every batch waits

@@ -29,6 +29,7 @@ from .preview import describe as describe_message
 from .progress import Tracker
 from .quiet_hours import ANY as ANY_HOURS
 from .quiet_hours import FEDERAL_WINDOW, QuietHours, open_hours, parse_window
+from .registration import NumberConfig, describe_caps
 from .report import DroppedRow
 from .schedule import format_schedule, on_loopback, schedule
 from .senders import ALL, SenderPool, capacity_shares, pace_weight, parse_senders
@@ -126,11 +127,12 @@ class Plan:
 
 def make_plan(pre: Prepared, *, sender: str, options: JobOptions, opted: Blocklist | None,
               suppress: bool, quiet: QuietHours | None, keep_bodies: bool,
-              day_begun: float = 0.0) -> Plan:
+              day_begun: float = 0.0, caps: Mapping[str, int] | None = None) -> Plan:
     """The planner and body builder of a job sending from `sender`, dropping the
     numbers `opted` out and (`suppress`) those of `options.suppress` (plain, a
     journal or a failed.csv). `keep_bodies`: bodies within `options.hot_bytes` are
-    sent from what planning built."""
+    sent from what planning built. `caps`: each number's cap a day as pacing keeps it
+    (its tier's, lowered by `daily_cap`); without, `daily_cap` for every number."""
     opts = options
     normalizer = Normalizer(opts.region, strict=opts.validate == "strict")
     blocked = [opted] if opted is not None else []
@@ -139,9 +141,10 @@ def make_plan(pre: Prepared, *, sender: str, options: JobOptions, opted: Blockli
         more, warnings = load_suppress(opts.suppress, normalizer)
         blocked.extend(more)
     numbers = sender.split(",")
+    each = [caps.get(n, opts.daily_cap) if caps else opts.daily_cap for n in numbers]
     pool = sender_pool(sender, opts.match_area_code, by_pace=opts.rate is None,
-                       caps=[opts.daily_cap] * len(numbers), open_hours=open_hours(quiet),
-                       recipients=pre.estimated_rows() if opts.daily_cap else 0,
+                       caps=each, open_hours=open_hours(quiet),
+                       recipients=pre.estimated_rows() if any(each) else 0,
                        day_begun=day_begun)
     lanes = Lanes(numbers, pool=pool, quiet=quiet) if pool or quiet else None
     heads = {n: body_header(n, pre.default_text) for n in numbers}
@@ -228,12 +231,25 @@ def record_plan(journal: Journal, stats: PlanStats) -> tuple[list[dict[str, Any]
 
 def plan_schedule(journal: Journal, *, sender: str, options: JobOptions,
                   paces: Mapping[str, float], now: float, win: Window,
-                  asked: str | None = None) -> list[str]:
-    """The plan's schedule: per sender and in total (engine.schedule)."""
+                  asked: str | None = None,
+                  caps: Mapping[str, int] | None = None,
+                  configs: Mapping[str, NumberConfig] | None = None,
+                  sent_today: Mapping[str, int] | None = None,
+                  paced: bool = True) -> list[str]:
+    """The plan's schedule: per sender and in total (engine.schedule), and with
+    `caps` each number's tier and cap a day (`registration`)."""
     numbers = sender.split(",")
     rates = {n: paces[n] if n in paces else options.rate or type_rate(n, None)
              for n in numbers}
     work = [(b.sender or numbers[0], b.zone, b.messages) for b in journal.batches()
             if b.state in TO_SEND]
-    plans = schedule(work, rates, start=now, quiet=win.hours, cap=options.daily_cap)
-    return format_schedule(plans, window=win.text, asked=asked)
+    plans = schedule(work, rates, start=now, quiet=win.hours, cap=options.daily_cap,
+                     caps=caps, used_today=sent_today)
+    lines = format_schedule(plans, window=win.text, asked=asked)
+    if caps:
+        days = {p.sender: p.days for p in plans if p.recipients}
+        lines += describe_caps(caps, configs or {}, sent_today or {}, days)
+        if not paced:
+            lines.append("  (an emulator on this machine: these caps are shown, not kept; "
+                         "--daily-cap is kept)")
+    return lines

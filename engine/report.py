@@ -113,7 +113,7 @@ class JobReport:
     server: str = ""
     emulator: bool = False
     dry_run: bool = False
-    status: str = "running"  # running | completed | interrupted | failed
+    status: str = "running"  # running | completed | interrupted | paused | failed
     message: str = ""
     counts: Counts = field(default_factory=Counts)
     batches: list[BatchReport] = field(default_factory=list)
@@ -134,6 +134,8 @@ class JobReport:
     results: dict[str, Any] = field(default_factory=dict)
     reconciled: int = 0
     resent_after_check: int = 0
+    # Why the job paused (status "paused", `engine.early_stop.EarlyStop.to_dict`).
+    early_stop: dict[str, Any] | None = None
     journal: str | None = None
     elapsed: float = 0.0
 
@@ -185,6 +187,7 @@ class JobReport:
             "results": dict(self.results),
             "reconciled": self.reconciled,
             "resent_after_check": self.resent_after_check,
+            "early_stop": self.early_stop,
             "journal": self.journal,
             "elapsed": round(self.elapsed, 3),
         }

@@ -41,9 +41,10 @@ class SenderPlan:
 def schedule(
     work: Iterable[tuple[str, str | None, int]], rates: Mapping[str, float], *,
     start: float, quiet: QuietHours | None = None, cap: int | None = None,
-    used_today: Mapping[str, int] | None = None,
+    used_today: Mapping[str, int] | None = None, caps: Mapping[str, int] | None = None,
 ) -> list[SenderPlan]:
-    """`work`: (sender, hours key, messages) in plan order. One plan per sender."""
+    """`work`: (sender, hours key, messages) in plan order. One plan per sender;
+    `caps`: a sender's own cap a day (`registration.daily_caps`), else `cap`."""
     lanes: dict[str, list[list[object]]] = {}
     for sender, zone, n in work:
         if n > 0:
@@ -53,7 +54,7 @@ def schedule(
         todo = [(z if isinstance(z, str) else None, int(str(n))) for z, n in lanes.get(sender, [])]
         total = sum(n for _, n in todo)
         rate = rates[sender]
-        first, last = _simulate(todo, rate, start, quiet, cap,
+        first, last = _simulate(todo, rate, start, quiet, (caps or {}).get(sender, cap),
                                 (used_today or {}).get(sender, 0)) if total else (None, None)
         out.append(SenderPlan(sender, total, rate, total / rate / 3600, first, last))
     return out

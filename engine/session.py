@@ -49,6 +49,7 @@ class Session:
         self.client: ApiClient | None = None
         self.on_retry = on_retry
         self._a2p: A2P | None = None
+        self._consents = True  # v2 consents, until the server says it has none
         self._auth: Auth | None = None
         self._stack = contextlib.AsyncExitStack()
 
@@ -159,4 +160,12 @@ class Session:
                          f"opted out of messages from {self.sender}")
 
     async def _opt_outs(self, sender: str) -> list[str]:
+        """v2 consents, or the v1 list where the server has no v2 consents."""
+        if self._consents:
+            try:
+                return [n async for n in self.a2p.consents(sender=sender)]
+            except ApiError as exc:
+                if exc.status not in (403, 404, 405, 501):
+                    raise
+                self._consents = False
         return [n async for n in self.a2p.opt_outs(sender=sender)]

@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import logging
+import re
 import time
 from collections.abc import Awaitable, Callable, Sequence
 
@@ -31,9 +32,19 @@ from .report import RejectedRow
 
 __all__ = ["Submitter"]
 
+_COUNT = re.compile(r"\b(at most|exceed\w*|limit|too many|maximum)\b")
 log = logging.getLogger("engine.submitter")
 
 MAX_RESENDS = 3
+
+
+def too_many(exc: ApiError) -> bool:
+    """The server refused a batch for its size: 413, or a 400 that names the count
+    of messages (a per-request count limit, "at most 10,000 per request")."""
+    if exc.status == 413:
+        return True
+    text = exc.message.lower()
+    return exc.status == 400 and "messages" in text and _COUNT.search(text) is not None
 
 
 class Submitter:
@@ -150,7 +161,7 @@ class Submitter:
                 self.resent += 1
                 continue
             except ApiError as exc:
-                if exc.status == 413 and rec.messages > 1:
+                if too_many(exc) and rec.messages > 1:
                     await self._split(rec, skip)
                     return
                 # Refused: the server did not act on it; a resume sends it again.
@@ -166,7 +177,8 @@ class Submitter:
         self.failures.append(f"batch {rec.seq}: outcome still unknown after {MAX_RESENDS} resends")
 
     async def _split(self, rec: BatchRecord, skip: set[int]) -> None:
-        """Too large for the server (413): send two halves, never the same body again."""
+        """Too large for the server (413, or a 400 naming the count): send two halves,
+        never the same body again."""
         first, second = await self.builder.halves(rec, skip)
         self.journal.split(rec, first, second)
         self.splits += 1

@@ -10,7 +10,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
-from .codes import describe
+from .codes import describe, parse_codes
 from .journal import (
     COMPLETED,
     FAILED,
@@ -25,7 +25,7 @@ from .journal import (
 )
 from .report import BatchReport, DroppedRow, FailedRow, JobReport, RejectedRow
 
-__all__ = ["TO_SEND", "Snapshot", "all_completed", "outcome", "pending", "pending_note",
+__all__ = ["TO_SEND", "Snapshot", "all_completed", "newest", "outcome", "pending", "pending_note",
            "summarise", "to_send"]
 
 # A resumed job sends these again: `failed` means the server refused the POST
@@ -66,10 +66,31 @@ class Snapshot:
 
 
 def pending(rec: BatchRecord) -> int:
-    """Accepted messages with no final receipt (yet): neither delivered nor failed."""
+    """Accepted messages with no final receipt (yet) by the batch totals."""
     if rec.batch_id is None:
         return 0
     return max(0, (rec.accepted or 0) - (rec.delivered or 0) - (rec.failed or 0))
+
+
+def newest(rec: BatchRecord, st: ResultState | None) -> tuple[int, int, int]:
+    """(delivered, failed, pending) of a batch from the newest evidence (pure): a
+    message whose own result was fetched counts by it, the rest by the batch totals.
+
+    The totals are read when the batch completes (or is refreshed); its messages'
+    results are listed after, so they know of later receipts. Once a batch's
+    results are all in, `failed` is exactly its rows of failed.csv."""
+    accepted = rec.accepted or 0
+    if rec.batch_id is None:
+        return 0, 0, 0
+    if st is None or not st.pages:
+        return rec.delivered or 0, rec.failed or 0, pending(rec)
+    delivered, failed = st.delivered, st.failed
+    if not st.complete:  # the messages not listed yet: as the totals say, less the listed
+        rest = max(0, accepted - delivered - failed - st.pending)
+        more_failed = min(rest, max(0, (rec.failed or 0) - failed))
+        failed += more_failed
+        delivered += min(rest - more_failed, max(0, (rec.delivered or 0) - delivered))
+    return delivered, failed, max(0, accepted - delivered - failed)
 
 
 def to_send(snap: Snapshot) -> int:
@@ -111,15 +132,16 @@ def summarise(snap: Snapshot, *, price_per_segment: float = 0.0,
     costs = [rec.cost for rec in snap.batches if rec.cost is not None]
     report.cost = sum(costs) if costs else None
     for rec in snap.batches:
-        report.batches.append(_batch(rec))
+        batch = _batch(rec, snap.result_states.get(rec.seq))
+        report.batches.append(batch)
         if rec.state in (SUBMITTED, COMPLETED):
             c.submitted += rec.messages
         c.accepted += rec.accepted or 0
         c.rejected += rec.rejected or 0
         c.processed += rec.processed or 0
-        c.delivered += rec.delivered or 0
-        c.failed += rec.failed or 0
-        c.pending += pending(rec)
+        c.delivered += batch.delivered
+        c.failed += batch.failed
+        c.pending += batch.pending
     c.not_sent = to_send(snap)
     # Until the whole file is planned, the rows read are those the journal holds:
     # each is dropped or in a batch (rows being planned are not read yet).
@@ -129,14 +151,15 @@ def summarise(snap: Snapshot, *, price_per_segment: float = 0.0,
     return report
 
 
-def _batch(rec: BatchRecord) -> BatchReport:
+def _batch(rec: BatchRecord, st: ResultState | None) -> BatchReport:
+    delivered, failed, pending_ = newest(rec, st)
     return BatchReport(
         seq=rec.seq, first_line=rec.first_line, last_line=rec.last_line,
         messages=rec.messages, bytes=rec.bytes, id=rec.batch_id,
         status=rec.status or rec.state, accepted=rec.accepted or 0,
         processed=rec.processed or 0, rejected=rec.rejected or 0, cost=rec.cost,
-        delivered=rec.delivered or 0, failed=rec.failed or 0,
-        pending=pending(rec), error_codes=_parse_codes(rec.error_codes),
+        delivered=delivered, failed=failed, pending=pending_,
+        error_codes=parse_codes(rec.error_codes),
     )
 
 
@@ -194,12 +217,3 @@ def pending_note(count: int) -> str:
     """The final status of a job whose receipts are still coming."""
     return (f"all batches processed; {count:,} delivery receipt(s) still pending "
             "(queued, sent or SMS-CAR-104): refresh the job later for the final counts")
-
-
-def _parse_codes(text: str | None) -> dict[str, int]:
-    out: dict[str, int] = {}
-    for part in (text or "").split(","):
-        if "=" in part:
-            k, v = part.split("=", 1)
-            out[k] = int(v)
-    return out

@@ -28,6 +28,10 @@ class Rejection:
     error_code: str
     description: str
 
+# A batch in either of these is processed (the spec's batch statuses are
+# Processing, Completed and Sent; the list filter also takes Queued).
+DONE_STATUSES = frozenset({"Completed", "Sent"})
+
 
 @dataclass(frozen=True, slots=True)
 class BatchInfo:
@@ -42,7 +46,7 @@ class BatchInfo:
 
     @property
     def completed(self) -> bool:
-        return self.status == "Completed"
+        return self.status in DONE_STATUSES
 
     @classmethod
     def parse(cls, data: Any, endpoint: str) -> BatchInfo:
@@ -138,6 +142,7 @@ class A2P:
         self.client = client
         # `paymentType` of each number `a2p_senders` listed (TollFree, Local, ...).
         self.payment_types: dict[str, str] = {}
+        self.number_ids: dict[str, str] = {}  # the phone-number record id of each
 
     async def a2p_senders(self) -> list[str]:
         """The account's numbers with the A2PSmsSender feature, all pages."""
@@ -155,10 +160,20 @@ class A2P:
                 if A2P_SENDER in (rec.get("features") or ()) and rec.get("phoneNumber"):
                     senders.append(str(rec["phoneNumber"]))
                     self.payment_types[senders[-1]] = str(rec.get("paymentType") or "")
+                    if rec.get("id") is not None:
+                        self.number_ids[senders[-1]] = str(rec["id"])
             paging = data.get("paging") or {}
             if int(paging.get("totalPages") or page) <= page:
                 return senders
             page += 1
+
+    async def sms_configuration(self, number: str) -> Any:
+        """The number's SMS configuration (TCR campaign, tier); `a2p_senders` first."""
+        number_id = self.number_ids[number]
+        resp = await self.client.request(
+            "GET", f"{ACCOUNT}/extension/~/phone-number/{number_id}/sms-configuration",
+            endpoint="readSmsConfiguration")
+        return resp.data
 
     async def create_batch(self, body: Callable[[], StreamBody]) -> BatchInfo:
         resp = await self.client.request(
@@ -231,7 +246,22 @@ class A2P:
         )
         return StatusCounts.parse(resp.data)
 
+    async def consents(self, *, sender: str) -> AsyncIterator[str]:
+        """Recipients opted out of `sender` by the v2 consents: records of coverage
+        PhoneNumber for this number, Account (every number), and CampaignType
+        (taken as every number: hvsms does not know the campaign types)."""
+        params = [("optStatus", "OptOut"), ("perPage", str(MAX_PER_PAGE))]
+        async for rec in self._pages("/restapi/v2/accounts/~/sms/consents", params,
+                                     "listSmsConsents"):
+            coverage, to = rec.get("coverage"), rec.get("to")
+            if rec.get("optStatus", "OptOut") != "OptOut" or not to:
+                continue
+            if coverage == "PhoneNumber" and rec.get("from") != sender:
+                continue
+            yield str(to)
+
     async def opt_outs(self, *, sender: str) -> AsyncIterator[str]:
+        """The v1 opt-out list of `sender` (deprecated in favour of `consents`)."""
         params = [("from", sender), ("status", "optout"), ("perPage", str(MAX_PER_PAGE))]
         async for rec in self._pages(f"{ACCOUNT}/a2p-sms/opt-outs", params, "readA2PSMSOptOuts"):
             to = rec.get("to")

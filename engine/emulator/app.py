@@ -184,6 +184,29 @@ async def phone_numbers_list(request: web.Request) -> web.Response:
                           "records": chunk, "paging": paging_info, "navigation": navigation})
 
 
+async def sms_configuration(request: web.Request) -> web.Response:
+    """A number's SMS configuration (RingCentral's developer guide, "SMS requirements"):
+    its TCR campaign (status, tier, use cases) and brand; both left out when the
+    number is linked to no campaign."""
+    config = _check_account(request)
+    if request.match_info["extensionId"] not in ("~", config.extension_id):
+        raise ApiError.not_found("extensionId")
+    if not config.sms_configuration:
+        raise ApiError(404, "CMN-102", "Resource for parameter [sms-configuration] is not found.")
+    try:
+        sender = config.senders[int(request.match_info["phoneNumberId"]) - 1_000_001]
+    except (ValueError, IndexError):
+        raise ApiError.not_found("phoneNumberId") from None
+    out: dict[str, Any] = {"phoneNumberId": request.match_info["phoneNumberId"],
+                           "phoneNumber": sender.phone_number}
+    if sender.campaign_status is not None:
+        out["smsCampaignInfo"] = {"id": "2008", "status": sender.campaign_status,
+                                  "registrationTier": sender.registration_tier,
+                                  "useCases": list(sender.use_cases)}
+        out["smsBrandInfo"] = {"id": "1008", "status": "Verified"}
+    return json_response(out)
+
+
 # -- batches -------------------------------------------------------------------
 
 
@@ -322,6 +345,27 @@ async def list_opt_outs(request: web.Request) -> web.StreamResponse:
     return json_response({"records": chunk, "paging": paging("o", size, after, next_after)})
 
 
+async def list_consents(request: web.Request) -> web.Response:
+    """v2 consents (the spec's successor of the v1 opt-out list), one list for the
+    account: each record's `coverage` says which numbers it applies to."""
+    config = _runtime(request).config
+    if request.match_info["accountId"] not in ("~", config.account_id):
+        raise ApiError.not_found("accountId")
+    if not config.consents_v2:
+        raise ApiError(404, "CMN-102", "Resource for parameter [consents] is not found.")
+    query = request.query
+    status = query.get("optStatus")
+    if status not in (None, "OptOut", "OptIn"):
+        raise ApiError.invalid_parameter("optStatus")
+    records = _runtime(request).state.opt_outs.consents(status=status)
+    size = per_page(query)
+    after = decode_token("c", query.get("pageToken"))
+    chunk = records[after + 1:after + 1 + size]
+    last = after + len(chunk)
+    next_after = last if last + 1 < len(records) else None
+    return json_response({"records": chunk, "paging": paging("c", size, after, next_after)})
+
+
 async def assign_opt_outs(request: web.Request) -> web.Response:
     _check_account(request)
     runtime = _runtime(request)
@@ -414,6 +458,8 @@ def create_app(config: EmulatorConfig | None = None, *,
     add("POST", "/restapi/oauth/revoke", revoke, name="revoke")
     add("GET", API + "/extension/{extensionId}/phone-number", phone_numbers_list,
         name="listExtensionPhoneNumbers")
+    add("GET", API + "/extension/{extensionId}/phone-number/{phoneNumberId}/sms-configuration",
+        sms_configuration, name="readSmsConfiguration")
     add("POST", A2P + "/batches", create_batch, name="createA2PSMS")
     add("GET", A2P + "/batches", list_batches, name="listA2PBatches")
     add("GET", A2P + "/batches/{batchId}", read_batch, name="readA2PBatch")
@@ -421,6 +467,8 @@ def create_app(config: EmulatorConfig | None = None, *,
     add("GET", A2P + "/messages/{messageId}", read_message, name="readA2PSMS")
     add("GET", A2P + "/statuses", statuses, name="aggregateA2PSMSStatuses")
     add("GET", A2P + "/opt-outs", list_opt_outs, name="readA2PSMSOptOuts")
+    add("GET", "/restapi/v2/accounts/{accountId}/sms/consents", list_consents,
+        name="listSmsConsents")
     add("POST", A2P + "/opt-outs/bulk-assign", assign_opt_outs, name="addA2PSMSOptOuts")
     add("GET", CONTROL_PREFIX + "ledger", control_ledger, name="emulator-ledger")
     add("POST", CONTROL_PREFIX + "config", control_config, name="emulator-config")

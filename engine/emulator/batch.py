@@ -26,6 +26,7 @@ __all__ = [
     "CAPPED",
     "DELIVERED",
     "DELIVERY_FAILURE_CODES",
+    "FILTERED",
     "OPTED_OUT_CODE",
     "SENDING_FAILED",
     "Batch",
@@ -40,6 +41,9 @@ DELIVERY_FAILURE_CODES = ("SMS-CAR-411", "SMS-CAR-412", "SMS-CAR-431", "SMS-CAR-
 SENDING_FAILED = 200  # opted out: SendingFailed SMS-RC-413
 OPTED_OUT_CODE = "SMS-RC-413"
 CAPPED = 201  # past the sender's daily cap: SendingFailed with the configured code
+# Its text matched the emulator's content filter: DeliveryFailed with the filter's
+# code (SMS-CAR-430 and the like: the carrier filters the content, number-wide).
+FILTERED = 202
 NOT_CHARGED = (SENDING_FAILED, CAPPED)
 
 INSTANT = Lifecycle()
@@ -69,6 +73,9 @@ class Batch:
     rate: float
     lifecycle: Lifecycle = INSTANT
     cap_code: str = "SMS-RC-403"
+    # What a processed batch says: "Completed", or "Sent" (the spec allows both).
+    done_status: str = "Completed"
+    filter_code: str = "SMS-CAR-430"
     _cost: float | None = None
     # Running per-outcome counts and segment units of messages [0, _tally_done).
     _tally_done: int = 0
@@ -92,7 +99,7 @@ class Batch:
         return self.start + (self.size - self.base_done) / self.rate
 
     def status(self, now: float) -> str:
-        return "Completed" if self.processed(now) >= self.size else "Processing"
+        return self.done_status if self.processed(now) >= self.size else "Processing"
 
     def last_modified(self, now: float) -> float:
         done = self.processed(now)
@@ -180,7 +187,7 @@ class Batch:
             "from": self.sender,
             "batchSize": self.size,
             "processedCount": done,
-            "status": "Completed" if done >= self.size else "Processing",
+            "status": self.done_status if done >= self.size else "Processing",
             "creationTime": format_time(self.created),
             "lastModifiedTime": format_time(self.last_modified(now)),
             "rejected": rejected or [],
@@ -236,6 +243,10 @@ class Batch:
         elif shown == CAPPED:
             out["messageStatus"] = "SendingFailed"
             out["errorCode"] = batch.cap_code
+        elif shown == FILTERED:
+            out["messageStatus"] = "DeliveryFailed"
+            out["errorCode"] = batch.filter_code
+            out["cost"] = cost
         elif shown == DELIVERED:
             out["messageStatus"] = "Delivered"
             out["cost"] = cost

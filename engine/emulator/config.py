@@ -31,8 +31,9 @@ __all__ = [
 ]
 
 CREATE_BATCH = "createA2PSMS"
-# Operation ids of the eight A2P endpoints (the spec's `operationId`s); faults
-# name endpoints this way so a test can say "POST batches only".
+# Operation ids of the eight A2P endpoints (the spec's `operationId`s), and the
+# v2 consents that succeed its opt-out list; faults name endpoints this way so a
+# test can say "POST batches only".
 A2P_OPERATIONS: tuple[str, ...] = (
     CREATE_BATCH,
     "listA2PBatches",
@@ -42,6 +43,7 @@ A2P_OPERATIONS: tuple[str, ...] = (
     "aggregateA2PSMSStatuses",
     "readA2PSMSOptOuts",
     "addA2PSMSOptOuts",
+    "listSmsConsents",
 )
 
 
@@ -66,6 +68,11 @@ class SenderNumber:
     payment_type: str = "Local"
     # Messages per second; None: by `payment_type` (THROUGHPUT_BY_TYPE, else 1/s).
     throughput: float | None = None
+    # Its SMS configuration: the TCR campaign's status (a toll-free number's
+    # verification status), None for no campaign linked; the registration tier.
+    campaign_status: str | None = "Confirmed"
+    registration_tier: str = "StandardVolume"
+    use_cases: tuple[str, ...] = ("CustomerCare", "AccountNotification")
 
     @property
     def is_a2p(self) -> bool:
@@ -189,6 +196,17 @@ class EmulatorConfig:
     # SendingFailed with `daily_cap_code`. None: no cap.
     daily_cap: int | None = 250_000
     daily_cap_code: str = "SMS-RC-403"
+    # The status of a processed batch: "Completed", or "Sent" (also in the spec).
+    batch_done_status: str = "Completed"
+    # Carrier content filtering: a message whose text contains a key fails
+    # (DeliveryFailed) with its code, e.g. {"bit.ly/": "SMS-CAR-430"}.
+    content_filter: Mapping[str, str] = field(default_factory=dict)
+    # Recipients opted out of every number of the account (v2 consents with
+    # coverage "Account"); False for `consents_v2`: no v2 consents (404).
+    account_opt_outs: Collection[str] = ()
+    consents_v2: bool = True
+    # False: no sms-configuration endpoint (404), as on a server without it.
+    sms_configuration: bool = True
     # False: the app lacks the A2P SMS permission (403 on every A2P endpoint).
     a2p_permission: bool = True
     seed: int = 0
@@ -203,6 +221,9 @@ class EmulatorConfig:
     refresh_token_ttl: int = 604800
     issue_refresh_tokens: bool = True
     max_body_bytes: int = 50 * 1024 * 1024
+    # Most messages in one POST (one guide page: 10,000); past it 400 CMN-101
+    # naming the count. None: by size only (the other page: no count limit).
+    max_batch_messages: int | None = None
     rate_limits: RateLimitConfig = field(default_factory=RateLimitConfig)
     faults: FaultConfig = field(default_factory=FaultConfig)
     keep_texts: bool = True
@@ -225,6 +246,8 @@ class EmulatorConfig:
             raise ValueError("receipt delays must not be negative")
         if self.daily_cap is not None and self.daily_cap < 0:
             raise ValueError("daily_cap must not be negative")
+        if self.batch_done_status not in ("Completed", "Sent"):
+            raise ValueError("batch_done_status must be Completed or Sent")
         if self.max_body_bytes < 1:
             raise ValueError("max_body_bytes must be positive")
         object.__setattr__(self, "senders", tuple(self.senders))
@@ -288,7 +311,7 @@ def config_to_dict(config: EmulatorConfig) -> dict[str, Any]:
             value = dataclasses.asdict(value)
         elif f.name == "opt_outs":
             value = {k: list(v) for k, v in value.items()}
-        elif f.name == "invalid_numbers":
+        elif f.name in ("invalid_numbers", "account_opt_outs"):
             value = list(value)
         elif f.name == "processing_rate" and value is not None:
             value = _jsonable_float(value)
@@ -300,9 +323,8 @@ def config_from_dict(data: Mapping[str, Any]) -> EmulatorConfig:
     values = dict(data)
     if "senders" in values:
         values["senders"] = tuple(
-            SenderNumber(s["phone_number"], tuple(s.get("features", ("CallerId", "A2PSmsSender"))),
-                         s.get("usage_type", "DirectNumber"), s.get("payment_type", "Local"),
-                         s.get("throughput"))
+            SenderNumber(**{**s, **{k: tuple(s[k]) for k in ("features", "use_cases")
+                                    if k in s}})
             for s in values["senders"]
         )
     if "rate_limits" in values:
@@ -316,6 +338,8 @@ def config_from_dict(data: Mapping[str, Any]) -> EmulatorConfig:
         values["opt_outs"] = {k: tuple(v) for k, v in values["opt_outs"].items()}
     if "invalid_numbers" in values:
         values["invalid_numbers"] = tuple(values["invalid_numbers"])
+    if "account_opt_outs" in values:
+        values["account_opt_outs"] = tuple(values["account_opt_outs"])
     if values.get("processing_rate") is not None:
         values["processing_rate"] = float(values["processing_rate"])
     return patch_dataclass(EmulatorConfig(), values)

@@ -10,6 +10,7 @@ sender's rate. Progress is then computed from the clock when asked (`Batch`).
 
 from __future__ import annotations
 
+import datetime as dt
 import uuid
 from collections import deque
 from collections.abc import Callable
@@ -19,8 +20,8 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from .batch import CAPPED, DELIVERY_FAILURE_CODES, SENDING_FAILED, Batch, e164
-from .config import EmulatorConfig
+from .batch import CAPPED, DELIVERY_FAILURE_CODES, FILTERED, SENDING_FAILED, Batch, e164
+from .config import EmulatorConfig, SenderNumber
 from .lifecycle import PENDING_FLAG, Lifecycle
 from .numbers import e164_to_int
 from .optouts import OptOuts
@@ -31,6 +32,17 @@ from .segments import segment_count, segment_counts
 from .store import BatchStore
 
 __all__ = ["Intake"]
+
+LOW_VOLUME, LOW_VOLUME_CAP = "LowVolume", 6_000
+
+
+def _unregistered(sender: SenderNumber | None) -> str | None:
+    """The code every message of `sender` fails with, or None: it may send."""
+    if sender is None or sender.campaign_status == "Confirmed":
+        return None
+    if sender.payment_type == "TollFree":
+        return None if sender.campaign_status is None else "SMS-CAR-461"
+    return "SMS-UP-414"  # "This phone number is not set up to send text messages."
 
 Int64s = npt.NDArray[np.int64]
 UInt8s = npt.NDArray[np.uint8]
@@ -62,6 +74,10 @@ class Intake:
         request.check_texts()
         now = self.clock()
         n = request.count
+        most = self.config.max_batch_messages
+        if most is not None and n > most:
+            raise ApiError(400, "CMN-101", f"Parameter [messages] value is invalid: {n} "
+                           f"messages, at most {most} per request.")
         reasons: dict[int, tuple[Any, str, str]] = {}
         for i, to in request.invalid:
             shown = to if isinstance(to, list) else ([] if to is None else [to])
@@ -83,6 +99,7 @@ class Intake:
         numbers = request.numbers if keep is None else request.numbers[keep]
         segments, texts = self._texts(request, keep)
         batch = self._store(request.sender, numbers, segments, request.text, texts, now)
+        self._filter(batch)
         self.rejected_total += len(rejected)
         return batch, rejected
 
@@ -125,6 +142,7 @@ class Intake:
             default_text=text, texts=texts, first_message_id=self.store.next_message_id,
             base_done=0, start=start, rate=self.config.rate_of(sender),
             lifecycle=self.lifecycle, cap_code=self.config.daily_cap_code,
+            done_status=self.config.batch_done_status,
         )
         self._cap(batch)
         self.store.add(batch)
@@ -147,10 +165,44 @@ class Intake:
             outcomes[np.isin(numbers, opted)] = SENDING_FAILED
         return outcomes
 
+    def _filter(self, batch: Batch) -> None:
+        """Messages whose text the carriers filter fail with the filter's code; every
+        message of a number not registered to send fails (RingCentral's SMS
+        requirements: a campaign not Confirmed, an unverified toll-free number)."""
+        refused = _unregistered(self.config.sender(batch.sender))
+        if refused is not None and batch.size:
+            batch.outcomes[batch.outcomes < 200] = FILTERED
+            batch.filter_code = refused
+            return
+        rules = self.config.content_filter
+        if not rules or not batch.size:
+            return
+        def code_of(text: str | None) -> str | None:
+            return next((c for key, c in rules.items() if key in (text or "")), None)
+
+        if batch.texts is None:  # one text for all
+            code = code_of(batch.default_text)
+            hits = np.ones(batch.size, dtype=np.bool_) if code else None
+        else:
+            codes = [code_of(batch.text_of(i)) for i in range(batch.size)]
+            code = next((c for c in codes if c), None)
+            hits = np.array([c is not None for c in codes], dtype=np.bool_)
+        if code is not None and hits is not None:
+            batch.outcomes[hits & (batch.outcomes < 200)] = FILTERED
+            batch.filter_code = code
+
     def _cap(self, batch: Batch) -> None:
-        """Messages past the sender's daily cap fail (by the day they are scheduled in)."""
+        """Messages past the sender's daily cap fail (by the day they are scheduled in);
+        the count per day is kept with or without a cap (the ledger's `per_day`)."""
         cap = self.config.daily_cap
-        if cap is None or not batch.size:
+        if not batch.size:
+            return
+        sender = self.config.sender(batch.sender)
+        low = sender is not None and sender.registration_tier == LOW_VOLUME
+        ends = batch.processed_at_many(np.array([0, batch.size - 1], dtype=np.int64))
+        if cap is None and not low and int(ends[0] // 86400.0) == int(ends[1] // 86400.0):
+            key = (batch.sender, int(ends[0] // 86400.0))  # one day: no need to look closer
+            self._per_day[key] = self._per_day.get(key, 0) + batch.size
             return
         at = batch.processed_at_many(np.arange(batch.size, dtype=np.int64))
         days, firsts, counts = np.unique((at // 86400.0).astype(np.int64), return_index=True,
@@ -158,11 +210,23 @@ class Intake:
         for day, first, count in zip(days.tolist(), firsts.tolist(), counts.tolist(),
                                      strict=True):
             used = self._per_day.get((batch.sender, day), 0)
-            room = max(0, cap - used)
+            room = count if cap is None else max(0, cap - used)
+            if low:  # the tier's 6,000 a day, across the account's LowVolume numbers
+                shared = self._per_day.get((LOW_VOLUME, day), 0)
+                room = min(room, max(0, LOW_VOLUME_CAP - shared))
+                self._per_day[(LOW_VOLUME, day)] = shared + count
             if room < count:
                 over = batch.outcomes[first + room:first + count]
                 over[over != SENDING_FAILED] = CAPPED
             self._per_day[(batch.sender, day)] = used + count
+
+    def per_day(self) -> dict[str, dict[str, int]]:
+        """Messages scheduled per sender per emulated UTC day ("YYYY-MM-DD")."""
+        out: dict[str, dict[str, int]] = {}
+        for (sender, day), count in sorted(self._per_day.items()):
+            date = dt.datetime.fromtimestamp(day * 86400, dt.UTC).date().isoformat()
+            out.setdefault(sender, {})[date] = count
+        return out
 
     def set_processing_rate(self, rate: float) -> None:
         """Change the rate from now on; work already done stays done."""

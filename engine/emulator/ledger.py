@@ -64,4 +64,6 @@ class Ledger:
             "max_in_flight": dict(self.max_in_flight),
             "in_flight": {k: v for k, v in self._in_flight.items() if v},
             "per_sender": per_sender,
+            # Messages scheduled per sender per emulated UTC day (a daily cap counts these).
+            "per_day": state.intake.per_day(),
         }

@@ -27,6 +27,9 @@ class OptOuts:
             sender: {n: ("OptOut", "Recipient") for n in numbers}
             for sender, numbers in config.opt_outs.items()
         }
+        # Opted out of every number of the account (v2 coverage "Account").
+        self.account: dict[str, tuple[str, str]] = {
+            n: ("OptOut", "Recipient") for n in config.account_opt_outs}
         self._opted_out_cache: dict[str, npt.NDArray[np.int64]] = {}
 
     def opted_out(self, sender: str) -> npt.NDArray[np.int64]:
@@ -34,7 +37,8 @@ class OptOuts:
         cached = self._opted_out_cache.get(sender)
         if cached is None:
             records = self.records.get(sender, {})
-            values = [e164_to_int(to) for to, (status, _) in records.items()
+            values = [e164_to_int(to) for to, (status, _) in (*records.items(),
+                                                              *self.account.items())
                       if status == "OptOut"]
             cached = np.array(sorted(v for v in values if v), dtype=np.int64)
             self._opted_out_cache[sender] = cached
@@ -51,6 +55,17 @@ class OptOuts:
                 if st in wanted and (to is None or number == to):
                     records.append({"from": frm, "to": number, "status": st, "source": source})
         return records
+
+    def consents(self, *, status: str | None) -> list[dict[str, str]]:
+        """v2 consent records (`GET /restapi/v2/accounts/{id}/sms/consents`): each
+        sender's with coverage PhoneNumber, the account-wide ones with Account."""
+        out = [{"from": frm, "to": to, "optStatus": st, "coverage": "PhoneNumber",
+                "source": source}
+               for frm, entries in self.records.items() for to, (st, source) in entries.items()
+               if status in (None, st)]
+        out += [{"to": to, "optStatus": st, "coverage": "Account", "source": source}
+                for to, (st, source) in self.account.items() if status in (None, st)]
+        return out
 
     def assign(self, sender: str, opt_outs: list[Any], opt_ins: list[Any]) -> dict[str, Any]:
         """`POST /opt-outs/bulk-assign`: returns `OptOutBulkAssignResponse`."""

@@ -79,8 +79,9 @@ class BatchStore:
                 continue
             if sender is not None and batch.sender != sender:
                 continue
-            if statuses and batch.status(now) not in statuses:
-                continue
+            if statuses and batch.status(now) not in statuses and not (
+                    "Queued" in statuses and batch.size and not batch.processed(now)):
+                continue  # (a batch waiting behind others is Queued to the filter)
             if len(found) == per_page:
                 return found, found[-1].seq
             found.append(batch)

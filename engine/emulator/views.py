@@ -18,6 +18,7 @@ from .batch import (
     CAPPED,
     DELIVERED,
     DELIVERY_FAILURE_CODES,
+    FILTERED,
     OPTED_OUT_CODE,
     SENDING_FAILED,
     Batch,
@@ -146,3 +147,4 @@ def _add(totals: StatusTotals, batch: Batch, counts: Int64s, units: Int64s) -> N
                PENDING_CODE)
     totals.add("sendingFailed", int(counts[SENDING_FAILED]), 0, OPTED_OUT_CODE)
     totals.add("sendingFailed", int(counts[CAPPED]), 0, batch.cap_code)
+    totals.add("deliveryFailed", int(counts[FILTERED]), int(units[FILTERED]), batch.filter_code)

@@ -172,7 +172,8 @@ async def test_401_to_everything_after_login_gets_one_renewal_then_a_clear_failu
     """
     path, _ = numbers_file(3000)
     journal = tmp_path / "job.journal"
-    revoked, _ = _revoked_after(2)  # discovery and the opt-out list go through
+    # Discovery, the number's SMS configuration and the opt-out list go through.
+    revoked, _ = _revoked_after(3)
     async with Emulator(cfg()) as emu:
         proxy = Proxy(emu.url, revoked)  # type: ignore[arg-type]
         async with proxy.running() as url:

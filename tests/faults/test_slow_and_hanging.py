@@ -160,7 +160,8 @@ async def test_poll_answer_trickling_forever_is_retried(numbers_file: Numbers) -
 
     async def trickle(request: web.Request, forward: Forward) -> web.StreamResponse | None:
         nonlocal trickled
-        if request.method != "GET" or "/a2p-sms/batches" not in request.path or trickled:
+        # The poll (the list of batches), not a pacing probe of one batch.
+        if request.method != "GET" or not request.path.endswith("/a2p-sms/batches") or trickled:
             return None
         trickled += 1
         resp = web.StreamResponse(status=200, headers={"Content-Type": "application/json"})
@@ -177,7 +178,10 @@ async def test_poll_answer_trickling_forever_is_retried(numbers_file: Numbers) -
             creds = engine.Credentials(url, emu.config.client_id, emu.config.client_secret,
                                        emu.config.jwt)
             report = await asyncio.wait_for(engine.send_bulk(
-                path, text="Hi", credentials=creds, options=opts(request_timeout=0.3)), 20)
+                path, text="Hi", credentials=creds,
+                # Both batches open at once (no early-stop wait after the first):
+                # the poller reads them with the list, the request that trickles.
+                options=opts(request_timeout=0.3, early_stop=False)), 20)
         ledger = emu.ledger()
         counts = emu.lookup(numbers)
     assert trickled == 1

@@ -80,7 +80,7 @@ async def test_opt_outs_fetched_across_pages_are_honoured(
         ledger = emu.ledger()
         counts = emu.lookup(numbers)[SENDER]
     assert report.status == "completed", report.message
-    assert ledger["requests"]["readA2PSMSOptOuts"] == 2
+    assert ledger["requests"]["listSmsConsents"] == 2  # (v2 consents, the v1 list's successor)
     assert report.counts.opted_out == 1500
     assert all(counts[x] == 0 for x in opted)
     assert all(counts[x] == 1 for x in numbers[1::2])
