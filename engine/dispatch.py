@@ -90,6 +90,8 @@ class Dispatch:
                                    on_submitted=self._submitted)
         self.pacer = self._pacer()
         self.feed = self._feed() if options.events else None
+        if self.feed is not None and self.first_results is not None:
+            self.feed.on_failure.append(self._told)
         self.fetcher: ResultsFetcher | None = None
         self.since = since
         # What planning the whole file learnt (`record_plan`), once it did.
@@ -337,6 +339,17 @@ class Dispatch:
                 async with asyncio.timeout(1.0):  # (a stop is noticed within a second)
                     await judged.wait()
         return True
+
+    def _told(self, failure: MessageFailure) -> None:
+        """A message failed (an event): a number-wide code pauses the job at once."""
+        assert self.first_results is not None
+        if self.early is not None:
+            return
+        verdict = self.first_results.told(failure.sender or self.sender, failure.error_code)
+        if verdict is not None and self._more_to_send():
+            self.early = verdict
+            log.info("%s", verdict.line(), extra={"event": "early_stop", **verdict.to_dict()})
+            self.stop.set()
 
     def _judge(self, rec: BatchRecord) -> None:
         """A completed batch: pause the job if its number's first results say so."""

@@ -36,6 +36,8 @@ class EarlyStop:
     share: float  # failed / looked at
     looked_at: int
     number_wide: bool
+    told: bool = False  # by a message event, before the batch completed
+
 
     def advice(self) -> str:
         if self.code in ("SMS-CAR-435",):
@@ -46,6 +48,10 @@ class EarlyStop:
         return "change the text (links, wording) or register the number for this use"
 
     def line(self) -> str:
+        if self.told:
+            return (f"stopped early (a number-wide code, told by an event): {self.code} "
+                    f"({self.description}) from {self.number} on {self.looked_at:,} of its "
+                    f"first messages; {self.advice()}")
         kind = "a number-wide code" if self.number_wide else "too many failures"
         return (f"stopped early ({kind}): {self.code} ({self.description}) from "
                 f"{self.number}: {self.share:.0%} of its first {self.looked_at:,} results "
@@ -54,7 +60,7 @@ class EarlyStop:
     def to_dict(self) -> dict[str, object]:
         return {"number": self.number, "code": self.code, "description": self.description,
                 "share": round(self.share, 4), "looked_at": self.looked_at,
-                "number_wide": self.number_wide, "advice": self.advice()}
+                "number_wide": self.number_wide, "told": self.told, "advice": self.advice()}
 
 
 @dataclass(slots=True)
@@ -66,6 +72,17 @@ class FirstResults:
     _seen: Counter[str] = field(default_factory=Counter)
     _failed: Counter[str] = field(default_factory=Counter)
     _codes: dict[str, Counter[str]] = field(default_factory=dict)
+    _told: Counter[str] = field(default_factory=Counter)
+
+    def told(self, number: str, code: str) -> EarlyStop | None:
+        """One message's final failure, told as it happened (an event): a number-wide
+        code among a number's first results stops at once, before its batch completes
+        (a share of failures needs the counts: `add`)."""
+        if code not in NUMBER_WIDE or self._seen[number] >= self.first:
+            return None
+        self._told[number] += 1
+        return EarlyStop(number, code, describe(code).description, 1.0,
+                         self._told[number], True, told=True)
 
     def add(self, number: str, processed: int, failed: int,
             codes: Mapping[str, int]) -> EarlyStop | None:

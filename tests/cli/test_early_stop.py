@@ -63,3 +63,36 @@ async def test_the_library_raises_a_typed_error_with_the_same_facts(tmp_path: Pa
     assert (err.code, err.share) == ("SMS-CAR-430", 1.0)
     assert err.number == "+16505550100" and "spam" in err.description
     assert err.report.status == "paused" and batches == 1
+
+
+async def test_a_number_wide_code_told_by_an_event_stops_before_the_batch_completes(
+    tmp_path: Path,
+) -> None:
+    # 20 messages a second: the first batch of 500 takes 25 s to be processed; the
+    # event of its first filtered message stops the job long before it completes.
+    config = EmulatorConfig.fast(content_filter={"bit.ly/": "SMS-CAR-430"},
+                                 rate_limits=Limits(enabled=False), processing_rate=20.0)
+    async with Emulator(config) as emu:
+        with pytest.raises(CarrierStopped) as stopped:
+            await engine.send_bulk(_recipients(tmp_path, 1500), text=TEXT,
+                                   credentials=emu.credentials,
+                                   options=engine.JobOptions(max_batch_messages=500))
+        ledger = emu.ledger()
+    err = stopped.value
+    early = err.report.early_stop
+    assert err.code == "SMS-CAR-430" and ledger["batches"] == 1
+    assert early is not None and early["told"] and 1 <= early["looked_at"] < 500
+    assert "told by an event" in err.report.message
+
+
+async def test_without_events_the_stop_waits_for_the_batch_counts(tmp_path: Path) -> None:
+    config = EmulatorConfig.fast(content_filter={"bit.ly/": "SMS-CAR-430"},
+                                 rate_limits=Limits(enabled=False), processing_rate=2000.0)
+    async with Emulator(config) as emu:
+        with pytest.raises(CarrierStopped) as stopped:
+            await engine.send_bulk(_recipients(tmp_path, 1500), text=TEXT,
+                                   credentials=emu.credentials,
+                                   options=engine.JobOptions(max_batch_messages=500,
+                                                             events=False))
+    early = stopped.value.report.early_stop
+    assert early is not None and not early["told"] and early["looked_at"] == 500
