@@ -31,6 +31,7 @@ import contextlib
 import datetime as dt
 import logging
 import math
+import time
 from collections import deque
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
@@ -398,6 +399,10 @@ class PacedLanes:
                 unknown = looking.pop(0)
                 if await self.find(unknown):
                     lane.remove(unknown)
+                elif pace.counts is not None and unknown.intent is not None:
+                    # Not on the server: what the process that meant to post it counted
+                    # for it is given back; it is counted again when it goes.
+                    pace.give_back(day_of(self._on_clock(unknown.intent)), unknown.messages)
                 continue
             before = pace.waiting
             picked = self.clock.now()
@@ -432,6 +437,10 @@ class PacedLanes:
             pace.posting += rec.messages
             assert self._tg is not None
             self._tg.create_task(self._post(rec, pace, picked, day))
+
+    def _on_clock(self, epoch: float) -> float:
+        """A time of the system clock (a journal's intent) on the job's clock."""
+        return self.clock.now() - (time.time() - epoch) * self.clock.scale
 
     async def _post(self, rec: BatchRecord, pace: SenderPace, picked: float, day: int) -> None:
         started = self.clock.now()
