@@ -165,7 +165,7 @@ class Session:
             try:
                 return [n async for n in self.a2p.consents(sender=sender)]
             except ApiError as exc:
-                if exc.status not in (403, 404, 405, 501):
-                    raise
+                if exc.status not in (404, 405, 501):
+                    raise  # (a 403: the app may not read opt-outs at all)
                 self._consents = False
         return [n async for n in self.a2p.opt_outs(sender=sender)]
