@@ -19,6 +19,7 @@ other recipient is spread over the whole pool.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
@@ -78,8 +79,28 @@ def capacity_shares(rates: Sequence[float], caps: Sequence[int | None], *,
             lo = mid
         else:
             hi = mid
-    shares = tuple(max(sent(hi, i), 1e-9) for i in range(len(rates)))
-    return shares if recipients > 0 else tuple(per_day)
+    shares = [max(sent(hi, i), 1e-9) for i in range(len(rates))]
+    if recipients <= 0:
+        return tuple(per_day)
+    return tuple(_spill_margin(shares, [sent(hi, i) < per_day[i] * hi - 1
+                                        for i in range(len(rates))], recipients))
+
+
+def _spill_margin(shares: list[float], bound: list[bool], recipients: int) -> list[float]:
+    """Hashing gives a number its share only on average (a binomial spread): a number
+    held to its caps (`bound`) takes three standard deviations less, the others the
+    rest, so its cap is not passed by a few recipients that would wait a day."""
+    free = sum(s for s, b in zip(shares, bound, strict=True) if not b)
+    if free <= 0 or not any(bound):
+        return shares
+    out, spare = [], 0.0
+    for s, b in zip(shares, bound, strict=True):
+        if b:
+            p = s / recipients
+            less = min(3.0 * math.sqrt(recipients * p * (1.0 - p)), s / 2)
+            s, spare = s - less, spare + less
+        out.append(s)
+    return [s if b else s + spare * s / free for s, b in zip(out, bound, strict=True)]
 
 
 def area_code(number: str) -> str | None:

@@ -61,7 +61,7 @@ def test_the_report_the_csv_files_and_the_server_agree_after_the_job_and_a_refre
                    "--max-batch-messages", "800", env=env, timeout=240)
         assert sent.returncode == 0, sent.stderr
         first = _agree(workdir / "job-report", rows)
-        assert re.search(rf"^ *failed +{first['failed']:,}\b", sent.stdout, re.M), sent.stdout
+        assert re.search(rf"^ *failed +{first['failed']:,}\b", sent.stdout, re.MULTILINE), sent.stdout
 
         emu.advance(DAY)  # every receipt is in
         done = run("status", "--refresh", "job.journal", env=env)

@@ -134,3 +134,16 @@ def test_capacity_shares_weigh_pace_window_and_cap() -> None:
     # Per-number caps (a tier's): the smaller cap takes less.
     tiers = capacity_shares([1, 1], [6_000, 50_000], open_hours=24, recipients=40_000)
     assert tiers[0] < tiers[1] and round(sum(tiers)) == 40_000
+
+
+def test_a_number_held_to_its_cap_is_not_given_a_recipient_past_it() -> None:
+    # 20,000 over a toll-free and two local numbers, 8,000 a day each: the toll-free
+    # number is held to its cap. Hashing spreads recipients around each share, so a
+    # share of exactly the cap would spill a few past it, to wait a whole day.
+    numbers = (TOLL_FREE, *LOCAL_650)
+    shares = capacity_shares([8, 1, 1], [8_000] * 3, open_hours=24, recipients=20_000)
+    assert round(sum(shares)) == 20_000 and shares[0] < 8_000 - 150
+    pool = SenderPool(numbers, False, shares)
+    recipients = [f"+1{npa}555{i:04d}" for npa in (415, 650) for i in range(10_000)]
+    taken = Counter(_who(pool, recipients))
+    assert taken[TOLL_FREE] <= 8_000 and sum(taken.values()) == 20_000
