@@ -1,7 +1,7 @@
 """Pacing: at most a short horizon of messages queued on the server per sender.
 
 RingCentral processes a sender's batches in order at the number's pace
-(toll-free about 8 messages/s, local 1/s: REAL-WORLD.md section 1), and no
+(toll-free about 8 messages/s, local 1/s, as RingCentral announced), and no
 batch can be cancelled. So hvsms keeps, per sender, at most `horizon` seconds
 of that sender's throughput accepted but not yet processed, and submits the
 next batch (a planned batch, or the front part of one, cut to size) as the

@@ -31,7 +31,6 @@ __all__ = [
     "CONTIGUOUS_US",
     "FEDERAL_WINDOW",
     "STATE_RULES",
-    "STATE_RULES_SOURCE",
     "QuietHours",
     "Rule",
     "open_hours",
@@ -47,11 +46,6 @@ CONTIGUOUS_US = ("America/New_York", "America/Chicago", "America/Denver",
 Span = tuple[int, int]
 # One span (or None: not at all) per weekday, Monday first.
 Rule = tuple[Span | None, ...]
-
-STATE_RULES_SOURCE = (
-    "REAL-WORLD.md section 5: state rules as summarised by compliance vendors in 2025 "
-    "(verify before relying on them; not legal advice)")
-
 
 def _minutes(hhmm: str) -> int:
     try:
@@ -72,8 +66,9 @@ def _span(start: str, end: str) -> Span:
     return _minutes(start), _minutes(end)
 
 
-# State code -> (name, allowed hours in the recipient's local time). Source:
-# STATE_RULES_SOURCE. The federal default is FEDERAL_WINDOW.
+# State code -> (name, allowed hours in the recipient's local time), as compliance
+# vendors summarised the state rules in 2025: verify before relying on them, not
+# legal advice. The federal default is FEDERAL_WINDOW.
 STATE_RULES: Mapping[str, tuple[str, Rule]] = {
     "CT": ("Connecticut", _every_day("09:00", "20:00")),
     "FL": ("Florida", _every_day("08:00", "20:00")),

@@ -34,7 +34,7 @@ __all__ = ["ALL", "TOLL_FREE_AREA_CODES", "SenderPool", "area_code", "capacity_s
 
 # `--from all`: every A2P SMS number of the account.
 ALL = "all"
-# North American toll-free area codes (REAL-WORLD.md section 1; NANPA).
+# North American toll-free area codes (NANPA).
 TOLL_FREE_AREA_CODES = frozenset({"800", "833", "844", "855", "866", "877", "888"})
 
 Indices = npt.NDArray[np.intp]
@@ -42,7 +42,7 @@ Indices = npt.NDArray[np.intp]
 
 def pace_weight(number: str) -> float:
     """A number's share of a pool: its pace by type (toll-free 8/s, local 1/s;
-    REAL-WORLD.md section 1), told by its area code so every run agrees."""
+    RingCentral's figures), told by its area code so every run agrees."""
     return 8.0 if is_toll_free(number) else 1.0
 
 
