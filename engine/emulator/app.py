@@ -75,6 +75,7 @@ from .parse import parse_batch
 from .query import (
     date_window,
     decode_token,
+    page_of,
     paging,
     parse_phone,
     per_page,
@@ -337,12 +338,7 @@ async def list_opt_outs(request: web.Request) -> web.StreamResponse:
         lines = ["from,to,status,source"]
         lines += [f"{r['from']},{r['to']},{r['status']},{r['source']}" for r in records]
         return web.Response(text="\n".join(lines) + "\n", content_type="text/csv")
-    size = per_page(query)
-    after = decode_token("o", query.get("pageToken"))
-    chunk = records[after + 1:after + 1 + size]
-    last = after + len(chunk)
-    next_after = last if last + 1 < len(records) else None
-    return json_response({"records": chunk, "paging": paging("o", size, after, next_after)})
+    return json_response(page_of(records, query, "o"))
 
 
 async def list_consents(request: web.Request) -> web.Response:
@@ -358,12 +354,7 @@ async def list_consents(request: web.Request) -> web.Response:
     if status not in (None, "OptOut", "OptIn"):
         raise ApiError.invalid_parameter("optStatus")
     records = _runtime(request).state.opt_outs.consents(status=status)
-    size = per_page(query)
-    after = decode_token("c", query.get("pageToken"))
-    chunk = records[after + 1:after + 1 + size]
-    last = after + len(chunk)
-    next_after = last if last + 1 < len(records) else None
-    return json_response({"records": chunk, "paging": paging("c", size, after, next_after)})
+    return json_response(page_of(records, query, "c"))
 
 
 async def assign_opt_outs(request: web.Request) -> web.Response:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import base64
 import binascii
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from multidict import MultiMapping
@@ -21,6 +21,7 @@ __all__ = [
     "date_window",
     "decode_token",
     "encode_token",
+    "page_of",
     "paging",
     "parse_phone",
     "per_page",
@@ -61,6 +62,16 @@ def paging(kind: str, size: int, after: int, next_after: int | None) -> dict[str
     if next_after is not None:
         out["nextPageToken"] = encode_token(kind, next_after)
     return out
+
+
+def page_of(records: Sequence[Any], query: Mapping[str, str], kind: str) -> dict[str, Any]:
+    """One page of a list held in memory (`records`, `paging`), as the query asks."""
+    size = per_page(query)
+    after = decode_token(kind, query.get("pageToken"))
+    chunk = records[after + 1:after + 1 + size]
+    last = after + len(chunk)
+    next_after = last if last + 1 < len(records) else None
+    return {"records": list(chunk), "paging": paging(kind, size, after, next_after)}
 
 
 def per_page(query: Mapping[str, str], default: int = MAX_PER_PAGE) -> int:
