@@ -497,15 +497,7 @@ def _show_outcome(ui: Ui, report: JobReport, schedule: Sequence[str]) -> None:
         _show_plan_extras(ui, report)
     else:
         ui.table(summary_table(report, ascii_only=not ui.tty))
-    for note in report.notes:
-        ui.say(f"note: {note}")
-    for line in schedule:
-        ui.say(line)
-    for w in report.warnings:
-        if w != _LIBRARY_EMULATOR_NOTE:
-            kind = "note" if w.startswith("dry run") else "warning"
-            # A report file missing is said even with --quiet: it is not on disk.
-            ui.say(f"{kind}: {w}", style="yellow", always=w.startswith(_NOT_WRITTEN))
+    _say_notes(ui, report, schedule)
     res = report.results
     if res.get("batches") and not res.get("complete") and not report.dry_run and report.journal:
         ui.say(f"note: delivery results of {res.get('batches_done', 0)} of "
@@ -520,6 +512,19 @@ def _paused(ui: Ui, report: JobReport) -> int:
         click.echo(f"once fixed, resume with: hvsms resume {report.journal} "
                    "(or send with --no-early-stop to send regardless)", err=True)
     return EXIT_CARRIER
+
+
+def _say_notes(ui: Ui, report: JobReport, schedule: Sequence[str]) -> None:
+    """A report's notes, the schedule, then its warnings (a plan's and a job's alike)."""
+    for note in report.notes:
+        ui.say(f"note: {note}")
+    for line in schedule:
+        ui.say(line)
+    for w in report.warnings:
+        if w != _LIBRARY_EMULATOR_NOTE:
+            kind = "note" if w.startswith("dry run") else "warning"
+            # A report file missing is said even with --quiet: it is not on disk.
+            ui.say(f"{kind}: {w}", style="yellow", always=w.startswith(_NOT_WRITTEN))
 
 
 def _show_plan_extras(ui: Ui, report: JobReport) -> None:
@@ -877,13 +882,7 @@ class _Question:
         ui.say(f"sender: {plan.sender}")
         ui.table(plan_table(plan, ascii_only=not ui.tty))
         _show_plan_extras(ui, plan)
-        for note in plan.notes:
-            ui.say(f"note: {note}")
-        for line in schedule:
-            ui.say(line)
-        for w in plan.warnings:
-            if w != _LIBRARY_EMULATOR_NOTE:
-                ui.say(f"warning: {w}", style="yellow")
+        _say_notes(ui, plan, schedule)
         self.answer = "yes" if self.yes else self._ask(f"Send {total:,} messages via "
                                                         f"{self.server}?")
         if self.answer != "yes":
